@@ -1,0 +1,321 @@
+//! copier: copies files (and the tools themselves) into a volume, atomically.
+//!
+//! ```text
+//! copier [-r] [--mode MODE] SOURCE... DEST
+//! ```
+//!
+//! - One SOURCE and a DEST that is not an existing directory (and does not end
+//!   in `/`): copy to the file DEST. Otherwise copy each SOURCE into the
+//!   directory DEST, which is created (with parents) if missing.
+//! - Each file goes to a temporary file beside its destination, then is renamed
+//!   over it: a re-run is idempotent, a reader never sees half a file, and a
+//!   binary running in another container is replaced without "Text file busy".
+//! - Mode bits come from the source, or exactly from `--mode` (octal); a file
+//!   with any execute bit also gets read and execute for everyone (steps may run
+//!   under another uid than the init container).
+//! - `-r` copies directories recursively, symlinks recreated (not followed);
+//!   without it a directory SOURCE is an error. Fifos, sockets and devices are
+//!   errors. Other SOURCEs are still copied after an error.
+//!
+//! Exit status: 0 when everything was copied, 125 otherwise (one line on stderr
+//! per failure: `copier: cannot copy 'SRC': reason`).
+#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(test), no_main)]
+
+use core::mem::MaybeUninit;
+use rustix::fs::{mkdirat, openat, statat, AtFlags, FileType, Mode, OFlags, RawDir, CWD};
+use rustix::io::Errno;
+use stepkit::args::{Args, Item, Parser, UsageError};
+use stepkit::copy::{copy_file, CopyError};
+use stepkit::path::{basename, create_dirs, is_dir, PathBuf};
+use stepkit::say::{self, Line};
+use stepkit::status;
+
+const TOOL: &str = "copier";
+
+const USAGE: &str = "\
+Usage: copier [-r] [--mode MODE] SOURCE... DEST
+
+Copies SOURCE to the file DEST, or each SOURCE into the directory DEST
+(created with its parents when missing, or when DEST ends in '/').
+Every file is written to a temporary file beside its destination and
+renamed over it, so readers never see a partial file and a running
+binary is replaced safely.
+
+  -r, -R, --recursive  copy directories recursively (symlinks recreated)
+  -m, --mode MODE      give copied files this octal MODE (default: the
+                       source's; executables also get a+rx)
+      --help           show this help
+      --version        show the version
+
+Exit status: 0 all copied, 125 something failed (one line each).
+";
+
+stepkit::tool_main!(run);
+
+/// What the command line asks for.
+struct Options {
+    recursive: bool,
+    mode: Option<u32>,
+    /// Index of the first operand in argv.
+    first: usize,
+}
+
+fn run(args: Args) -> u8 {
+    stepkit::sys::ensure_stdio();
+    let opts = match parse(&args) {
+        Ok(Some(o)) => o,
+        Ok(None) => return status::OK,
+        Err(e) => {
+            say::usage(TOOL, e);
+            return status::TOOL_FAILED;
+        }
+    };
+    let last = args.len() - 1;
+    let (Some(dest), true) = (args.get(last), last > opts.first) else {
+        let msg = if last < opts.first { "missing source and destination" } else { "missing destination" };
+        say::usage(TOOL, UsageError::Other(msg));
+        return status::TOOL_FAILED;
+    };
+    let sources = opts.first..last;
+
+    let into_dir = sources.len() > 1
+        || dest.ends_with(b"/")
+        || PathBuf::new(dest).is_ok_and(|p| is_dir(p.as_cstr()));
+    let mut ok = true;
+    if into_dir {
+        if let Err(e) = create_dirs(dest) {
+            say::failed(TOOL, "cannot create directory", dest, e);
+            return status::TOOL_FAILED;
+        }
+        for i in sources {
+            let Some(src) = args.get(i) else { continue };
+            ok &= copy_into(src, dest, &opts);
+        }
+    } else if let Some(src) = args.get(opts.first) {
+        ok = copy_to(src, dest, &opts);
+    }
+    if ok {
+        status::OK
+    } else {
+        status::TOOL_FAILED
+    }
+}
+
+fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
+    let mut opts = Options { recursive: false, mode: None, first: args.len() };
+    let mut p = Parser::new(args, 1);
+    while let Some(item) = p.next_item() {
+        match item {
+            Item::Opt { name: b"r" | b"R" | b"recursive", inline: None, .. } => opts.recursive = true,
+            Item::Opt { name: name @ (b"m" | b"mode"), inline, .. } => {
+                let v = p.value(name, inline)?;
+                opts.mode = Some(parse_mode(v).ok_or(UsageError::Invalid("mode", v))?);
+            }
+            Item::Opt { name: b"help", dashes: 2, .. } => {
+                say::print(USAGE);
+                return Ok(None);
+            }
+            Item::Opt { name: b"version", dashes: 2, .. } => {
+                say::print(concat!("copier ", env!("CARGO_PKG_VERSION"), "\n"));
+                return Ok(None);
+            }
+            Item::Opt { raw, .. } => return Err(UsageError::Unknown(raw)),
+            Item::Operand(i) | Item::End(i) => opts.first = i,
+        }
+    }
+    Ok(Some(opts))
+}
+
+/// An octal mode such as `755` or `0644`.
+fn parse_mode(text: &[u8]) -> Option<u32> {
+    if text.is_empty() || text.len() > 5 {
+        return None;
+    }
+    let mut m: u32 = 0;
+    for &c in text {
+        if !(b'0'..=b'7').contains(&c) {
+            return None;
+        }
+        m = m * 8 + u32::from(c - b'0');
+    }
+    (m <= 0o7777).then_some(m)
+}
+
+/// Copies `src` into the directory `dir`, under its own name.
+fn copy_into(src: &[u8], dir: &[u8], opts: &Options) -> bool {
+    let target = PathBuf::new(dir).and_then(|mut t| {
+        if !dir.ends_with(b"/") {
+            t.push(b"/")?;
+        }
+        t.push(basename(src))?;
+        Ok(t)
+    });
+    match target {
+        Ok(t) => copy_to(src, t.as_bytes(), opts),
+        Err(e) => {
+            say::failed(TOOL, "cannot copy", src, e);
+            false
+        }
+    }
+}
+
+/// Copies `src` to the path `dest` (a file, a symlink, or with `-r` a tree).
+fn copy_to(src: &[u8], dest: &[u8], opts: &Options) -> bool {
+    let (Ok(mut s), Ok(mut d)) = (PathBuf::new(src), PathBuf::new(dest)) else {
+        say::failed(TOOL, "cannot copy", src, Errno::NAMETOOLONG);
+        return false;
+    };
+    copy_entry(&mut s, &mut d, opts)
+}
+
+/// Copies the entry at `src` to `dest`. Both buffers are extended and cut back
+/// while walking a tree, so a deep tree costs no more than two path buffers.
+fn copy_entry(src: &mut PathBuf, dest: &mut PathBuf, opts: &Options) -> bool {
+    // Without -r, a symlink given on the command line is followed (as cp does);
+    // with -r it is recreated as a symlink.
+    let flags = if opts.recursive { AtFlags::SYMLINK_NOFOLLOW } else { AtFlags::empty() };
+    let kind = match statat(CWD, src.as_cstr(), flags) {
+        Ok(st) => FileType::from_raw_mode(st.st_mode),
+        Err(e) => {
+            say::failed(TOOL, "cannot copy", src.as_bytes(), e);
+            return false;
+        }
+    };
+    match kind {
+        FileType::Directory if opts.recursive => copy_tree(src, dest, opts),
+        FileType::Directory => {
+            Line::new(TOOL).text("cannot copy ").quoted(src.as_bytes()).text(": Is a directory (use -r)").emit();
+            false
+        }
+        FileType::Symlink => copy_symlink(src, dest),
+        _ => match copy_file(src.as_cstr(), dest.as_bytes(), opts.mode) {
+            Ok(()) => true,
+            Err(CopyError::Source(e)) => {
+                say::failed(TOOL, "cannot copy", src.as_bytes(), e);
+                false
+            }
+            Err(CopyError::NotRegular(kind)) => {
+                let what = match kind {
+                    FileType::Fifo => ": is a fifo",
+                    FileType::Socket => ": is a socket",
+                    FileType::CharacterDevice | FileType::BlockDevice => ": is a device",
+                    FileType::Directory => ": Is a directory (use -r)",
+                    _ => ": not a regular file",
+                };
+                Line::new(TOOL).text("cannot copy ").quoted(src.as_bytes()).text(what).emit();
+                false
+            }
+            Err(CopyError::Dest(e)) => {
+                say::failed(TOOL, "cannot write", dest.as_bytes(), e);
+                false
+            }
+        },
+    }
+}
+
+fn copy_symlink(src: &PathBuf, dest: &PathBuf) -> bool {
+    let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
+    let target = match rustix::fs::readlinkat_raw(CWD, src.as_cstr(), &mut buf) {
+        Ok((target, _)) => target,
+        Err(e) => {
+            say::failed(TOOL, "cannot read link", src.as_bytes(), e);
+            return false;
+        }
+    };
+    let Ok(target) = PathBuf::new(target) else {
+        say::failed(TOOL, "cannot read link", src.as_bytes(), Errno::NAMETOOLONG);
+        return false;
+    };
+    match stepkit::atomic::symlink(target.as_cstr(), dest.as_bytes()) {
+        Ok(()) => true,
+        Err(e) => {
+            say::failed(TOOL, "cannot write", dest.as_bytes(), e);
+            false
+        }
+    }
+}
+
+/// Copies the directory `src` to `dest` (created if missing, with the
+/// source's mode plus read and search for everyone), entry by entry.
+fn copy_tree(src: &mut PathBuf, dest: &mut PathBuf, opts: &Options) -> bool {
+    let dir = match openat(CWD, src.as_cstr(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) => {
+            say::failed(TOOL, "cannot copy", src.as_bytes(), e);
+            return false;
+        }
+    };
+    if !make_dir_like(&dir, dest) {
+        return false;
+    }
+    let mut ok = true;
+    let mut buf = [MaybeUninit::<u8>::uninit(); 1024];
+    let mut entries = RawDir::new(&dir, &mut buf);
+    let (src_len, dest_len) = (src.as_bytes().len(), dest.as_bytes().len());
+    while let Some(entry) = entries.next() {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                say::failed(TOOL, "cannot read directory", src.as_bytes(), e);
+                return false;
+            }
+        };
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let pushed = push_name(src, name).and_then(|()| push_name(dest, name));
+        ok &= match pushed {
+            Ok(()) => copy_entry(src, dest, opts),
+            Err(e) => {
+                say::failed(TOOL, "cannot copy", src.as_bytes(), e);
+                false
+            }
+        };
+        src.truncate(src_len);
+        dest.truncate(dest_len);
+    }
+    ok
+}
+
+fn push_name(p: &mut PathBuf, name: &[u8]) -> Result<(), Errno> {
+    if !p.as_bytes().ends_with(b"/") {
+        p.push(b"/")?;
+    }
+    p.push(name)
+}
+
+/// Makes `dest` a directory if it is not one: mode of `src_dir` | 0555.
+fn make_dir_like(src_dir: &rustix::fd::OwnedFd, dest: &PathBuf) -> bool {
+    if is_dir(dest.as_cstr()) {
+        return true;
+    }
+    let mode = rustix::fs::fstat(src_dir).map_or(0o755, |st| (st.st_mode & 0o777) | 0o555);
+    let made = mkdirat(CWD, dest.as_cstr(), Mode::from_raw_mode(0o700)).and_then(|()| {
+        rustix::fs::chmodat(CWD, dest.as_cstr(), Mode::from_raw_mode(mode), AtFlags::empty())
+    });
+    match made {
+        Ok(()) => true,
+        Err(e) => {
+            say::failed(TOOL, "cannot create directory", dest.as_bytes(), e);
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        assert_eq!(parse_mode(b"755"), Some(0o755));
+        assert_eq!(parse_mode(b"0644"), Some(0o644));
+        assert_eq!(parse_mode(b"4755"), Some(0o4755));
+        assert_eq!(parse_mode(b"8"), None);
+        assert_eq!(parse_mode(b""), None);
+        assert_eq!(parse_mode(b"u+x"), None);
+        assert_eq!(parse_mode(b"77777"), None);
+    }
+}

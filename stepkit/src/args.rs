@@ -1,0 +1,299 @@
+//! The command line: argv from the C runtime, and the one option parser.
+//!
+//! Grammar (DESIGN.md section 3): options come before operands; `--` ends options;
+//! long options take `--name VALUE` or `--name=VALUE`; a single dash works too
+//! (`-r`, and Tekton's Go-flag spelling `-post_file=P`), so a tool matches names
+//! without caring how many dashes were typed, except where it says otherwise.
+
+use core::ffi::{c_char, c_int, CStr};
+
+/// The process's argument vector. Strings are `'static`: argv lives as long as
+/// the process and nothing in the tools writes to its strings.
+#[derive(Clone, Copy)]
+pub struct Args {
+    argv: *const *const c_char,
+    argc: usize,
+}
+
+impl Args {
+    /// Wraps the `argc`/`argv` that the C runtime passes to `main`.
+    ///
+    /// # Safety
+    /// `argv` must point to `argc` valid NUL-terminated strings followed by a null
+    /// pointer, all alive and unchanged for the rest of the process.
+    pub unsafe fn from_main(argc: c_int, argv: *const *const c_char) -> Args {
+        Args { argv, argc: usize::try_from(argc).unwrap_or(0) }
+    }
+
+    /// Number of arguments, the program name included.
+    pub fn len(&self) -> usize {
+        self.argc
+    }
+
+    /// True when there is not even a program name.
+    pub fn is_empty(&self) -> bool {
+        self.argc == 0
+    }
+
+    /// Argument `i` as a C string.
+    pub fn get_cstr(&self, i: usize) -> Option<&'static CStr> {
+        if i >= self.argc {
+            return None;
+        }
+        // SAFETY: i < argc, and `from_main`'s contract makes argv[i] a valid
+        // NUL-terminated string that lives for the rest of the process.
+        unsafe { Some(CStr::from_ptr(*self.argv.add(i))) }
+    }
+
+    /// Argument `i` as bytes (without the NUL).
+    pub fn get(&self, i: usize) -> Option<&'static [u8]> {
+        self.get_cstr(i).map(CStr::to_bytes)
+    }
+
+    /// The null-terminated vector `argv[i..]`, ready for `execvp`/`posix_spawnp`.
+    pub fn tail_ptr(&self, i: usize) -> *const *const c_char {
+        // SAFETY: i is clamped to argc; argv has argc + 1 entries (the last is null).
+        unsafe { self.argv.add(i.min(self.argc)) }
+    }
+
+    /// Replaces slot `i` (a `--` the tool has consumed) with `prog`, so that
+    /// `argv[i..]` becomes the command vector `prog ARGS...` without allocating.
+    /// Returns false when `i` is out of range.
+    pub fn replace_slot(&mut self, i: usize, prog: &'static CStr) -> bool {
+        if i >= self.argc {
+            return false;
+        }
+        // SAFETY: i < argc; the pointer array belongs to this process (the kernel
+        // placed it on our stack) and is writable; `prog` outlives the process's
+        // use of it.
+        unsafe { *(self.argv as *mut *const c_char).add(i) = prog.as_ptr() };
+        true
+    }
+}
+
+/// One item of the command line.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Item {
+    /// An option: its name without dashes, how many dashes, an `=value`, and
+    /// the whole argument as typed (for messages).
+    Opt { name: &'static [u8], dashes: u8, inline: Option<&'static [u8]>, raw: &'static [u8] },
+    /// The first operand, at this argv index (options end there).
+    Operand(usize),
+    /// `--` was seen; the next argument (if any) is at this index.
+    End(usize),
+}
+
+/// What went wrong while parsing; the tool turns it into its usage line.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum UsageError {
+    /// `--name` needs a value and none followed.
+    MissingValue(&'static [u8]),
+    /// `--name=value` given to an option that takes none.
+    UnexpectedValue(&'static [u8]),
+    /// An option this tool does not know, as typed (`--bogus`).
+    Unknown(&'static [u8]),
+    /// A value that does not parse: what it should be, and what was given.
+    Invalid(&'static str, &'static [u8]),
+    /// Anything else, already worded.
+    Other(&'static str),
+}
+
+/// Walks the options of a command line, from argv[1].
+pub struct Parser<'a> {
+    args: &'a Args,
+    next: usize,
+    finished: bool,
+}
+
+impl<'a> Parser<'a> {
+    /// A parser positioned at `start` (1 for the usual `argv[1]`).
+    pub fn new(args: &'a Args, start: usize) -> Parser<'a> {
+        Parser { args, next: start, finished: false }
+    }
+
+    /// The next option, or where the operands start. After `Operand`/`End` (or the
+    /// end of argv, `None`) the parser is finished.
+    pub fn next_item(&mut self) -> Option<Item> {
+        if self.finished {
+            return None;
+        }
+        let i = self.next;
+        let Some(arg) = self.args.get(i) else {
+            self.finished = true;
+            return None;
+        };
+        if arg == b"--" {
+            self.finished = true;
+            return Some(Item::End(i + 1));
+        }
+        if arg.len() < 2 || arg.first() != Some(&b'-') {
+            self.finished = true;
+            return Some(Item::Operand(i));
+        }
+        self.next = i + 1;
+        let dashes = if arg.get(1) == Some(&b'-') { 2 } else { 1 };
+        let body = arg.get(usize::from(dashes)..).unwrap_or_default();
+        Some(match body.iter().position(|&c| c == b'=') {
+            Some(eq) => Item::Opt {
+                name: body.get(..eq).unwrap_or_default(),
+                dashes,
+                inline: body.get(eq + 1..),
+                raw: arg,
+            },
+            None => Item::Opt { name: body, dashes, inline: None, raw: arg },
+        })
+    }
+
+    /// The value of the option just returned: its `=value`, or the next argument.
+    pub fn value(
+        &mut self,
+        name: &'static [u8],
+        inline: Option<&'static [u8]>,
+    ) -> Result<&'static [u8], UsageError> {
+        if let Some(v) = inline {
+            return Ok(v);
+        }
+        match self.args.get(self.next) {
+            Some(v) => {
+                self.next += 1;
+                Ok(v)
+            }
+            None => Err(UsageError::MissingValue(name)),
+        }
+    }
+
+    /// The value of the option just returned, as a C string (for paths that are
+    /// handed to the kernel as they are, such as `-entrypoint=PROG`).
+    pub fn value_cstr(
+        &mut self,
+        name: &'static [u8],
+        inline: Option<&'static [u8]>,
+    ) -> Result<&'static CStr, UsageError> {
+        if let Some(v) = inline {
+            // The inline value is the tail of a NUL-terminated argv string.
+            return tail_cstr(self.args, self.next - 1, v).ok_or(UsageError::MissingValue(name));
+        }
+        match self.args.get_cstr(self.next) {
+            Some(v) => {
+                self.next += 1;
+                Ok(v)
+            }
+            None => Err(UsageError::MissingValue(name)),
+        }
+    }
+}
+
+/// The C string that `tail` (a suffix of argv[i]) is, NUL included.
+fn tail_cstr(args: &Args, i: usize, tail: &'static [u8]) -> Option<&'static CStr> {
+    let whole = args.get_cstr(i)?;
+    let bytes = whole.to_bytes_with_nul();
+    let start = bytes.len().checked_sub(tail.len() + 1)?;
+    CStr::from_bytes_with_nul(bytes.get(start..)?).ok()
+}
+
+/// A boolean option's value: none, or Go's `=true`/`=false` spellings.
+pub fn flag_value(name: &'static [u8], inline: Option<&[u8]>) -> Result<bool, UsageError> {
+    match inline {
+        None | Some(b"true" | b"1" | b"t" | b"T" | b"TRUE" | b"True") => Ok(true),
+        Some(b"false" | b"0" | b"f" | b"F" | b"FALSE" | b"False") => Ok(false),
+        Some(_) => Err(UsageError::UnexpectedValue(name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+    use std::vec::Vec;
+
+    fn with_args<R>(list: &[&str], f: impl FnOnce(Args) -> R) -> R {
+        let owned: Vec<CString> = list.iter().map(|s| CString::new(*s).unwrap()).collect();
+        let mut ptrs: Vec<*const c_char> = owned.iter().map(|s| s.as_ptr()).collect();
+        ptrs.push(core::ptr::null());
+        // Leak for the 'static the parser hands out; tests are short-lived.
+        let owned = Box::leak(owned.into_boxed_slice());
+        let ptrs = Box::leak(ptrs.into_boxed_slice());
+        let _ = owned;
+        let args = unsafe { Args::from_main(list.len() as c_int, ptrs.as_ptr()) };
+        f(args)
+    }
+
+    #[test]
+    fn long_short_inline_and_separate_values() {
+        with_args(&["t", "--mode=755", "--mode", "644", "-r", "-post_file=/a/b", "x"], |a| {
+            let mut p = Parser::new(&a, 1);
+            assert_eq!(
+                p.next_item(),
+                Some(Item::Opt { name: b"mode", dashes: 2, inline: Some(b"755"), raw: b"--mode=755" })
+            );
+            match p.next_item() {
+                Some(Item::Opt { name, inline, .. }) => {
+                    assert_eq!(name, b"mode");
+                    assert_eq!(p.value(name, inline), Ok(&b"644"[..]));
+                }
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(p.next_item(), Some(Item::Opt { name: b"r", dashes: 1, inline: None, raw: b"-r" }));
+            assert_eq!(
+                p.next_item(),
+                Some(Item::Opt {
+                    name: b"post_file",
+                    dashes: 1,
+                    inline: Some(b"/a/b"),
+                    raw: b"-post_file=/a/b"
+                })
+            );
+            assert_eq!(p.next_item(), Some(Item::Operand(6)));
+            assert_eq!(p.next_item(), None);
+        });
+    }
+
+    #[test]
+    fn double_dash_ends_options_and_lone_dash_is_operand() {
+        with_args(&["t", "--", "--mode"], |a| {
+            let mut p = Parser::new(&a, 1);
+            assert_eq!(p.next_item(), Some(Item::End(2)));
+            assert_eq!(p.next_item(), None);
+        });
+        with_args(&["t", "-"], |a| {
+            assert_eq!(Parser::new(&a, 1).next_item(), Some(Item::Operand(1)));
+        });
+    }
+
+    #[test]
+    fn missing_value() {
+        with_args(&["t", "--timeout"], |a| {
+            let mut p = Parser::new(&a, 1);
+            let Some(Item::Opt { name, inline, .. }) = p.next_item() else { panic!() };
+            assert_eq!(p.value(name, inline), Err(UsageError::MissingValue(b"timeout")));
+        });
+    }
+
+    #[test]
+    fn inline_value_as_cstr_is_the_tail_of_the_argument() {
+        with_args(&["t", "-entrypoint=sh", "--entrypoint", "bash"], |a| {
+            let mut p = Parser::new(&a, 1);
+            let Some(Item::Opt { name, inline, .. }) = p.next_item() else { panic!() };
+            assert_eq!(p.value_cstr(name, inline).unwrap().to_bytes(), b"sh");
+            let Some(Item::Opt { name, inline, .. }) = p.next_item() else { panic!() };
+            assert_eq!(p.value_cstr(name, inline).unwrap().to_bytes(), b"bash");
+        });
+    }
+
+    #[test]
+    fn replace_slot_builds_a_command_vector() {
+        with_args(&["t", "--", "-c", "echo"], |mut a| {
+            let prog: &'static CStr = c"sh";
+            assert!(a.replace_slot(1, prog));
+            assert_eq!(a.get(1), Some(&b"sh"[..]));
+            assert!(!a.replace_slot(9, prog));
+        });
+    }
+
+    #[test]
+    fn go_bool_spellings() {
+        assert_eq!(flag_value(b"x", None), Ok(true));
+        assert_eq!(flag_value(b"x", Some(b"false")), Ok(false));
+        assert_eq!(flag_value(b"x", Some(b"yes")), Err(UsageError::UnexpectedValue(b"x")));
+    }
+}

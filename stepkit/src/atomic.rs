@@ -1,0 +1,189 @@
+//! Files that appear whole or not at all: the content goes into a temporary
+//! file beside the destination (`.NAME.tmp`, created `O_EXCL|O_NOFOLLOW`, so a
+//! symlink planted there is never followed), which is then renamed over it.
+//! On any failure the temporary file is removed and the old destination stays.
+
+use crate::path::{basename, dirname, PathBuf};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{fchmod, openat, statat, unlinkat, AtFlags, FileType, Mode, OFlags, CWD};
+use rustix::io::Errno;
+
+/// Longest part of the destination's name kept in the temporary name, so that
+/// `.NAME.tmpNN` stays within NAME_MAX (255).
+const NAME_KEEP: usize = 240;
+
+/// A temporary file that becomes `dest` on [`AtomicFile::commit`], and
+/// disappears if dropped before.
+pub struct AtomicFile {
+    fd: OwnedFd,
+    tmp: PathBuf,
+    committed: bool,
+}
+
+fn temp_name(dest: &[u8], n: u32) -> Result<PathBuf, Errno> {
+    let base = basename(dest);
+    let base = base.get(..base.len().min(NAME_KEEP)).unwrap_or(base);
+    let mut tmp = PathBuf::new(dirname(dest))?;
+    tmp.push(b"/.")?;
+    tmp.push(base)?;
+    tmp.push(b".tmp")?;
+    if n > 0 {
+        let mut digits = [0u8; 20];
+        tmp.push(crate::say::fmt_u64(u64::from(n), &mut digits))?;
+    }
+    Ok(tmp)
+}
+
+impl AtomicFile {
+    /// Creates the temporary file for `dest` (mode 0600 until commit).
+    ///
+    /// `reclaim_stale`: the caller holds the lock that writers of this
+    /// directory take (see `copy`), so a regular file already at a temporary
+    /// name was left by a writer that died, and is removed and reused. A symlink
+    /// or anything else there is left alone and the next name is tried.
+    pub fn create(dest: &[u8], reclaim_stale: bool) -> Result<AtomicFile, Errno> {
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let mut n = 0;
+        while n < 100 {
+            let tmp = temp_name(dest, n)?;
+            match openat(CWD, tmp.as_cstr(), flags, Mode::from_raw_mode(0o600)) {
+                Ok(fd) => return Ok(AtomicFile { fd, tmp, committed: false }),
+                Err(Errno::EXIST) => {
+                    if reclaim_stale && is_regular_nofollow(&tmp) {
+                        unlinkat(CWD, tmp.as_cstr(), AtFlags::empty())?;
+                        continue;
+                    }
+                    n += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Errno::EXIST)
+    }
+
+    /// The temporary file, open for writing.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Gives the file its final `mode` and renames it to `dest`.
+    pub fn commit(mut self, dest: &[u8], mode: u32) -> Result<(), Errno> {
+        fchmod(&self.fd, Mode::from_raw_mode(mode))?;
+        let dest = PathBuf::new(dest)?;
+        rustix::fs::renameat(CWD, self.tmp.as_cstr(), CWD, dest.as_cstr())?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = unlinkat(CWD, self.tmp.as_cstr(), AtFlags::empty());
+        }
+    }
+}
+
+fn is_regular_nofollow(p: &PathBuf) -> bool {
+    matches!(statat(CWD, p.as_cstr(), AtFlags::SYMLINK_NOFOLLOW),
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
+}
+
+/// Creates (or replaces) the symlink `dest` pointing to `target`, atomically.
+pub fn symlink(target: &core::ffi::CStr, dest: &[u8]) -> Result<(), Errno> {
+    for n in 0..100 {
+        let tmp = temp_name(dest, n)?;
+        match rustix::fs::symlinkat(target, CWD, tmp.as_cstr()) {
+            Ok(()) => {
+                let d = PathBuf::new(dest)?;
+                return rustix::fs::renameat(CWD, tmp.as_cstr(), CWD, d.as_cstr()).inspect_err(|_| {
+                    let _ = unlinkat(CWD, tmp.as_cstr(), AtFlags::empty());
+                });
+            }
+            Err(Errno::EXIST) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Errno::EXIST)
+}
+
+/// Writes `content` to `dest` atomically with `mode`.
+pub fn write_file(dest: &[u8], content: &[u8], mode: u32) -> Result<(), Errno> {
+    let file = AtomicFile::create(dest, false)?;
+    let mut rest = content;
+    while !rest.is_empty() {
+        match rustix::io::write(file.fd(), rest) {
+            Ok(0) => return Err(Errno::IO),
+            Ok(n) => rest = rest.get(n..).unwrap_or_default(),
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    file.commit(dest, mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn dir(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("stepkit-atomic-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn writes_whole_file_with_mode_and_no_leftovers() {
+        let d = dir("w");
+        let dest = d.join("marker");
+        write_file(dest.to_str().unwrap().as_bytes(), b"0\n", 0o644).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"0\n");
+        assert_eq!(std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777, 0o644);
+        write_file(dest.to_str().unwrap().as_bytes(), b"1\n", 0o644).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"1\n");
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn planted_symlink_is_not_followed() {
+        let d = dir("s");
+        let victim = d.join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        std::os::unix::fs::symlink(&victim, d.join(".m.tmp")).unwrap();
+        let dest = d.join("m");
+        write_file(dest.to_str().unwrap().as_bytes(), b"x", 0o644).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert_eq!(std::fs::read(&dest).unwrap(), b"x");
+        assert!(std::fs::symlink_metadata(d.join(".m.tmp")).unwrap().file_type().is_symlink());
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn dropped_file_leaves_nothing() {
+        let d = dir("d");
+        let dest = d.join("f");
+        let f = AtomicFile::create(dest.to_str().unwrap().as_bytes(), false).unwrap();
+        assert!(d.join(".f.tmp").exists());
+        drop(f);
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn stale_temporary_is_reclaimed_only_when_asked() {
+        let d = dir("r");
+        std::fs::write(d.join(".f.tmp"), b"stale").unwrap();
+        let dest = d.join("f");
+        let f = AtomicFile::create(dest.to_str().unwrap().as_bytes(), false).unwrap();
+        assert!(d.join(".f.tmp1").exists());
+        drop(f);
+        let f = AtomicFile::create(dest.to_str().unwrap().as_bytes(), true).unwrap();
+        assert!(!d.join(".f.tmp1").exists());
+        drop(f);
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}

@@ -1,0 +1,131 @@
+//! One regular file copied atomically: `copier`'s unit of work, and what
+//! `entrypoint cp SOURCE DEST` does.
+//!
+//! Writers of a directory take an exclusive `flock` on it while they copy, so a
+//! temporary file found there by a lock holder was left by a writer that died
+//! (SIGKILL, OOM) and is reclaimed. Data moves with `copy_file_range`, then
+//! `sendfile`, then a read/write loop, whichever the kernel and filesystems allow.
+
+use crate::atomic::AtomicFile;
+use crate::path::{dirname, PathBuf};
+use core::ffi::CStr;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{flock, fstat, openat, FileType, FlockOperation, Mode, OFlags, CWD};
+use rustix::io::Errno;
+
+/// What went wrong, and on which side.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum CopyError {
+    /// Opening or reading the source failed.
+    Source(Errno),
+    /// The source is not a regular file (a directory, a fifo, a device...).
+    NotRegular(FileType),
+    /// Creating or writing the destination failed.
+    Dest(Errno),
+}
+
+/// The mode a copy gets: `mode`, or the source's permission bits; a file with any
+/// execute bit also gets read and execute for everyone, so steps running under
+/// another uid can run the tools (DESIGN.md, copier).
+pub fn dest_mode(source_mode: u32, explicit: Option<u32>) -> u32 {
+    if let Some(m) = explicit {
+        return m & 0o7777;
+    }
+    let m = source_mode & 0o777;
+    if m & 0o111 != 0 {
+        m | 0o555
+    } else {
+        m
+    }
+}
+
+/// Holds the writers' lock of a directory while it lives.
+pub struct DirLock(#[allow(dead_code)] OwnedFd);
+
+/// Takes the writers' lock of `dir` (blocking while another copier holds it).
+pub fn lock_dir(dir: &[u8]) -> Result<DirLock, Errno> {
+    let p = PathBuf::new(dir)?;
+    let fd = openat(CWD, p.as_cstr(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    flock(&fd, FlockOperation::LockExclusive)?;
+    Ok(DirLock(fd))
+}
+
+/// Opens `src` for reading and checks that it is a regular file; returns it
+/// with its mode bits.
+pub fn open_source(src: &CStr) -> Result<(OwnedFd, u32), CopyError> {
+    let fd = openat(CWD, src, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK, Mode::empty())
+        .map_err(CopyError::Source)?;
+    let st = fstat(&fd).map_err(CopyError::Source)?;
+    let kind = FileType::from_raw_mode(st.st_mode);
+    if kind != FileType::RegularFile {
+        return Err(CopyError::NotRegular(kind));
+    }
+    Ok((fd, st.st_mode))
+}
+
+/// Copies the regular file `src` to the file path `dest` atomically.
+pub fn copy_file(src: &CStr, dest: &[u8], mode: Option<u32>) -> Result<(), CopyError> {
+    let (input, src_mode) = open_source(src)?;
+    let _lock = lock_dir(dirname(dest)).map_err(CopyError::Dest)?;
+    let out = AtomicFile::create(dest, true).map_err(CopyError::Dest)?;
+    transfer(input.as_fd(), out.fd())?;
+    out.commit(dest, dest_mode(src_mode, mode)).map_err(CopyError::Dest)
+}
+
+/// Moves all data from `input` to `output`, by the fastest way that works.
+fn transfer(input: BorrowedFd<'_>, output: BorrowedFd<'_>) -> Result<(), CopyError> {
+    // 1. copy_file_range: in-kernel, reflinks where the filesystem can.
+    loop {
+        match rustix::fs::copy_file_range(input, None, output, None, 1 << 30) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(Errno::INTR) => {}
+            Err(Errno::XDEV | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP | Errno::PERM) => break,
+            Err(e) => return Err(CopyError::Dest(e)),
+        }
+    }
+    // 2. sendfile: in-kernel copy across filesystems on older kernels.
+    loop {
+        match rustix::fs::sendfile(output, input, None, 1 << 30) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(Errno::INTR) => {}
+            Err(Errno::INVAL | Errno::NOSYS) => break,
+            Err(e) => return Err(CopyError::Dest(e)),
+        }
+    }
+    // 3. read/write through a buffer.
+    let mut buf = [0u8; 16384];
+    loop {
+        let n = match rustix::io::read(input, &mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(CopyError::Source(e)),
+        };
+        let mut chunk = buf.get(..n).unwrap_or_default();
+        while !chunk.is_empty() {
+            match rustix::io::write(output, chunk) {
+                Ok(0) => return Err(CopyError::Dest(Errno::IO)),
+                Ok(w) => chunk = chunk.get(w..).unwrap_or_default(),
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(CopyError::Dest(e)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        assert_eq!(dest_mode(0o100755, None), 0o755);
+        assert_eq!(dest_mode(0o100700, None), 0o755);
+        assert_eq!(dest_mode(0o100100, None), 0o555);
+        assert_eq!(dest_mode(0o100600, None), 0o600);
+        assert_eq!(dest_mode(0o104755, None), 0o755);
+        assert_eq!(dest_mode(0o100644, Some(0o700)), 0o700);
+    }
+}

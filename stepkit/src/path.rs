@@ -1,0 +1,181 @@
+//! Paths without an allocator: a NUL-terminated copy in a stack buffer, the
+//! pure `dirname`/`basename` splits, and `mkdir -p`.
+
+use core::ffi::CStr;
+use rustix::fs::{mkdirat, statat, AtFlags, FileType, Mode, CWD};
+use rustix::io::Errno;
+
+/// Longest path we build: PATH_MAX plus room for a suffix such as `.err`.
+pub const CAP: usize = 4096 + 64;
+
+/// A path (plus an optional suffix) as a C string in a fixed buffer.
+pub struct PathBuf {
+    buf: [u8; CAP],
+    len: usize,
+}
+
+impl PathBuf {
+    /// `path` followed by `suffix`; `ENAMETOOLONG` if it does not fit, `EINVAL`
+    /// for an embedded NUL (which no argv string can hold anyway).
+    pub fn with_suffix(path: &[u8], suffix: &[u8]) -> Result<PathBuf, Errno> {
+        let mut p = PathBuf { buf: [0; CAP], len: 0 };
+        p.push(path)?;
+        p.push(suffix)?;
+        Ok(p)
+    }
+
+    /// A copy of `path`.
+    pub fn new(path: &[u8]) -> Result<PathBuf, Errno> {
+        PathBuf::with_suffix(path, b"")
+    }
+
+    /// Appends bytes.
+    pub fn push(&mut self, more: &[u8]) -> Result<(), Errno> {
+        if more.contains(&0) {
+            return Err(Errno::INVAL);
+        }
+        let end = self.len + more.len();
+        // Keep one byte for the NUL.
+        let dst = self.buf.get_mut(self.len..end).filter(|_| end < CAP).ok_or(Errno::NAMETOOLONG)?;
+        dst.copy_from_slice(more);
+        self.len = end;
+        if let Some(nul) = self.buf.get_mut(end) {
+            *nul = 0;
+        }
+        Ok(())
+    }
+
+    /// Cuts the path back to `len` bytes.
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.len {
+            self.len = len;
+            if let Some(nul) = self.buf.get_mut(len) {
+                *nul = 0;
+            }
+        }
+    }
+
+    /// The bytes, without the NUL.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
+    /// The C string.
+    pub fn as_cstr(&self) -> &CStr {
+        match self.buf.get(..=self.len).map(CStr::from_bytes_with_nul) {
+            Some(Ok(c)) => c,
+            _ => c"",
+        }
+    }
+}
+
+fn trim_trailing_slashes(p: &[u8]) -> &[u8] {
+    let mut end = p.len();
+    while end > 1 && p.get(end - 1) == Some(&b'/') {
+        end -= 1;
+    }
+    p.get(..end).unwrap_or(p)
+}
+
+/// The directory part of a path, as `dirname(1)` prints it: `a/b` → `a`,
+/// `b` → `.`, `/b` → `/`, `a/b/` → `a`.
+pub fn dirname(p: &[u8]) -> &[u8] {
+    let p = trim_trailing_slashes(p);
+    match p.iter().rposition(|&c| c == b'/') {
+        None => b".",
+        Some(i) => {
+            let d = trim_trailing_slashes(p.get(..i).unwrap_or_default());
+            if d.is_empty() {
+                b"/"
+            } else {
+                d
+            }
+        }
+    }
+}
+
+/// The last component of a path: `a/b` → `b`, `a/b/` → `b`, `/` → `/`.
+pub fn basename(p: &[u8]) -> &[u8] {
+    let p = trim_trailing_slashes(p);
+    if p == b"/" {
+        return p;
+    }
+    match p.iter().rposition(|&c| c == b'/') {
+        None => p,
+        Some(i) => p.get(i + 1..).unwrap_or_default(),
+    }
+}
+
+/// True when `path` names an existing directory (following symlinks).
+pub fn is_dir(path: &CStr) -> bool {
+    matches!(statat(CWD, path, AtFlags::empty()), Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory)
+}
+
+/// `mkdir -p`: creates `dir` and any missing parents (mode 0777 less the umask).
+pub fn create_dirs(dir: &[u8]) -> Result<(), Errno> {
+    let mut p = PathBuf::new(dir)?;
+    if is_dir(p.as_cstr()) {
+        return Ok(());
+    }
+    let full = p.len;
+    // Create each prefix that ends before a slash, then the whole path.
+    let mut i = 1;
+    while i <= full {
+        let at_boundary = i == full || dir.get(i) == Some(&b'/');
+        if at_boundary && dir.get(i - 1) != Some(&b'/') {
+            p.truncate(i);
+            match mkdirat(CWD, p.as_cstr(), Mode::from_raw_mode(0o777)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(e),
+            }
+            // Restore the rest of the path after the NUL we wrote.
+            p = PathBuf::new(dir)?;
+        }
+        i += 1;
+    }
+    if is_dir(p.as_cstr()) {
+        Ok(())
+    } else {
+        Err(Errno::NOTDIR)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dir_and_base() {
+        assert_eq!(dirname(b"a/b"), b"a");
+        assert_eq!(dirname(b"b"), b".");
+        assert_eq!(dirname(b"/b"), b"/");
+        assert_eq!(dirname(b"/"), b"/");
+        assert_eq!(dirname(b"a/b/"), b"a");
+        assert_eq!(dirname(b"/x//y"), b"/x");
+        assert_eq!(basename(b"a/b"), b"b");
+        assert_eq!(basename(b"a/b//"), b"b");
+        assert_eq!(basename(b"b"), b"b");
+        assert_eq!(basename(b"/"), b"/");
+    }
+
+    #[test]
+    fn path_buffer() {
+        let p = PathBuf::with_suffix(b"/steps/one", b".err").unwrap();
+        assert_eq!(p.as_cstr().to_bytes(), b"/steps/one.err");
+        assert_eq!(PathBuf::new(&[b'a'; CAP]).err(), Some(Errno::NAMETOOLONG));
+        assert_eq!(PathBuf::new(b"a\0b").err(), Some(Errno::INVAL));
+    }
+
+    #[test]
+    fn mkdir_p() {
+        let base = std::env::temp_dir().join(format!("stepkit-mkdir-{}", std::process::id()));
+        let deep = base.join("x/y//z/");
+        create_dirs(deep.to_str().unwrap().as_bytes()).unwrap();
+        assert!(base.join("x/y/z").is_dir());
+        create_dirs(deep.to_str().unwrap().as_bytes()).unwrap();
+        std::fs::write(base.join("f"), b"").unwrap();
+        let under_file = base.join("f/g");
+        assert_eq!(create_dirs(under_file.to_str().unwrap().as_bytes()), Err(Errno::NOTDIR));
+        std::fs::remove_dir_all(base).unwrap();
+    }
+}

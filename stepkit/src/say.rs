@@ -1,0 +1,173 @@
+//! Diagnostics: every message is one line, built in a stack buffer and written
+//! with one `write(2)`, so lines of concurrent steps never interleave.
+//!
+//! Format: `TOOL: what failed 'object': reason` (the reason is the system's text,
+//! `strerror`), or for usage errors `TOOL: MESSAGE (try 'TOOL --help')`.
+
+use crate::args::UsageError;
+use crate::sys;
+use rustix::io::Errno;
+
+const CAP: usize = 8192;
+
+/// A message line being built. Too long a line is cut, never split.
+pub struct Line {
+    buf: [u8; CAP],
+    len: usize,
+}
+
+impl Line {
+    /// A line that starts with `TOOL: `.
+    pub fn new(tool: &str) -> Line {
+        let mut line = Line { buf: [0; CAP], len: 0 };
+        line.push(tool.as_bytes());
+        line.push(b": ");
+        line
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        // Keep room for the final newline.
+        let room = CAP - 1 - self.len;
+        let n = bytes.len().min(room);
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(self.len..self.len + n), bytes.get(..n)) {
+            dst.copy_from_slice(src);
+            self.len += n;
+        }
+    }
+
+    /// Plain text.
+    pub fn text(mut self, s: &str) -> Line {
+        self.push(s.as_bytes());
+        self
+    }
+
+    /// Raw bytes (an option name, say), control characters escaped.
+    pub fn bytes(mut self, s: &[u8]) -> Line {
+        for &c in s {
+            if c < 0x20 || c == 0x7f {
+                let hex = b"0123456789abcdef";
+                let esc = [
+                    b'\\',
+                    b'x',
+                    hex[usize::from(c >> 4)],
+                    hex[usize::from(c & 15)],
+                ];
+                self.push(&esc);
+            } else {
+                self.push(core::slice::from_ref(&c));
+            }
+        }
+        self
+    }
+
+    /// A path or command in single quotes (`'a b'`), control characters escaped
+    /// so that a hostile name cannot break the line.
+    pub fn quoted(mut self, s: &[u8]) -> Line {
+        self.push(b"'");
+        self = self.bytes(s);
+        self.push(b"'");
+        self
+    }
+
+    /// A number in decimal.
+    pub fn num(mut self, n: u64) -> Line {
+        let mut digits = [0u8; 20];
+        let s = fmt_u64(n, &mut digits);
+        self.push(s);
+        self
+    }
+
+    /// `: ` and the system's text for `e`.
+    pub fn reason(mut self, e: Errno) -> Line {
+        self.push(b": ");
+        self.push(sys::strerror(e));
+        self
+    }
+
+    /// The line so far (tests).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
+    /// Writes the line and a newline to stderr in one `write(2)`.
+    pub fn emit(mut self) {
+        self.push_newline();
+        sys::write_all(rustix::stdio::raw_stderr(), self.as_bytes());
+    }
+
+    fn push_newline(&mut self) {
+        if let Some(b) = self.buf.get_mut(self.len) {
+            *b = b'\n';
+            self.len += 1;
+        }
+    }
+}
+
+/// `TOOL: WHAT 'OBJECT': REASON`, the shape of nearly every failure.
+pub fn failed(tool: &str, what: &str, object: &[u8], e: Errno) {
+    Line::new(tool).text(what).text(" ").quoted(object).reason(e).emit();
+}
+
+/// `TOOL: MESSAGE (try 'TOOL --help')` for a usage error.
+pub fn usage(tool: &str, err: UsageError) {
+    let line = Line::new(tool);
+    let line = match err {
+        UsageError::MissingValue(name) => line.text("option '").bytes(name).text("' needs a value"),
+        UsageError::UnexpectedValue(name) => {
+            line.text("option '").bytes(name).text("' takes no such value")
+        }
+        UsageError::Unknown(name) => line.text("unknown option '").bytes(name).text("'"),
+        UsageError::Invalid(what, value) => line.text("invalid ").text(what).text(" ").quoted(value),
+        UsageError::Other(msg) => line.text(msg),
+    };
+    line.text(" (try '").text(tool).text(" --help')").emit();
+}
+
+/// Prints `text` to stdout (for `--help` and `--version`).
+pub fn print(text: &str) {
+    sys::write_all(rustix::stdio::raw_stdout(), text.as_bytes());
+}
+
+/// Formats `n` in decimal into `buf`, returning the digits.
+pub fn fmt_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        if let Some(d) = buf.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    buf.get(i..).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        let mut b = [0u8; 20];
+        assert_eq!(fmt_u64(0, &mut b), b"0");
+        assert_eq!(fmt_u64(137, &mut b), b"137");
+        assert_eq!(fmt_u64(u64::MAX, &mut b), b"18446744073709551615");
+    }
+
+    #[test]
+    fn quoting_escapes_control_characters() {
+        let l = Line::new("copier").text("cannot open").text(" ").quoted(b"a\nb\x7f c");
+        assert_eq!(l.as_bytes(), b"copier: cannot open 'a\\x0ab\\x7f c'");
+    }
+
+    #[test]
+    fn overlong_lines_are_cut_with_room_for_the_newline() {
+        let big = [b'a'; 10000];
+        let mut l = Line::new("t").bytes(&big);
+        assert_eq!(l.as_bytes().len(), CAP - 1);
+        l.push_newline();
+        assert_eq!(l.as_bytes().last(), Some(&b'\n'));
+    }
+}

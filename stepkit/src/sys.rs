@@ -1,0 +1,245 @@
+//! The thin unsafe layer: typed wrappers over the C library calls that rustix
+//! does not wrap (signal masks, signalfd, posix_spawn, exec, strerror, abort) and
+//! over anonymous memory. Everything above this module is safe code.
+
+use core::ffi::{c_char, c_int, CStr};
+use core::mem::{size_of, MaybeUninit};
+use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use rustix::io::Errno;
+
+extern "C" {
+    static environ: *const *const c_char;
+}
+
+/// Ends the process with SIGABRT (`abort(3)`).
+pub fn abort() -> ! {
+    // SAFETY: abort(3) takes no arguments and never returns.
+    unsafe { libc::abort() }
+}
+
+/// The system's text for an error number (`strerror(3)`, musl's wording).
+pub fn strerror(e: Errno) -> &'static [u8] {
+    // SAFETY: musl's strerror returns a pointer to a static, NUL-terminated
+    // string for every input, and never writes to it afterwards.
+    unsafe { CStr::from_ptr(libc::strerror(e.raw_os_error())).to_bytes() }
+}
+
+/// Writes all of `bytes` to `fd`, retrying after EINTR and short writes.
+/// Errors are dropped: this is the path that reports errors.
+pub fn write_all(fd: RawFd, mut bytes: &[u8]) {
+    // SAFETY: the descriptor is only borrowed for the duration of the writes;
+    // writing to a closed or foreign descriptor number is an error, not UB, at
+    // the system call level.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    while !bytes.is_empty() {
+        match rustix::io::write(fd, bytes) {
+            Ok(0) => return,
+            Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
+            Err(Errno::INTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Makes sure descriptors 0, 1 and 2 are open (on /dev/null if not), so that a
+/// file this process opens can never become its stderr.
+pub fn ensure_stdio() {
+    use rustix::event::{poll, PollFd, PollFlags};
+    // SAFETY: borrowed for the poll only; poll reports a closed number as
+    // POLLNVAL instead of using it.
+    let std = unsafe { [0, 1, 2].map(|raw| BorrowedFd::borrow_raw(raw)) };
+    let mut fds = std.each_ref().map(|fd| PollFd::new(fd, PollFlags::empty()));
+    let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
+    if poll(&mut fds, Some(&zero)).unwrap_or(0) == 0 {
+        return;
+    }
+    for f in &fds {
+        if f.revents().contains(PollFlags::NVAL) {
+            // open returns the lowest free number, the closed one: keep it.
+            if let Ok(null) = rustix::fs::open(c"/dev/null", rustix::fs::OFlags::RDWR, rustix::fs::Mode::empty()) {
+                core::mem::forget(null);
+            }
+        }
+    }
+}
+
+/// A set of signals (`sigset_t`).
+#[derive(Clone, Copy)]
+pub struct SigSet(libc::sigset_t);
+
+impl SigSet {
+    /// No signal.
+    pub fn empty() -> SigSet {
+        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: sigemptyset initialises the whole set it is given.
+        unsafe {
+            libc::sigemptyset(set.as_mut_ptr());
+            SigSet(set.assume_init())
+        }
+    }
+
+    /// Every signal the C library lets a program handle.
+    pub fn all() -> SigSet {
+        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: sigfillset initialises the whole set it is given (musl leaves
+        // out the signals it reserves for itself).
+        unsafe {
+            libc::sigfillset(set.as_mut_ptr());
+            SigSet(set.assume_init())
+        }
+    }
+
+    /// Adds signal `sig` (ignored when out of range).
+    pub fn add(mut self, sig: c_int) -> SigSet {
+        // SAFETY: self.0 is an initialised set; sigaddset checks `sig`'s range.
+        unsafe { libc::sigaddset(&mut self.0, sig) };
+        self
+    }
+
+    /// Removes signal `sig`.
+    pub fn remove(mut self, sig: c_int) -> SigSet {
+        // SAFETY: self.0 is an initialised set; sigdelset checks `sig`'s range.
+        unsafe { libc::sigdelset(&mut self.0, sig) };
+        self
+    }
+
+    /// Blocks these signals; returns the mask that was in force before.
+    pub fn block(&self) -> SigSet {
+        let mut old = SigSet::empty();
+        // SAFETY: both pointers are valid sigset_t values; the process has one thread.
+        unsafe { libc::sigprocmask(libc::SIG_BLOCK, &self.0, &mut old.0) };
+        old
+    }
+
+    /// Makes this set the signal mask.
+    pub fn set_mask(&self) {
+        // SAFETY: a valid sigset_t; a null old-mask pointer is allowed.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &self.0, core::ptr::null_mut()) };
+    }
+
+    /// A non-blocking, close-on-exec signalfd(2) that reports these signals.
+    pub fn signalfd(&self) -> Result<OwnedFd, Errno> {
+        // SAFETY: a valid sigset_t; -1 asks for a new descriptor.
+        let fd = unsafe { libc::signalfd(-1, &self.0, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(Errno::from_raw_os_error(errno()));
+        }
+        // SAFETY: signalfd returned a new descriptor that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+/// The next pending signal from a signalfd, or `None` when there is none.
+pub fn read_signal(fd: BorrowedFd<'_>) -> Option<c_int> {
+    // A signalfd_siginfo record is 128 bytes and starts with `u32 ssi_signo`.
+    let mut rec = [0u8; 128];
+    match rustix::io::read(fd, &mut rec) {
+        Ok(128) => {}
+        _ => return None,
+    }
+    let signo = u32::from_ne_bytes([rec[0], rec[1], rec[2], rec[3]]);
+    c_int::try_from(signo).ok()
+}
+
+fn errno() -> c_int {
+    // SAFETY: musl's __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Starts `argv[0]` (searched in PATH like `execvp`) with `argv`, in a new
+/// process group of its own, with an empty signal mask and every signal at its
+/// default action (`posix_spawnp` with SETPGROUP, SETSIGMASK and SETSIGDEF).
+/// Returns the child's pid, or the error of the failed exec (musl reports it).
+pub fn spawn(argv: *const *const c_char) -> Result<rustix::process::Pid, Errno> {
+    let mut attr = MaybeUninit::<libc::posix_spawnattr_t>::uninit();
+    let empty = SigSet::empty();
+    let all = SigSet::all();
+    let flags = (libc::POSIX_SPAWN_SETPGROUP
+        | libc::POSIX_SPAWN_SETSIGMASK
+        | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short;
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: attr is initialised by posix_spawnattr_init before any use and
+    // destroyed after; `argv` is a null-terminated vector of C strings (the
+    // caller's contract, from `Args::tail_ptr`) and `environ` is the process's
+    // environment; pid is a valid out-pointer.
+    let rc = unsafe {
+        libc::posix_spawnattr_init(attr.as_mut_ptr());
+        libc::posix_spawnattr_setflags(attr.as_mut_ptr(), flags);
+        libc::posix_spawnattr_setpgroup(attr.as_mut_ptr(), 0);
+        libc::posix_spawnattr_setsigmask(attr.as_mut_ptr(), &empty.0);
+        libc::posix_spawnattr_setsigdefault(attr.as_mut_ptr(), &all.0);
+        let rc = libc::posix_spawnp(
+            &mut pid,
+            *argv,
+            core::ptr::null(),
+            attr.as_ptr(),
+            argv.cast(),
+            environ.cast(),
+        );
+        libc::posix_spawnattr_destroy(attr.as_mut_ptr());
+        rc
+    };
+    if rc != 0 {
+        return Err(Errno::from_raw_os_error(rc));
+    }
+    rustix::process::Pid::from_raw(pid).ok_or(Errno::SRCH)
+}
+
+/// Replaces this process with `argv[0]` (PATH search, `execvp(3)`). Returns
+/// only on failure, with the reason.
+pub fn exec(argv: *const *const c_char) -> Errno {
+    // SAFETY: `argv` is a null-terminated vector of C strings (the caller's
+    // contract, from `Args::tail_ptr`); execvp only returns on failure.
+    unsafe { libc::execvp(*argv, argv.cast()) };
+    Errno::from_raw_os_error(errno())
+}
+
+/// A fixed-capacity list of `Copy` values in an anonymous private mapping, for
+/// lists whose length comes from the command line: pages that are never
+/// touched never become resident. The mapping lives until the process exits.
+pub struct Slab<T: Copy + 'static> {
+    items: &'static mut [MaybeUninit<T>],
+    len: usize,
+}
+
+impl<T: Copy + 'static> Slab<T> {
+    /// Room for `cap` values.
+    pub fn with_capacity(cap: usize) -> Result<Slab<T>, Errno> {
+        let bytes = cap.checked_mul(size_of::<T>()).ok_or(Errno::NOMEM)?.max(1);
+        // SAFETY: a fresh anonymous mapping at an address of the kernel's choice
+        // aliases nothing; it is page-aligned (enough for any T) and zero-filled,
+        // and is never unmapped, so the 'static slice stays valid.
+        let items = unsafe {
+            let ptr = rustix::mm::mmap_anonymous(
+                core::ptr::null_mut(),
+                bytes,
+                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+                rustix::mm::MapFlags::PRIVATE,
+            )?;
+            core::slice::from_raw_parts_mut(ptr.cast::<MaybeUninit<T>>(), cap)
+        };
+        Ok(Slab { items, len: 0 })
+    }
+
+    /// Appends `v`; `ENOMEM` when full.
+    pub fn push(&mut self, v: T) -> Result<(), Errno> {
+        let slot = self.items.get_mut(self.len).ok_or(Errno::NOMEM)?;
+        slot.write(v);
+        self.len += 1;
+        Ok(())
+    }
+
+    /// The values pushed so far.
+    pub fn as_slice(&self) -> &[T] {
+        let init = self.items.get(..self.len).unwrap_or_default();
+        // SAFETY: the first `len` slots were written by `push`.
+        unsafe { &*(init as *const [MaybeUninit<T>] as *const [T]) }
+    }
+
+    /// The values pushed so far, mutable.
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        let init = self.items.get_mut(..self.len).unwrap_or_default();
+        // SAFETY: the first `len` slots were written by `push`.
+        unsafe { &mut *(init as *mut [MaybeUninit<T>] as *mut [T]) }
+    }
+}

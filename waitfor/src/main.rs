@@ -1,0 +1,186 @@
+//! waitfor: waits, event-driven, until paths exist, then execs the rest of its argv.
+//!
+//! ```text
+//! waitfor [--timeout D] [--interval D] [--nonempty] [--any] [--always] PATH... [-- COMMAND [ARG...]]
+//! ```
+//!
+//! - Waits until every PATH exists (`--any`: one of them). `--nonempty`: a path
+//!   counts only as a regular file of size > 0 (the downward-API "ready" file).
+//! - `PATH.err` without `PATH` means that step failed: exit 1 without running
+//!   COMMAND (`--always`: count it as done). So does a step whose wrapper died
+//!   without a result (`PATH.lock` unlocked, no marker). With `--any`, the wait
+//!   fails only when every PATH failed.
+//! - `--timeout D`: give up after D (exit 124); default: wait forever.
+//! - `--interval D`: the safety re-check period for filesystems without
+//!   inotify events (default 1s); the wait is otherwise event-driven.
+//! - Then `exec` COMMAND (PATH search), or exit 0 without one.
+//! - SIGTERM, SIGINT, SIGHUP or SIGQUIT during the wait: exit 128+N (also as
+//!   PID 1, where the kernel would otherwise ignore them).
+//!
+//! Exit status: 0 ready; 1 a dependency failed; 124 timed out; 125 usage or
+//! system error; 126 COMMAND not executable; 127 COMMAND not found; 128+N
+//! signal N; otherwise COMMAND's own (it replaces waitfor).
+#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(test), no_main)]
+
+use rustix::fd::AsFd;
+use stepkit::args::{Args, Item, Parser, UsageError};
+use stepkit::clock::Instant;
+use stepkit::duration::{self, Duration};
+use stepkit::say::{self, Line};
+use stepkit::status;
+use stepkit::sys::{self, SigSet};
+use stepkit::wait_engine::{self, Engine, Outcome};
+
+const TOOL: &str = "waitfor";
+
+const USAGE: &str = "\
+Usage: waitfor [OPTION]... PATH... [-- COMMAND [ARG]...]
+
+Waits until every PATH exists, then runs COMMAND in its place (exec), or
+exits 0 without one. A step that failed leaves PATH.err: then waitfor
+exits 1 without running COMMAND.
+
+      --timeout D   give up after D, exit 124 (default: wait forever)
+      --interval D  safety re-check period (default 1s); the wait is
+                    driven by inotify events
+      --nonempty    a path counts only as a regular file with content
+      --any         one PATH is enough (fails when every PATH failed)
+      --always      a failed dependency counts as done (cleanup steps)
+      --help        show this help
+      --version     show the version
+
+Durations: 30 (seconds), 250ms, 1.5s, 1m30s, 1h.
+Exit status: 0 ready, 1 a dependency failed, 124 timed out, 125 usage or
+system error, 126/127 COMMAND not executable/not found, 128+N signal N.
+";
+
+stepkit::tool_main!(run);
+
+/// The command line, parsed.
+struct Options {
+    wait: wait_engine::Options,
+    timeout: Option<Duration>,
+    /// argv indices of the PATHs.
+    paths: core::ops::Range<usize>,
+    /// argv index of COMMAND, if one was given.
+    command: Option<usize>,
+}
+
+fn run(args: Args) -> u8 {
+    sys::ensure_stdio();
+    // 1. Catch the termination signals before anything else, as a signalfd.
+    let stop = SigSet::empty()
+        .add(libc::SIGTERM)
+        .add(libc::SIGINT)
+        .add(libc::SIGHUP)
+        .add(libc::SIGQUIT);
+    let old_mask = stop.block();
+    let signals = match stop.signalfd() {
+        Ok(fd) => fd,
+        Err(e) => {
+            Line::new(TOOL).text("cannot create signalfd").reason(e).emit();
+            return status::TOOL_FAILED;
+        }
+    };
+
+    // 2. Options.
+    let opts = match parse(&args) {
+        Ok(Some(o)) => o,
+        Ok(None) => return status::OK,
+        Err(e) => {
+            say::usage(TOOL, e);
+            return status::TOOL_FAILED;
+        }
+    };
+
+    // 3. Wait.
+    let mut engine = match Engine::new(opts.paths.len(), opts.wait) {
+        Ok(e) => e,
+        Err(e) => {
+            Line::new(TOOL).text("cannot allocate the path list").reason(e).emit();
+            return status::TOOL_FAILED;
+        }
+    };
+    for i in opts.paths.clone() {
+        if let Some(p) = args.get(i) {
+            let _ = engine.add(p);
+        }
+    }
+    let deadline = opts.timeout.map(|t| Instant::now().after(t));
+    let outcome = engine.wait(deadline, Some(signals.as_fd()));
+    wait_engine::report(TOOL, &engine, outcome);
+    match outcome {
+        Outcome::Ready => {}
+        Outcome::Failed(_) | Outcome::Died(_) => return status::SKIPPED,
+        Outcome::TimedOut(_) => return status::TIMED_OUT,
+        Outcome::Interrupted => {
+            let sig = sys::read_signal(signals.as_fd()).unwrap_or(libc::SIGTERM);
+            return 128u8.saturating_add(sig as u8);
+        }
+    }
+
+    // 4. Become COMMAND, with the signal mask we were given.
+    let Some(cmd) = opts.command else { return status::OK };
+    drop(engine);
+    drop(signals);
+    old_mask.set_mask();
+    let err = sys::exec(args.tail_ptr(cmd));
+    say::failed(TOOL, "cannot run", args.get(cmd).unwrap_or_default(), err);
+    status::for_exec_error(err)
+}
+
+fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
+    let mut opts = Options {
+        wait: wait_engine::Options::default(),
+        timeout: None,
+        paths: 0..0,
+        command: None,
+    };
+    let mut first = args.len();
+    let mut p = Parser::new(args, 1);
+    while let Some(item) = p.next_item() {
+        match item {
+            Item::Opt { name: name @ b"timeout", inline, .. } => {
+                opts.timeout = Some(parse_duration(p.value(name, inline)?)?);
+            }
+            Item::Opt { name: name @ b"interval", inline, .. } => {
+                let d = parse_duration(p.value(name, inline)?)?;
+                if d.0 == 0 {
+                    return Err(UsageError::Other("--interval must be more than 0"));
+                }
+                opts.wait.interval = d;
+            }
+            Item::Opt { name: b"nonempty", inline: None, .. } => opts.wait.nonempty = true,
+            Item::Opt { name: b"any", inline: None, .. } => opts.wait.any = true,
+            Item::Opt { name: b"always", inline: None, .. } => opts.wait.always = true,
+            Item::Opt { name: b"help", dashes: 2, .. } => {
+                say::print(USAGE);
+                return Ok(None);
+            }
+            Item::Opt { name: b"version", dashes: 2, .. } => {
+                say::print(concat!("waitfor ", env!("CARGO_PKG_VERSION"), "\n"));
+                return Ok(None);
+            }
+            Item::Opt { raw, .. } => return Err(UsageError::Unknown(raw)),
+            Item::Operand(i) | Item::End(i) => first = i,
+        }
+    }
+    // PATHs run up to the next `--`; COMMAND follows it.
+    let mut end = first;
+    while end < args.len() && args.get(end) != Some(b"--") {
+        end += 1;
+    }
+    if end == first {
+        return Err(UsageError::Other("missing PATH"));
+    }
+    opts.paths = first..end;
+    if end + 1 < args.len() {
+        opts.command = Some(end + 1);
+    }
+    Ok(Some(opts))
+}
+
+fn parse_duration(text: &'static [u8]) -> Result<Duration, UsageError> {
+    duration::parse(text).ok_or(UsageError::Invalid("duration", text))
+}
