@@ -2,7 +2,7 @@
 //! milliseconds for the termination message.
 
 use crate::duration::Duration;
-use rustix::time::{clock_gettime, ClockId};
+use crate::sys::{clock_gettime, ClockId};
 
 /// Nanoseconds on the monotonic clock.
 #[derive(Debug, PartialEq, Eq, Clone, Copy, PartialOrd, Ord)]

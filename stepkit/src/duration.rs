@@ -17,9 +17,9 @@ impl Duration {
     }
 }
 
-const NS_PER_S: u128 = 1_000_000_000;
+const NS_PER_S: u64 = 1_000_000_000;
 
-fn unit_ns(unit: &[u8]) -> Option<u128> {
+fn unit_ns(unit: &[u8]) -> Option<u64> {
     Some(match unit {
         b"ns" => 1,
         b"us" | b"\xc2\xb5s" => 1_000,
@@ -34,7 +34,7 @@ fn unit_ns(unit: &[u8]) -> Option<u128> {
 /// Parses a duration; `None` when it is malformed, negative or absurdly large.
 pub fn parse(text: &[u8]) -> Option<Duration> {
     let mut rest = text;
-    let mut total: u128 = 0;
+    let mut total: u64 = 0;
     let mut terms = 0;
     while !rest.is_empty() {
         // A number: digits, optionally a fraction.
@@ -68,19 +68,19 @@ pub fn parse(text: &[u8]) -> Option<Duration> {
     if terms == 0 {
         return None;
     }
-    u64::try_from(total).ok().map(Duration)
+    Some(Duration(total))
 }
 
-fn number_ns(int: &[u8], frac: &[u8], scale: u128) -> Option<u128> {
-    let mut whole: u128 = 0;
+fn number_ns(int: &[u8], frac: &[u8], scale: u64) -> Option<u64> {
+    let mut whole: u64 = 0;
     for &d in int {
-        whole = whole.checked_mul(10)?.checked_add(u128::from(d - b'0'))?;
+        whole = whole.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
     }
     let mut value = whole.checked_mul(scale)?;
     let mut place = scale;
     for &d in frac.iter().take(30) {
         place /= 10;
-        value = value.checked_add(u128::from(d - b'0') * place)?;
+        value = value.checked_add(u64::from(d - b'0') * place)?;
     }
     Some(value)
 }

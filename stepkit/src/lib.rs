@@ -55,6 +55,12 @@ macro_rules! tool_main {
             core::ffi::c_int::from($run(args))
         }
 
+        // Objects of compiler_builtins built for unwinding name this symbol;
+        // with panic = "abort" nothing ever calls it.
+        #[cfg(not(test))]
+        #[no_mangle]
+        extern "C" fn rust_eh_personality() {}
+
         #[cfg(not(test))]
         #[panic_handler]
         fn panic(_: &core::panic::PanicInfo) -> ! {
