@@ -21,6 +21,7 @@
 //! per failure: `copier: cannot copy 'SRC': reason`).
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::undocumented_unsafe_blocks))]
 
 use core::mem::MaybeUninit;
 use rustix::fs::{mkdirat, openat, statat, AtFlags, FileType, Mode, OFlags, RawDir, CWD};
@@ -59,11 +60,14 @@ struct Options {
     mode: Option<u32>,
     /// Index of the first operand in argv.
     first: usize,
+    /// Device and inode of the directory a `-r` copy created or entered first,
+    /// so that copying a directory into itself stops instead of recursing.
+    top_dest: Option<(u64, u64)>,
 }
 
 fn run(args: Args) -> u8 {
     stepkit::sys::ensure_stdio();
-    let opts = match parse(&args) {
+    let mut opts = match parse(&args) {
         Ok(Some(o)) => o,
         Ok(None) => return status::OK,
         Err(e) => {
@@ -73,7 +77,11 @@ fn run(args: Args) -> u8 {
     };
     let last = args.len() - 1;
     let (Some(dest), true) = (args.get(last), last > opts.first) else {
-        let msg = if last < opts.first { "missing source and destination" } else { "missing destination" };
+        let msg = if last < opts.first {
+            "missing source and destination"
+        } else {
+            "missing destination"
+        };
         say::usage(TOOL, UsageError::Other(msg));
         return status::TOOL_FAILED;
     };
@@ -90,10 +98,11 @@ fn run(args: Args) -> u8 {
         }
         for i in sources {
             let Some(src) = args.get(i) else { continue };
-            ok &= copy_into(src, dest, &opts);
+            opts.top_dest = None;
+            ok &= copy_into(src, dest, &mut opts);
         }
     } else if let Some(src) = args.get(opts.first) {
-        ok = copy_to(src, dest, &opts);
+        ok = copy_to(src, dest, &mut opts);
     }
     if ok {
         status::OK
@@ -103,20 +112,41 @@ fn run(args: Args) -> u8 {
 }
 
 fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
-    let mut opts = Options { recursive: false, mode: None, first: args.len() };
+    let mut opts = Options {
+        recursive: false,
+        mode: None,
+        first: args.len(),
+        top_dest: None,
+    };
     let mut p = Parser::new(args, 1);
     while let Some(item) = p.next_item() {
         match item {
-            Item::Opt { name: b"r" | b"R" | b"recursive", inline: None, .. } => opts.recursive = true,
-            Item::Opt { name: name @ (b"m" | b"mode"), inline, .. } => {
-                let v = p.value(name, inline)?;
+            Item::Opt {
+                name: b"r" | b"R" | b"recursive",
+                inline: None,
+                ..
+            } => opts.recursive = true,
+            Item::Opt {
+                name: b"m" | b"mode",
+                inline,
+                ..
+            } => {
+                let v = p.value(inline)?;
                 opts.mode = Some(parse_mode(v).ok_or(UsageError::Invalid("mode", v))?);
             }
-            Item::Opt { name: b"help", dashes: 2, .. } => {
+            Item::Opt {
+                name: b"help",
+                dashes: 2,
+                ..
+            } => {
                 say::print(USAGE);
                 return Ok(None);
             }
-            Item::Opt { name: b"version", dashes: 2, .. } => {
+            Item::Opt {
+                name: b"version",
+                dashes: 2,
+                ..
+            } => {
                 say::print(concat!("copier ", env!("CARGO_PKG_VERSION"), "\n"));
                 return Ok(None);
             }
@@ -143,7 +173,7 @@ fn parse_mode(text: &[u8]) -> Option<u32> {
 }
 
 /// Copies `src` into the directory `dir`, under its own name.
-fn copy_into(src: &[u8], dir: &[u8], opts: &Options) -> bool {
+fn copy_into(src: &[u8], dir: &[u8], opts: &mut Options) -> bool {
     let target = PathBuf::new(dir).and_then(|mut t| {
         if !dir.ends_with(b"/") {
             t.push(b"/")?;
@@ -161,7 +191,7 @@ fn copy_into(src: &[u8], dir: &[u8], opts: &Options) -> bool {
 }
 
 /// Copies `src` to the path `dest` (a file, a symlink, or with `-r` a tree).
-fn copy_to(src: &[u8], dest: &[u8], opts: &Options) -> bool {
+fn copy_to(src: &[u8], dest: &[u8], opts: &mut Options) -> bool {
     let (Ok(mut s), Ok(mut d)) = (PathBuf::new(src), PathBuf::new(dest)) else {
         say::failed(TOOL, "cannot copy", src, Errno::NAMETOOLONG);
         return false;
@@ -171,24 +201,37 @@ fn copy_to(src: &[u8], dest: &[u8], opts: &Options) -> bool {
 
 /// Copies the entry at `src` to `dest`. Both buffers are extended and cut back
 /// while walking a tree, so a deep tree costs no more than two path buffers.
-fn copy_entry(src: &mut PathBuf, dest: &mut PathBuf, opts: &Options) -> bool {
+fn copy_entry(src: &mut PathBuf, dest: &mut PathBuf, opts: &mut Options) -> bool {
     // Without -r, a symlink given on the command line is followed (as cp does);
     // with -r it is recreated as a symlink.
-    let flags = if opts.recursive { AtFlags::SYMLINK_NOFOLLOW } else { AtFlags::empty() };
-    let kind = match statat(CWD, src.as_cstr(), flags) {
-        Ok(st) => FileType::from_raw_mode(st.st_mode),
+    let flags = if opts.recursive {
+        AtFlags::SYMLINK_NOFOLLOW
+    } else {
+        AtFlags::empty()
+    };
+    let st = match statat(CWD, src.as_cstr(), flags) {
+        Ok(st) => st,
         Err(e) => {
             say::failed(TOOL, "cannot copy", src.as_bytes(), e);
             return false;
         }
     };
+    let kind = FileType::from_raw_mode(st.st_mode);
     match kind {
-        FileType::Directory if opts.recursive => copy_tree(src, dest, opts),
-        FileType::Directory => {
-            Line::new(TOOL).text("cannot copy ").quoted(src.as_bytes()).text(": Is a directory (use -r)").emit();
+        FileType::Directory if opts.top_dest == Some((st.st_dev, st.st_ino)) => {
+            Line::new(TOOL)
+                .text("cannot copy ")
+                .quoted(src.as_bytes())
+                .text(": a directory into itself")
+                .emit();
             false
         }
+        FileType::Directory if opts.recursive => copy_tree(src, dest, opts),
+        FileType::Directory => not_copied(src, ": Is a directory (use -r)"),
         FileType::Symlink => copy_symlink(src, dest),
+        FileType::Fifo => not_copied(src, ": is a fifo"),
+        FileType::Socket => not_copied(src, ": is a socket"),
+        FileType::CharacterDevice | FileType::BlockDevice => not_copied(src, ": is a device"),
         _ => match copy_file(src.as_cstr(), dest.as_bytes(), opts.mode) {
             Ok(()) => true,
             Err(CopyError::Source(e)) => {
@@ -203,7 +246,11 @@ fn copy_entry(src: &mut PathBuf, dest: &mut PathBuf, opts: &Options) -> bool {
                     FileType::Directory => ": Is a directory (use -r)",
                     _ => ": not a regular file",
                 };
-                Line::new(TOOL).text("cannot copy ").quoted(src.as_bytes()).text(what).emit();
+                Line::new(TOOL)
+                    .text("cannot copy ")
+                    .quoted(src.as_bytes())
+                    .text(what)
+                    .emit();
                 false
             }
             Err(CopyError::Dest(e)) => {
@@ -214,6 +261,18 @@ fn copy_entry(src: &mut PathBuf, dest: &mut PathBuf, opts: &Options) -> bool {
     }
 }
 
+/// Says that `src` was not copied, and why.
+#[inline(never)]
+fn not_copied(src: &PathBuf, why: &str) -> bool {
+    Line::new(TOOL)
+        .text("cannot copy ")
+        .quoted(src.as_bytes())
+        .text(why)
+        .emit();
+    false
+}
+
+#[inline(never)]
 fn copy_symlink(src: &PathBuf, dest: &PathBuf) -> bool {
     let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
     let target = match rustix::fs::readlinkat_raw(CWD, src.as_cstr(), &mut buf) {
@@ -238,8 +297,13 @@ fn copy_symlink(src: &PathBuf, dest: &PathBuf) -> bool {
 
 /// Copies the directory `src` to `dest` (created if missing, with the
 /// source's mode plus read and search for everyone), entry by entry.
-fn copy_tree(src: &mut PathBuf, dest: &mut PathBuf, opts: &Options) -> bool {
-    let dir = match openat(CWD, src.as_cstr(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
+fn copy_tree(src: &mut PathBuf, dest: &mut PathBuf, opts: &mut Options) -> bool {
+    let dir = match openat(
+        CWD,
+        src.as_cstr(),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
         Ok(fd) => fd,
         Err(e) => {
             say::failed(TOOL, "cannot copy", src.as_bytes(), e);
@@ -248,6 +312,11 @@ fn copy_tree(src: &mut PathBuf, dest: &mut PathBuf, opts: &Options) -> bool {
     };
     if !make_dir_like(&dir, dest) {
         return false;
+    }
+    if opts.top_dest.is_none() {
+        opts.top_dest = statat(CWD, dest.as_cstr(), AtFlags::empty())
+            .ok()
+            .map(|st| (st.st_dev, st.st_ino));
     }
     let mut ok = true;
     let mut buf = [MaybeUninit::<u8>::uninit(); 1024];
@@ -287,13 +356,19 @@ fn push_name(p: &mut PathBuf, name: &[u8]) -> Result<(), Errno> {
 }
 
 /// Makes `dest` a directory if it is not one: mode of `src_dir` | 0555.
+#[inline(never)]
 fn make_dir_like(src_dir: &rustix::fd::OwnedFd, dest: &PathBuf) -> bool {
     if is_dir(dest.as_cstr()) {
         return true;
     }
     let mode = rustix::fs::fstat(src_dir).map_or(0o755, |st| (st.st_mode & 0o777) | 0o555);
     let made = mkdirat(CWD, dest.as_cstr(), Mode::from_raw_mode(0o700)).and_then(|()| {
-        rustix::fs::chmodat(CWD, dest.as_cstr(), Mode::from_raw_mode(mode), AtFlags::empty())
+        rustix::fs::chmodat(
+            CWD,
+            dest.as_cstr(),
+            Mode::from_raw_mode(mode),
+            AtFlags::empty(),
+        )
     });
     match made {
         Ok(()) => true,

@@ -1,8 +1,384 @@
+//! entrypoint: the step wrapper. Waits for the steps it depends on, runs the
+//! command, forwards signals, reaps zombies, writes the step's marker and
+//! termination message, and exits with the command's status.
+//!
+//! ```text
+//! entrypoint [--wait PATH]... [--wait-nonempty] [--wait-timeout D] [--always]
+//!            [--post-file P] [--termination-path T] [--timeout D] [--grace D]
+//!            [--on-error stop|continue] [--stop-when PATH]... -- COMMAND [ARG...]
+//! entrypoint cp SOURCE DEST
+//! ```
+//!
+//! Tekton's spelling is accepted too: `-post_file=P`, `-wait_file=A,B`,
+//! `-wait_file_content`, `-termination_path=T`, `-timeout=D`,
+//! `-on_error=continue|stopAndFail`, `-entrypoint=PROG -- ARGS...`
+//! (`-step_metadata_dir` is accepted and ignored).
+//!
+//! Lifecycle (the order of `run`):
+//! 1. Block every signal it handles, so none is lost while it waits; become
+//!    the child subreaper unless it is PID 1 already.
+//! 2. Parse options. A usage error still leaves `P.err` when `P` is known.
+//! 3. Hold the liveness lock `P.lock` for its whole life (waiters tell a step
+//!    that died from one that is still running).
+//! 4. Wait for the `--wait` paths (the wait engine `waitfor` uses). A failed
+//!    dependency skips the step (status 1, `Skipped`); TERM or INT cancels it
+//!    (128+N, `Cancelled`).
+//! 5. Start COMMAND in its own process group, signal mask and dispositions
+//!    restored; 127 not found, 126 not executable.
+//! 6. Supervise: forward signals to the group, reap every child, enforce
+//!    `--timeout` (TERM, then KILL after `--grace`; 124) and `--stop-when`
+//!    (the same, counted as success).
+//! 7. Outcome: marker `P` (status 0) or `P.err`, holding the status, then the
+//!    termination message (Tekton's JSON), then exit with the status.
+//!
+//! Exit status: COMMAND's own; 128+N when killed by signal N; 1 skipped; 124
+//! timed out; 125 usage or system error; 126/127 COMMAND not executable / not
+//! found; 0 with `--on-error continue` (the real status goes into the message).
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
-use stepkit::args::Args;
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::undocumented_unsafe_blocks))]
+
+mod options;
+mod report;
+mod supervise;
+
+use options::{OnError, Options, Parsed};
+use report::{Reason, Step};
+use rustix::fd::{AsFd, OwnedFd};
+use stepkit::args::{Args, UsageError};
+use stepkit::atomic::AtomicFile;
+use stepkit::clock::{self, Instant};
+use stepkit::path::{create_dirs, dirname, PathBuf};
+use stepkit::say::{self, Line};
+use stepkit::status::{self, Ended};
+use stepkit::sys::{self, SigSet};
+use stepkit::wait_engine::{self, Engine, Outcome};
+use supervise::{supervise, Cause, Limits};
+
+pub(crate) const TOOL: &str = "entrypoint";
+const VERSION: &str = concat!("entrypoint ", env!("CARGO_PKG_VERSION"), "\n");
+
+const USAGE: &str = "\
+Usage: entrypoint [OPTION]... -- COMMAND [ARG]...
+       entrypoint cp SOURCE DEST
+
+Runs COMMAND as one step of a pod: waits for the steps it depends on,
+runs it in its own process group, forwards signals, reaps zombies, and
+leaves the marker P (success) or P.err (failure) holding the status.
+
+  --wait PATH            wait for the step whose post file is PATH (repeat)
+  --wait-nonempty        a PATH counts only as a file with content
+  --wait-timeout D       give up waiting after D (124)
+  --always               run even if a dependency failed (finally steps)
+  --post-file P          write P or P.err when the step ends
+  --termination-path T   write the termination message (Tekton's JSON) to T
+  --timeout D            stop COMMAND after D from its start (124)
+  --grace D              from SIGTERM to SIGKILL when stopping (default 10s)
+  --on-error stop|continue  continue: a failure still writes P and exits 0
+  --stop-when PATH       stop COMMAND when PATH or PATH.err appears and count
+                         the step as done (sidecars); repeat for several
+  --help, --version
+
+Tekton's spelling works too: -post_file=P -wait_file=A,B -wait_file_content
+-termination_path=T -timeout=D -on_error=continue -entrypoint=PROG -- ARGS.
+Durations: 30 (seconds), 250ms, 1.5s, 1m30s, 1h; 0 means no limit.
+Exit status: COMMAND's; 128+N killed by signal N; 1 skipped (a dependency
+failed); 124 timed out; 125 usage or system error; 126/127 COMMAND not
+executable/not found; 0 with --on-error continue.
+";
+
 stepkit::tool_main!(run);
-fn run(_args: Args) -> u8 {
-    stepkit::say::print("entrypoint 0.1.0\n");
-    0
+
+fn run(mut args: Args) -> u8 {
+    sys::ensure_stdio();
+    if args.get(1) == Some(b"cp") {
+        return cp(&args);
+    }
+
+    // 1. Signals first: every one we handle is blocked and read from a signalfd.
+    let handled = handled_signals();
+    handled.block();
+    let signals = handled.signalfd();
+    let me = rustix::process::getpid();
+    if !me.is_init() {
+        let _ = rustix::process::set_child_subreaper(Some(me));
+    }
+
+    // 2. Options.
+    let mut step = Step {
+        post_file: None,
+        termination_path: None,
+        started_ms: clock::unix_millis(),
+    };
+    let opts = match options::parse(&args, &mut step.post_file, USAGE, VERSION) {
+        Ok(Parsed::Run(o)) => o,
+        Ok(Parsed::Done) => return status::OK,
+        Err(e) => {
+            say::usage(TOOL, e);
+            return step.finish(
+                status::TOOL_FAILED,
+                status::TOOL_FAILED,
+                Reason::Error,
+                None,
+            );
+        }
+    };
+    step.post_file = opts.post_file;
+    step.termination_path = opts.termination_path;
+    let signals = match signals {
+        Ok(fd) => fd,
+        Err(e) => {
+            return fail(
+                &step,
+                Line::new(TOOL).text("cannot create signalfd").reason(e),
+            )
+        }
+    };
+
+    // 3. Liveness: hold P.lock while alive.
+    let _lock = match opts.post_file.map(hold_lock) {
+        Some(Err(e)) => {
+            let p = opts.post_file.unwrap_or_default();
+            return fail(
+                &step,
+                Line::new(TOOL)
+                    .text("cannot create ")
+                    .quoted(p)
+                    .text(".lock")
+                    .reason(e),
+            );
+        }
+        Some(Ok(fd)) => Some(fd),
+        None => None,
+    };
+
+    // 4. Wait for the dependencies.
+    if !opts.waits.is_empty() {
+        let wait_opts = wait_engine::Options {
+            nonempty: opts.wait_nonempty,
+            always: opts.always,
+            ..wait_engine::Options::default()
+        };
+        let mut engine = match Engine::new(opts.waits.capacity(), wait_opts) {
+            Ok(e) => e,
+            Err(e) => {
+                return fail(
+                    &step,
+                    Line::new(TOOL)
+                        .text("cannot allocate the wait list")
+                        .reason(e),
+                )
+            }
+        };
+        opts.waits.for_each(&args, |p| {
+            let _ = engine.add(p);
+        });
+        let deadline = opts.wait_timeout.map(|t| Instant::now().after(t));
+        let outcome = loop {
+            match engine.wait(deadline, Some(signals.as_fd())) {
+                Outcome::Interrupted => match sys::read_signal(signals.as_fd()) {
+                    Some(sig @ (libc::SIGTERM | libc::SIGINT)) => {
+                        step.started_ms = clock::unix_millis();
+                        let code = 128u8.saturating_add(sig as u8);
+                        return step.finish(code, code, Reason::Cancelled, None);
+                    }
+                    Some(libc::SIGCHLD) => {
+                        let _ = supervise::reap(me);
+                    }
+                    _ => {}
+                },
+                other => break other,
+            }
+        };
+        let mut note = Line::new(TOOL);
+        if wait_engine::report_into(&mut note, &engine, outcome) {
+            note.emit();
+        }
+        step.started_ms = clock::unix_millis();
+        match outcome {
+            Outcome::Failed(_) => {
+                return step.finish(
+                    status::SKIPPED,
+                    status::SKIPPED,
+                    Reason::Skipped,
+                    Some(&note),
+                )
+            }
+            Outcome::Died(_) => {
+                return step.finish(
+                    status::SKIPPED,
+                    status::SKIPPED,
+                    Reason::DependencyDied,
+                    Some(&note),
+                )
+            }
+            Outcome::TimedOut(_) => {
+                return step.finish(
+                    status::TIMED_OUT,
+                    status::TIMED_OUT,
+                    Reason::TimeoutExceeded,
+                    Some(&note),
+                )
+            }
+            Outcome::Ready | Outcome::Interrupted => {}
+        }
+    }
+
+    // 5. Start COMMAND.
+    let mut command = opts.command;
+    if let Some(prog) = opts.program {
+        // `-entrypoint=PROG -- ARGS`: PROG takes the slot just before ARGS.
+        command -= 1;
+        args.replace_slot(command, prog);
+    }
+    let name = args.get(command).unwrap_or_default();
+    step.started_ms = clock::unix_millis();
+    let spawned = args
+        .command(command)
+        .ok_or(rustix::io::Errno::NOENT)
+        .and_then(sys::spawn);
+    let child = match spawned {
+        Ok(pid) => pid,
+        Err(e) => {
+            let code = status::for_exec_error(e);
+            let line = Line::new(TOOL).text("cannot run ").quoted(name).reason(e);
+            line.emit();
+            return step.finish(code, code, Reason::Error, Some(&line));
+        }
+    };
+
+    // 6. Supervise until it ends.
+    let mut stop_engine = match stop_engine(&args, &opts) {
+        Ok(e) => e,
+        Err(e) => {
+            supervise::forward(child, libc::SIGKILL);
+            return fail(
+                &step,
+                Line::new(TOOL)
+                    .text("cannot allocate the stop list")
+                    .reason(e),
+            );
+        }
+    };
+    let limits = Limits {
+        timeout: opts.timeout,
+        grace: opts.grace,
+    };
+    let (ended, cause) = supervise(child, signals.as_fd(), &limits, stop_engine.as_mut());
+
+    // 7. Outcome.
+    let (code, reason) = match (cause, ended) {
+        (Cause::TimedOut, _) => (status::TIMED_OUT, Reason::TimeoutExceeded),
+        (Cause::Stopped, _) => (status::OK, Reason::Stopped),
+        (Cause::Exited, Ended::Exited(0)) => (0, Reason::Completed),
+        (Cause::Exited, Ended::Exited(_)) => (ended.status(), Reason::Error),
+        (Cause::Exited, Ended::Signaled(_)) => (ended.status(), Reason::Signaled),
+    };
+    let mut note = None;
+    let timed_out_line;
+    if cause == Cause::TimedOut {
+        timed_out_line = Line::new(TOOL).text("timed out: stopped ").quoted(name);
+        timed_out_line.emit();
+        note = Some(&timed_out_line);
+    }
+    let wrapper = if opts.on_error == OnError::Continue {
+        status::OK
+    } else {
+        code
+    };
+    step.finish(wrapper, code, reason, note)
+}
+
+/// The signals entrypoint handles: all but those that report a fault of its
+/// own (SEGV, BUS, ILL, FPE, ABRT, TRAP, SYS) and the terminal stop signals it
+/// must not take for the command (TTIN, TTOU), as tini does.
+fn handled_signals() -> SigSet {
+    [
+        libc::SIGFPE,
+        libc::SIGILL,
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGABRT,
+        libc::SIGTRAP,
+        libc::SIGSYS,
+        libc::SIGTTIN,
+        libc::SIGTTOU,
+    ]
+    .into_iter()
+    .fold(SigSet::all(), SigSet::without)
+}
+
+/// Prints `line`, then records the tool's own failure (125) as the outcome.
+fn fail(step: &Step, line: Line) -> u8 {
+    line.emit();
+    step.finish(
+        status::TOOL_FAILED,
+        status::TOOL_FAILED,
+        Reason::Error,
+        Some(&line),
+    )
+}
+
+/// Creates `P.lock` already locked (a locked temporary file renamed into
+/// place), creating the step directory if needed; the lock lasts as long as
+/// the returned descriptor, which is close-on-exec.
+fn hold_lock(post_file: &'static [u8]) -> Result<OwnedFd, rustix::io::Errno> {
+    let lock = PathBuf::with_suffix(post_file, b".lock")?;
+    let create = || -> Result<OwnedFd, rustix::io::Errno> {
+        let file = AtomicFile::create(lock.as_bytes(), false)?;
+        rustix::fs::flock(file.fd(), rustix::fs::FlockOperation::LockExclusive)?;
+        file.commit_keep(lock.as_bytes(), 0o644)
+    };
+    match create() {
+        Err(rustix::io::Errno::NOENT) => {
+            create_dirs(dirname(post_file))?;
+            create()
+        }
+        other => other,
+    }
+}
+
+/// The engine for `--stop-when`: one path (or its `.err`) is enough.
+fn stop_engine(args: &Args, opts: &Options) -> Result<Option<Engine>, rustix::io::Errno> {
+    if opts.stop_when.is_empty() {
+        return Ok(None);
+    }
+    let o = wait_engine::Options {
+        any: true,
+        always: true,
+        ..wait_engine::Options::default()
+    };
+    let mut engine = Engine::new(opts.stop_when.capacity(), o)?;
+    opts.stop_when.for_each(args, |p| {
+        let _ = engine.add(p);
+    });
+    Ok(Some(engine))
+}
+
+/// `entrypoint cp SOURCE DEST`: Tekton's init-container idiom, copier's
+/// single-file copy.
+fn cp(args: &Args) -> u8 {
+    let (Some(src), Some(dest), None) = (args.get_cstr(2), args.get(3), args.get(4)) else {
+        say::usage(TOOL, UsageError::Other("cp needs SOURCE and DEST"));
+        return status::TOOL_FAILED;
+    };
+    match stepkit::copy::copy_file(src, dest, None) {
+        Ok(()) => status::OK,
+        Err(stepkit::copy::CopyError::Dest(e)) => {
+            say::failed(TOOL, "cannot write", dest, e);
+            status::TOOL_FAILED
+        }
+        Err(stepkit::copy::CopyError::Source(e)) => {
+            say::failed(TOOL, "cannot copy", src.to_bytes(), e);
+            status::TOOL_FAILED
+        }
+        Err(stepkit::copy::CopyError::NotRegular(_)) => {
+            Line::new(TOOL)
+                .text("cannot copy ")
+                .quoted(src.to_bytes())
+                .text(": not a regular file")
+                .emit();
+            status::TOOL_FAILED
+        }
+    }
 }

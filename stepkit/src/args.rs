@@ -22,7 +22,10 @@ impl Args {
     /// `argv` must point to `argc` valid NUL-terminated strings followed by a null
     /// pointer, all alive and unchanged for the rest of the process.
     pub unsafe fn from_main(argc: c_int, argv: *const *const c_char) -> Args {
-        Args { argv, argc: usize::try_from(argc).unwrap_or(0) }
+        Args {
+            argv,
+            argc: usize::try_from(argc).unwrap_or(0),
+        }
     }
 
     /// Number of arguments, the program name included.
@@ -50,10 +53,14 @@ impl Args {
         self.get_cstr(i).map(CStr::to_bytes)
     }
 
-    /// The null-terminated vector `argv[i..]`, ready for `execvp`/`posix_spawnp`.
-    pub fn tail_ptr(&self, i: usize) -> *const *const c_char {
-        // SAFETY: i is clamped to argc; argv has argc + 1 entries (the last is null).
-        unsafe { self.argv.add(i.min(self.argc)) }
+    /// The command vector `argv[i..]` (null-terminated), for exec and spawn;
+    /// `None` when it would be empty.
+    pub fn command(&self, i: usize) -> Option<Argv> {
+        if i >= self.argc {
+            return None;
+        }
+        // SAFETY: i < argc; argv has argc + 1 entries, the last one null.
+        Some(Argv(unsafe { self.argv.add(i) }))
     }
 
     /// Replaces slot `i` (a `--` the tool has consumed) with `prog`, so that
@@ -71,12 +78,29 @@ impl Args {
     }
 }
 
+/// A non-empty, null-terminated vector of C strings that live for the rest of
+/// the process: a command to exec or spawn. Only [`Args::command`] makes one.
+#[derive(Clone, Copy)]
+pub struct Argv(*const *const c_char);
+
+impl Argv {
+    /// The vector, for the C library.
+    pub fn as_ptr(self) -> *const *const c_char {
+        self.0
+    }
+}
+
 /// One item of the command line.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum Item {
     /// An option: its name without dashes, how many dashes, an `=value`, and
     /// the whole argument as typed (for messages).
-    Opt { name: &'static [u8], dashes: u8, inline: Option<&'static [u8]>, raw: &'static [u8] },
+    Opt {
+        name: &'static [u8],
+        dashes: u8,
+        inline: Option<&'static [u8]>,
+        raw: &'static [u8],
+    },
     /// The first operand, at this argv index (options end there).
     Operand(usize),
     /// `--` was seen; the next argument (if any) is at this index.
@@ -103,12 +127,19 @@ pub struct Parser<'a> {
     args: &'a Args,
     next: usize,
     finished: bool,
+    /// The last option as typed, for messages.
+    last: &'static [u8],
 }
 
 impl<'a> Parser<'a> {
     /// A parser positioned at `start` (1 for the usual `argv[1]`).
     pub fn new(args: &'a Args, start: usize) -> Parser<'a> {
-        Parser { args, next: start, finished: false }
+        Parser {
+            args,
+            next: start,
+            finished: false,
+            last: b"",
+        }
     }
 
     /// The next option, or where the operands start. After `Operand`/`End` (or the
@@ -131,6 +162,7 @@ impl<'a> Parser<'a> {
             return Some(Item::Operand(i));
         }
         self.next = i + 1;
+        self.last = arg;
         let dashes = if arg.get(1) == Some(&b'-') { 2 } else { 1 };
         let body = arg.get(usize::from(dashes)..).unwrap_or_default();
         Some(match body.iter().position(|&c| c == b'=') {
@@ -140,16 +172,17 @@ impl<'a> Parser<'a> {
                 inline: body.get(eq + 1..),
                 raw: arg,
             },
-            None => Item::Opt { name: body, dashes, inline: None, raw: arg },
+            None => Item::Opt {
+                name: body,
+                dashes,
+                inline: None,
+                raw: arg,
+            },
         })
     }
 
     /// The value of the option just returned: its `=value`, or the next argument.
-    pub fn value(
-        &mut self,
-        name: &'static [u8],
-        inline: Option<&'static [u8]>,
-    ) -> Result<&'static [u8], UsageError> {
+    pub fn value(&mut self, inline: Option<&'static [u8]>) -> Result<&'static [u8], UsageError> {
         if let Some(v) = inline {
             return Ok(v);
         }
@@ -158,7 +191,7 @@ impl<'a> Parser<'a> {
                 self.next += 1;
                 Ok(v)
             }
-            None => Err(UsageError::MissingValue(name)),
+            None => Err(UsageError::MissingValue(self.last)),
         }
     }
 
@@ -166,19 +199,19 @@ impl<'a> Parser<'a> {
     /// handed to the kernel as they are, such as `-entrypoint=PROG`).
     pub fn value_cstr(
         &mut self,
-        name: &'static [u8],
         inline: Option<&'static [u8]>,
     ) -> Result<&'static CStr, UsageError> {
         if let Some(v) = inline {
             // The inline value is the tail of a NUL-terminated argv string.
-            return tail_cstr(self.args, self.next - 1, v).ok_or(UsageError::MissingValue(name));
+            return tail_cstr(self.args, self.next - 1, v)
+                .ok_or(UsageError::MissingValue(self.last));
         }
         match self.args.get_cstr(self.next) {
             Some(v) => {
                 self.next += 1;
                 Ok(v)
             }
-            None => Err(UsageError::MissingValue(name)),
+            None => Err(UsageError::MissingValue(self.last)),
         }
     }
 }
@@ -220,32 +253,56 @@ mod tests {
 
     #[test]
     fn long_short_inline_and_separate_values() {
-        with_args(&["t", "--mode=755", "--mode", "644", "-r", "-post_file=/a/b", "x"], |a| {
-            let mut p = Parser::new(&a, 1);
-            assert_eq!(
-                p.next_item(),
-                Some(Item::Opt { name: b"mode", dashes: 2, inline: Some(b"755"), raw: b"--mode=755" })
-            );
-            match p.next_item() {
-                Some(Item::Opt { name, inline, .. }) => {
-                    assert_eq!(name, b"mode");
-                    assert_eq!(p.value(name, inline), Ok(&b"644"[..]));
+        with_args(
+            &[
+                "t",
+                "--mode=755",
+                "--mode",
+                "644",
+                "-r",
+                "-post_file=/a/b",
+                "x",
+            ],
+            |a| {
+                let mut p = Parser::new(&a, 1);
+                assert_eq!(
+                    p.next_item(),
+                    Some(Item::Opt {
+                        name: b"mode",
+                        dashes: 2,
+                        inline: Some(b"755"),
+                        raw: b"--mode=755"
+                    })
+                );
+                match p.next_item() {
+                    Some(Item::Opt { name, inline, .. }) => {
+                        assert_eq!(name, b"mode");
+                        assert_eq!(p.value(inline), Ok(&b"644"[..]));
+                    }
+                    other => panic!("{other:?}"),
                 }
-                other => panic!("{other:?}"),
-            }
-            assert_eq!(p.next_item(), Some(Item::Opt { name: b"r", dashes: 1, inline: None, raw: b"-r" }));
-            assert_eq!(
-                p.next_item(),
-                Some(Item::Opt {
-                    name: b"post_file",
-                    dashes: 1,
-                    inline: Some(b"/a/b"),
-                    raw: b"-post_file=/a/b"
-                })
-            );
-            assert_eq!(p.next_item(), Some(Item::Operand(6)));
-            assert_eq!(p.next_item(), None);
-        });
+                assert_eq!(
+                    p.next_item(),
+                    Some(Item::Opt {
+                        name: b"r",
+                        dashes: 1,
+                        inline: None,
+                        raw: b"-r"
+                    })
+                );
+                assert_eq!(
+                    p.next_item(),
+                    Some(Item::Opt {
+                        name: b"post_file",
+                        dashes: 1,
+                        inline: Some(b"/a/b"),
+                        raw: b"-post_file=/a/b"
+                    })
+                );
+                assert_eq!(p.next_item(), Some(Item::Operand(6)));
+                assert_eq!(p.next_item(), None);
+            },
+        );
     }
 
     #[test]
@@ -264,8 +321,10 @@ mod tests {
     fn missing_value() {
         with_args(&["t", "--timeout"], |a| {
             let mut p = Parser::new(&a, 1);
-            let Some(Item::Opt { name, inline, .. }) = p.next_item() else { panic!() };
-            assert_eq!(p.value(name, inline), Err(UsageError::MissingValue(b"timeout")));
+            let Some(Item::Opt { inline, .. }) = p.next_item() else {
+                panic!()
+            };
+            assert_eq!(p.value(inline), Err(UsageError::MissingValue(b"--timeout")));
         });
     }
 
@@ -273,10 +332,14 @@ mod tests {
     fn inline_value_as_cstr_is_the_tail_of_the_argument() {
         with_args(&["t", "-entrypoint=sh", "--entrypoint", "bash"], |a| {
             let mut p = Parser::new(&a, 1);
-            let Some(Item::Opt { name, inline, .. }) = p.next_item() else { panic!() };
-            assert_eq!(p.value_cstr(name, inline).unwrap().to_bytes(), b"sh");
-            let Some(Item::Opt { name, inline, .. }) = p.next_item() else { panic!() };
-            assert_eq!(p.value_cstr(name, inline).unwrap().to_bytes(), b"bash");
+            let Some(Item::Opt { inline, .. }) = p.next_item() else {
+                panic!()
+            };
+            assert_eq!(p.value_cstr(inline).unwrap().to_bytes(), b"sh");
+            let Some(Item::Opt { inline, .. }) = p.next_item() else {
+                panic!()
+            };
+            assert_eq!(p.value_cstr(inline).unwrap().to_bytes(), b"bash");
         });
     }
 
@@ -294,6 +357,9 @@ mod tests {
     fn go_bool_spellings() {
         assert_eq!(flag_value(b"x", None), Ok(true));
         assert_eq!(flag_value(b"x", Some(b"false")), Ok(false));
-        assert_eq!(flag_value(b"x", Some(b"yes")), Err(UsageError::UnexpectedValue(b"x")));
+        assert_eq!(
+            flag_value(b"x", Some(b"yes")),
+            Err(UsageError::UnexpectedValue(b"x"))
+        );
     }
 }

@@ -12,7 +12,11 @@ impl Instant {
     /// Now (`clock_gettime(CLOCK_MONOTONIC)`).
     pub fn now() -> Instant {
         let t = clock_gettime(ClockId::Monotonic);
-        Instant((t.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(t.tv_nsec as u64))
+        Instant(
+            (t.tv_sec as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(t.tv_nsec as u64),
+        )
     }
 
     /// This instant plus `d`.

@@ -18,6 +18,7 @@
 //! depends on the command line (the wait engine's paths) lives in an anonymous
 //! mapping sized to it, so only the pages it uses become resident.
 #![cfg_attr(not(test), no_std)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::undocumented_unsafe_blocks))]
 
 pub mod args;
 pub mod atomic;
@@ -60,6 +61,10 @@ macro_rules! tool_main {
         #[cfg(not(test))]
         #[no_mangle]
         extern "C" fn rust_eh_personality() {}
+
+        // Unit tests build the crate without `main`: keep `$run` reachable.
+        #[cfg(test)]
+        const _: fn($crate::args::Args) -> u8 = $run;
 
         #[cfg(not(test))]
         #[panic_handler]

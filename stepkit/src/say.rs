@@ -19,7 +19,10 @@ pub struct Line {
 impl Line {
     /// A line that starts with `TOOL: `.
     pub fn new(tool: &str) -> Line {
-        let mut line = Line { buf: [0; CAP], len: 0 };
+        let mut line = Line {
+            buf: [0; CAP],
+            len: 0,
+        };
         line.push(tool.as_bytes());
         line.push(b": ");
         line
@@ -37,12 +40,30 @@ impl Line {
 
     /// Plain text.
     pub fn text(mut self, s: &str) -> Line {
-        self.push(s.as_bytes());
+        self.add_text(s);
         self
+    }
+
+    /// Plain text, in place.
+    pub fn add_text(&mut self, s: &str) {
+        self.push(s.as_bytes());
+    }
+
+    /// A quoted path, in place (see [`Line::quoted`]).
+    pub fn add_quoted(&mut self, s: &[u8]) {
+        self.push(b"'");
+        self.add_bytes(s);
+        self.push(b"'");
     }
 
     /// Raw bytes (an option name, say), control characters escaped.
     pub fn bytes(mut self, s: &[u8]) -> Line {
+        self.add_bytes(s);
+        self
+    }
+
+    /// Raw bytes, in place.
+    pub fn add_bytes(&mut self, s: &[u8]) {
         for &c in s {
             if c < 0x20 || c == 0x7f {
                 let hex = b"0123456789abcdef";
@@ -57,15 +78,12 @@ impl Line {
                 self.push(core::slice::from_ref(&c));
             }
         }
-        self
     }
 
     /// A path or command in single quotes (`'a b'`), control characters escaped
     /// so that a hostile name cannot break the line.
     pub fn quoted(mut self, s: &[u8]) -> Line {
-        self.push(b"'");
-        self = self.bytes(s);
-        self.push(b"'");
+        self.add_quoted(s);
         self
     }
 
@@ -89,23 +107,26 @@ impl Line {
         self.buf.get(..self.len).unwrap_or_default()
     }
 
-    /// Writes the line and a newline to stderr in one `write(2)`.
-    pub fn emit(mut self) {
-        self.push_newline();
-        sys::write_all(rustix::stdio::raw_stderr(), self.as_bytes());
+    /// The line without its `TOOL: ` prefix (for the termination message).
+    pub fn body(&self, tool: &str) -> &[u8] {
+        self.as_bytes().get(tool.len() + 2..).unwrap_or_default()
     }
 
-    fn push_newline(&mut self) {
-        if let Some(b) = self.buf.get_mut(self.len) {
-            *b = b'\n';
-            self.len += 1;
-        }
+    /// Writes the line and a newline to stderr in one system call (`writev`).
+    pub fn emit(&self) {
+        sys::write_line(rustix::stdio::raw_stderr(), self.as_bytes());
     }
 }
 
 /// `TOOL: WHAT 'OBJECT': REASON`, the shape of nearly every failure.
+#[inline(never)]
 pub fn failed(tool: &str, what: &str, object: &[u8], e: Errno) {
-    Line::new(tool).text(what).text(" ").quoted(object).reason(e).emit();
+    Line::new(tool)
+        .text(what)
+        .text(" ")
+        .quoted(object)
+        .reason(e)
+        .emit();
 }
 
 /// `TOOL: MESSAGE (try 'TOOL --help')` for a usage error.
@@ -113,11 +134,14 @@ pub fn usage(tool: &str, err: UsageError) {
     let line = Line::new(tool);
     let line = match err {
         UsageError::MissingValue(name) => line.text("option '").bytes(name).text("' needs a value"),
-        UsageError::UnexpectedValue(name) => {
-            line.text("option '").bytes(name).text("' takes no such value")
-        }
+        UsageError::UnexpectedValue(name) => line
+            .text("option '")
+            .bytes(name)
+            .text("' takes no such value"),
         UsageError::Unknown(name) => line.text("unknown option '").bytes(name).text("'"),
-        UsageError::Invalid(what, value) => line.text("invalid ").text(what).text(" ").quoted(value),
+        UsageError::Invalid(what, value) => {
+            line.text("invalid ").text(what).text(" ").quoted(value)
+        }
         UsageError::Other(msg) => line.text(msg),
     };
     line.text(" (try '").text(tool).text(" --help')").emit();
@@ -158,16 +182,18 @@ mod tests {
 
     #[test]
     fn quoting_escapes_control_characters() {
-        let l = Line::new("copier").text("cannot open").text(" ").quoted(b"a\nb\x7f c");
+        let l = Line::new("copier")
+            .text("cannot open")
+            .text(" ")
+            .quoted(b"a\nb\x7f c");
         assert_eq!(l.as_bytes(), b"copier: cannot open 'a\\x0ab\\x7f c'");
     }
 
     #[test]
     fn overlong_lines_are_cut_with_room_for_the_newline() {
         let big = [b'a'; 10000];
-        let mut l = Line::new("t").bytes(&big);
+        let l = Line::new("t").bytes(&big);
         assert_eq!(l.as_bytes().len(), CAP - 1);
-        l.push_newline();
-        assert_eq!(l.as_bytes().last(), Some(&b'\n'));
+        assert_eq!(l.body("t").len(), CAP - 4);
     }
 }

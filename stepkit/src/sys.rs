@@ -2,6 +2,7 @@
 //! does not wrap (signal masks, signalfd, posix_spawn, exec, strerror, abort) and
 //! over anonymous memory. Everything above this module is safe code.
 
+use crate::args::Argv;
 use core::ffi::{c_char, c_int, CStr};
 use core::mem::{size_of, MaybeUninit};
 use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -41,6 +42,23 @@ pub fn write_all(fd: RawFd, mut bytes: &[u8]) {
     }
 }
 
+/// Writes `line` and a newline in one `writev(2)`, so that lines of concurrent
+/// processes never interleave. Errors are dropped, as in [`write_all`].
+pub fn write_line(fd: RawFd, line: &[u8]) {
+    // SAFETY: borrowed for this call only (see write_all).
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    let iov = [
+        rustix::io::IoSlice::new(line),
+        rustix::io::IoSlice::new(b"\n"),
+    ];
+    loop {
+        match rustix::io::writev(fd, &iov) {
+            Err(Errno::INTR) => {}
+            _ => return,
+        }
+    }
+}
+
 /// Makes sure descriptors 0, 1 and 2 are open (on /dev/null if not), so that a
 /// file this process opens can never become its stderr.
 pub fn ensure_stdio() {
@@ -49,14 +67,21 @@ pub fn ensure_stdio() {
     // POLLNVAL instead of using it.
     let std = unsafe { [0, 1, 2].map(|raw| BorrowedFd::borrow_raw(raw)) };
     let mut fds = std.each_ref().map(|fd| PollFd::new(fd, PollFlags::empty()));
-    let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
+    let zero = rustix::time::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     if poll(&mut fds, Some(&zero)).unwrap_or(0) == 0 {
         return;
     }
     for f in &fds {
         if f.revents().contains(PollFlags::NVAL) {
             // open returns the lowest free number, the closed one: keep it.
-            if let Ok(null) = rustix::fs::open(c"/dev/null", rustix::fs::OFlags::RDWR, rustix::fs::Mode::empty()) {
+            if let Ok(null) = rustix::fs::open(
+                c"/dev/null",
+                rustix::fs::OFlags::RDWR,
+                rustix::fs::Mode::empty(),
+            ) {
                 core::mem::forget(null);
             }
         }
@@ -90,14 +115,14 @@ impl SigSet {
     }
 
     /// Adds signal `sig` (ignored when out of range).
-    pub fn add(mut self, sig: c_int) -> SigSet {
+    pub fn with(mut self, sig: c_int) -> SigSet {
         // SAFETY: self.0 is an initialised set; sigaddset checks `sig`'s range.
         unsafe { libc::sigaddset(&mut self.0, sig) };
         self
     }
 
     /// Removes signal `sig`.
-    pub fn remove(mut self, sig: c_int) -> SigSet {
+    pub fn without(mut self, sig: c_int) -> SigSet {
         // SAFETY: self.0 is an initialised set; sigdelset checks `sig`'s range.
         unsafe { libc::sigdelset(&mut self.0, sig) };
         self
@@ -150,7 +175,8 @@ fn errno() -> c_int {
 /// process group of its own, with an empty signal mask and every signal at its
 /// default action (`posix_spawnp` with SETPGROUP, SETSIGMASK and SETSIGDEF).
 /// Returns the child's pid, or the error of the failed exec (musl reports it).
-pub fn spawn(argv: *const *const c_char) -> Result<rustix::process::Pid, Errno> {
+pub fn spawn(cmd: Argv) -> Result<rustix::process::Pid, Errno> {
+    let argv = cmd.as_ptr();
     let mut attr = MaybeUninit::<libc::posix_spawnattr_t>::uninit();
     let empty = SigSet::empty();
     let all = SigSet::all();
@@ -159,8 +185,8 @@ pub fn spawn(argv: *const *const c_char) -> Result<rustix::process::Pid, Errno> 
         | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short;
     let mut pid: libc::pid_t = 0;
     // SAFETY: attr is initialised by posix_spawnattr_init before any use and
-    // destroyed after; `argv` is a null-terminated vector of C strings (the
-    // caller's contract, from `Args::tail_ptr`) and `environ` is the process's
+    // destroyed after; `argv` is a non-empty null-terminated vector of C
+    // strings (an `Argv` guarantees it) and `environ` is the process's
     // environment; pid is a valid out-pointer.
     let rc = unsafe {
         libc::posix_spawnattr_init(attr.as_mut_ptr());
@@ -185,11 +211,24 @@ pub fn spawn(argv: *const *const c_char) -> Result<rustix::process::Pid, Errno> 
     rustix::process::Pid::from_raw(pid).ok_or(Errno::SRCH)
 }
 
+/// Sends signal `sig` to process `pid` (a negative `pid`: to that process
+/// group), `kill(2)`. rustix's kill takes only named signals; a wrapper must
+/// forward real-time signals too.
+pub fn kill(pid: i32, sig: c_int) -> Result<(), Errno> {
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    if unsafe { libc::kill(pid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(Errno::from_raw_os_error(errno()))
+    }
+}
+
 /// Replaces this process with `argv[0]` (PATH search, `execvp(3)`). Returns
 /// only on failure, with the reason.
-pub fn exec(argv: *const *const c_char) -> Errno {
-    // SAFETY: `argv` is a null-terminated vector of C strings (the caller's
-    // contract, from `Args::tail_ptr`); execvp only returns on failure.
+pub fn exec(cmd: Argv) -> Errno {
+    let argv = cmd.as_ptr();
+    // SAFETY: `argv` is a non-empty null-terminated vector of C strings (an
+    // `Argv` guarantees it); execvp only returns on failure.
     unsafe { libc::execvp(*argv, argv.cast()) };
     Errno::from_raw_os_error(errno())
 }
@@ -260,7 +299,10 @@ pub fn clock_gettime(id: ClockId) -> libc::timespec {
         ClockId::Monotonic => libc::CLOCK_MONOTONIC,
         ClockId::Realtime => libc::CLOCK_REALTIME,
     };
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid out-pointer; both clocks exist on every Linux.
     unsafe { libc::clock_gettime(clock, &mut ts) };
     ts

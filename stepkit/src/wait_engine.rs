@@ -27,7 +27,9 @@ use core::mem::MaybeUninit;
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
-use rustix::fs::{flock, fstat, openat, statat, AtFlags, FileType, FlockOperation, Mode, OFlags, CWD};
+use rustix::fs::{
+    flock, fstat, openat, statat, AtFlags, FileType, FlockOperation, Mode, OFlags, CWD,
+};
 use rustix::io::Errno;
 
 /// What a dependency is known to be.
@@ -64,7 +66,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { any: false, nonempty: false, always: false, interval: Duration::secs(1) }
+        Options {
+            any: false,
+            nonempty: false,
+            always: false,
+            interval: Duration::secs(1),
+        }
     }
 }
 
@@ -97,12 +104,20 @@ impl Engine {
     pub fn new(capacity: usize, opts: Options) -> Result<Engine, Errno> {
         let inotify = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).ok();
         let deps = Slab::with_capacity(capacity)?;
-        Ok(Engine { inotify, deps, opts, next_recheck: Instant::now() })
+        Ok(Engine {
+            inotify,
+            deps,
+            opts,
+            next_recheck: Instant::now(),
+        })
     }
 
     /// Adds a path to wait for.
     pub fn add(&mut self, path: &'static [u8]) -> Result<(), Errno> {
-        self.deps.push(Dep { path, state: State::Pending })
+        self.deps.push(Dep {
+            path,
+            state: State::Pending,
+        })
     }
 
     /// The number of paths.
@@ -160,7 +175,9 @@ impl Engine {
     /// Reads the pending inotify events and looks again at the paths they may
     /// concern; returns the outcome if the wait is over.
     pub fn handle_events(&mut self) -> Option<Outcome> {
-        let Some(fd) = self.inotify.as_ref() else { return self.verdict() };
+        let Some(fd) = self.inotify.as_ref() else {
+            return self.verdict();
+        };
         let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
         let mut reader = inotify::Reader::new(fd.as_fd(), &mut buf);
         let mut full = false;
@@ -223,7 +240,11 @@ impl Engine {
                 return Some(Outcome::Ready);
             }
             // Every path failed: nothing left to wait for.
-            return if pending.is_none() { first_bad.or(Some(Outcome::Ready)) } else { None };
+            return if pending.is_none() {
+                first_bad.or(Some(Outcome::Ready))
+            } else {
+                None
+            };
         }
         if first_bad.is_some() {
             return first_bad;
@@ -268,7 +289,11 @@ impl Engine {
     }
 
     fn timed_out(&self) -> Outcome {
-        let i = self.deps.as_slice().iter().position(|d| d.state == State::Pending);
+        let i = self
+            .deps
+            .as_slice()
+            .iter()
+            .position(|d| d.state == State::Pending);
         Outcome::TimedOut(i.unwrap_or(0))
     }
 }
@@ -276,15 +301,25 @@ impl Engine {
 /// Says why a wait ended without success, one line: the same words for
 /// `waitfor` and `entrypoint`. Nothing is said for `Ready` and `Interrupted`.
 pub fn report(tool: &str, engine: &Engine, outcome: Outcome) {
-    use crate::say::Line;
-    match outcome {
-        Outcome::Failed(i) => Line::new(tool).text("step ").quoted(engine.path(i)).text(" failed").emit(),
-        Outcome::Died(i) => {
-            Line::new(tool).text("step ").quoted(engine.path(i)).text(" died without a result").emit()
-        }
-        Outcome::TimedOut(i) => Line::new(tool).text("timed out waiting for ").quoted(engine.path(i)).emit(),
-        Outcome::Ready | Outcome::Interrupted => {}
+    let mut line = crate::say::Line::new(tool);
+    if report_into(&mut line, engine, outcome) {
+        line.emit();
     }
+}
+
+/// Words the line [`report`] prints into `line` (which holds `TOOL: `);
+/// returns false when there is nothing to say.
+pub fn report_into(line: &mut crate::say::Line, engine: &Engine, outcome: Outcome) -> bool {
+    let (before, i, after) = match outcome {
+        Outcome::Failed(i) => ("step ", i, " failed"),
+        Outcome::Died(i) => ("step ", i, " died without a result"),
+        Outcome::TimedOut(i) => ("timed out waiting for ", i, ""),
+        Outcome::Ready | Outcome::Interrupted => return false,
+    };
+    line.add_text(before);
+    line.add_quoted(engine.path(i));
+    line.add_text(after);
+    true
 }
 
 /// Sleeps in one `poll(2)` until one of the descriptors is readable or the
@@ -296,7 +331,10 @@ pub fn wait_readable(fds: [Option<BorrowedFd<'_>>; 2], timeout: Option<Duration>
     let [first, second] = fds;
     match (first, second) {
         (Some(a), Some(b)) => {
-            let mut p = [PollFd::new(&a, PollFlags::IN), PollFd::new(&b, PollFlags::IN)];
+            let mut p = [
+                PollFd::new(&a, PollFlags::IN),
+                PollFd::new(&b, PollFlags::IN),
+            ];
             if poll(&mut p, ts.as_ref()).is_ok() {
                 ready = [readable(&p[0]), readable(&p[1])];
             }
@@ -305,7 +343,11 @@ pub fn wait_readable(fds: [Option<BorrowedFd<'_>>; 2], timeout: Option<Duration>
             let mut p = [PollFd::new(&a, PollFlags::IN)];
             if poll(&mut p, ts.as_ref()).is_ok() {
                 let r = readable(&p[0]);
-                ready = if first.is_some() { [r, false] } else { [false, r] };
+                ready = if first.is_some() {
+                    [r, false]
+                } else {
+                    [false, r]
+                };
             }
         }
         (None, None) => {
@@ -317,7 +359,8 @@ pub fn wait_readable(fds: [Option<BorrowedFd<'_>>; 2], timeout: Option<Duration>
 }
 
 fn readable(p: &PollFd<'_>) -> bool {
-    p.revents().intersects(PollFlags::IN | PollFlags::ERR | PollFlags::HUP)
+    p.revents()
+        .intersects(PollFlags::IN | PollFlags::ERR | PollFlags::HUP)
 }
 
 /// True when an event on entry `name` may change the state of a path whose
@@ -357,7 +400,9 @@ fn arm(inotify_fd: BorrowedFd<'_>, dir: &[u8], nonempty: bool) {
                     _ => return,
                 }
             }
-            Err(Errno::NOENT | Errno::NOTDIR | Errno::ACCESS) if target != b"/" && target != b"." => {
+            Err(Errno::NOENT | Errno::NOTDIR | Errno::ACCESS)
+                if target != b"/" && target != b"." =>
+            {
                 target = dirname(target);
             }
             // Out of watches or another failure: the safety re-check covers it.
@@ -374,7 +419,10 @@ fn child_toward<'a>(anc: &[u8], full: &'a [u8]) -> &'a [u8] {
         _ => anc.len() + 1,
     };
     let rest = full.get(start..).unwrap_or_default();
-    let end = rest.iter().position(|&c| c == b'/').map_or(full.len(), |i| start + i);
+    let end = rest
+        .iter()
+        .position(|&c| c == b'/')
+        .map_or(full.len(), |i| start + i);
     full.get(..end).unwrap_or(full)
 }
 
@@ -400,9 +448,13 @@ pub fn look(path: &[u8], nonempty: bool) -> State {
 }
 
 fn present(path: &[u8], suffix: &[u8], nonempty: bool) -> bool {
-    let Ok(p) = PathBuf::with_suffix(path, suffix) else { return false };
+    let Ok(p) = PathBuf::with_suffix(path, suffix) else {
+        return false;
+    };
     match statat(CWD, p.as_cstr(), AtFlags::empty()) {
-        Ok(st) if nonempty => FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_size > 0,
+        Ok(st) if nonempty => {
+            FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_size > 0
+        }
         Ok(_) => true,
         Err(_) => false,
     }
@@ -410,12 +462,19 @@ fn present(path: &[u8], suffix: &[u8], nonempty: bool) -> bool {
 
 /// True when `P.lock` exists and no process holds its lock.
 fn lock_is_free(path: &[u8]) -> bool {
-    let Ok(p) = PathBuf::with_suffix(path, b".lock") else { return false };
-    let Ok(fd) = openat(CWD, p.as_cstr(), OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK, Mode::empty())
-    else {
+    let Ok(p) = PathBuf::with_suffix(path, b".lock") else {
         return false;
     };
-    let regular = fstat(&fd).is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile);
+    let Ok(fd) = openat(
+        CWD,
+        p.as_cstr(),
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
+        Mode::empty(),
+    ) else {
+        return false;
+    };
+    let regular =
+        fstat(&fd).is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile);
     regular && flock(&fd, FlockOperation::NonBlockingLockShared).is_ok()
 }
 

@@ -10,7 +10,7 @@
 //!   COMMAND (`--always`: count it as done). So does a step whose wrapper died
 //!   without a result (`PATH.lock` unlocked, no marker). With `--any`, the wait
 //!   fails only when every PATH failed.
-//! - `--timeout D`: give up after D (exit 124); default: wait forever.
+//! - `--timeout D`: give up after D (exit 124); default (and 0): wait forever.
 //! - `--interval D`: the safety re-check period for filesystems without
 //!   inotify events (default 1s); the wait is otherwise event-driven.
 //! - Then `exec` COMMAND (PATH search), or exit 0 without one.
@@ -22,6 +22,7 @@
 //! signal N; otherwise COMMAND's own (it replaces waitfor).
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::undocumented_unsafe_blocks))]
 
 use rustix::fd::AsFd;
 use stepkit::args::{Args, Item, Parser, UsageError};
@@ -41,7 +42,7 @@ Waits until every PATH exists, then runs COMMAND in its place (exec), or
 exits 0 without one. A step that failed leaves PATH.err: then waitfor
 exits 1 without running COMMAND.
 
-      --timeout D   give up after D, exit 124 (default: wait forever)
+      --timeout D   give up after D, exit 124 (default, or 0: wait forever)
       --interval D  safety re-check period (default 1s); the wait is
                     driven by inotify events
       --nonempty    a path counts only as a regular file with content
@@ -71,15 +72,18 @@ fn run(args: Args) -> u8 {
     sys::ensure_stdio();
     // 1. Catch the termination signals before anything else, as a signalfd.
     let stop = SigSet::empty()
-        .add(libc::SIGTERM)
-        .add(libc::SIGINT)
-        .add(libc::SIGHUP)
-        .add(libc::SIGQUIT);
+        .with(libc::SIGTERM)
+        .with(libc::SIGINT)
+        .with(libc::SIGHUP)
+        .with(libc::SIGQUIT);
     let old_mask = stop.block();
     let signals = match stop.signalfd() {
         Ok(fd) => fd,
         Err(e) => {
-            Line::new(TOOL).text("cannot create signalfd").reason(e).emit();
+            Line::new(TOOL)
+                .text("cannot create signalfd")
+                .reason(e)
+                .emit();
             return status::TOOL_FAILED;
         }
     };
@@ -98,7 +102,10 @@ fn run(args: Args) -> u8 {
     let mut engine = match Engine::new(opts.paths.len(), opts.wait) {
         Ok(e) => e,
         Err(e) => {
-            Line::new(TOOL).text("cannot allocate the path list").reason(e).emit();
+            Line::new(TOOL)
+                .text("cannot allocate the path list")
+                .reason(e)
+                .emit();
             return status::TOOL_FAILED;
         }
     };
@@ -121,11 +128,16 @@ fn run(args: Args) -> u8 {
     }
 
     // 4. Become COMMAND, with the signal mask we were given.
-    let Some(cmd) = opts.command else { return status::OK };
+    let Some(cmd) = opts.command else {
+        return status::OK;
+    };
     drop(engine);
     drop(signals);
     old_mask.set_mask();
-    let err = sys::exec(args.tail_ptr(cmd));
+    let Some(argv) = args.command(cmd) else {
+        return status::OK;
+    };
+    let err = sys::exec(argv);
     say::failed(TOOL, "cannot run", args.get(cmd).unwrap_or_default(), err);
     status::for_exec_error(err)
 }
@@ -141,24 +153,52 @@ fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
     let mut p = Parser::new(args, 1);
     while let Some(item) = p.next_item() {
         match item {
-            Item::Opt { name: name @ b"timeout", inline, .. } => {
-                opts.timeout = Some(parse_duration(p.value(name, inline)?)?);
+            Item::Opt {
+                name: b"timeout",
+                inline,
+                ..
+            } => {
+                opts.timeout = Some(parse_duration(p.value(inline)?)?).filter(|d| d.0 > 0);
             }
-            Item::Opt { name: name @ b"interval", inline, .. } => {
-                let d = parse_duration(p.value(name, inline)?)?;
+            Item::Opt {
+                name: b"interval",
+                inline,
+                ..
+            } => {
+                let d = parse_duration(p.value(inline)?)?;
                 if d.0 == 0 {
                     return Err(UsageError::Other("--interval must be more than 0"));
                 }
                 opts.wait.interval = d;
             }
-            Item::Opt { name: b"nonempty", inline: None, .. } => opts.wait.nonempty = true,
-            Item::Opt { name: b"any", inline: None, .. } => opts.wait.any = true,
-            Item::Opt { name: b"always", inline: None, .. } => opts.wait.always = true,
-            Item::Opt { name: b"help", dashes: 2, .. } => {
+            Item::Opt {
+                name: b"nonempty",
+                inline: None,
+                ..
+            } => opts.wait.nonempty = true,
+            Item::Opt {
+                name: b"any",
+                inline: None,
+                ..
+            } => opts.wait.any = true,
+            Item::Opt {
+                name: b"always",
+                inline: None,
+                ..
+            } => opts.wait.always = true,
+            Item::Opt {
+                name: b"help",
+                dashes: 2,
+                ..
+            } => {
                 say::print(USAGE);
                 return Ok(None);
             }
-            Item::Opt { name: b"version", dashes: 2, .. } => {
+            Item::Opt {
+                name: b"version",
+                dashes: 2,
+                ..
+            } => {
                 say::print(concat!("waitfor ", env!("CARGO_PKG_VERSION"), "\n"));
                 return Ok(None);
             }

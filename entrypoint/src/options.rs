@@ -1,0 +1,383 @@
+//! entrypoint's command line: the native spelling and Tekton's.
+//!
+//! Tekton's entrypoint uses Go's flag package: one or two dashes, underscores,
+//! `-name=value` or `-name value`, booleans as `-name` or `-name=true`. Both
+//! spellings are matched by name, whatever the number of dashes.
+
+use core::ffi::CStr;
+use stepkit::args::{flag_value, Args, Item, Parser, UsageError};
+use stepkit::duration::{self, Duration};
+
+/// What to do when COMMAND fails.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum OnError {
+    /// The step fails: `P.err`, COMMAND's status (Tekton's `stopAndFail`).
+    Stop,
+    /// The step counts as done: `P` holding 0, exit 0, the real status in the
+    /// termination message.
+    Continue,
+}
+
+/// The parsed command line.
+pub struct Options {
+    /// `--post-file P` / `-post_file`.
+    pub post_file: Option<&'static [u8]>,
+    /// `--termination-path T` / `-termination_path`.
+    pub termination_path: Option<&'static [u8]>,
+    /// Values of `--wait` / `-wait_file` (comma lists), as argv indices.
+    pub waits: WaitList,
+    /// `--wait-nonempty` / `-wait_file_content`.
+    pub wait_nonempty: bool,
+    /// `--wait-timeout D`.
+    pub wait_timeout: Option<Duration>,
+    /// `--always`: run even when a dependency failed.
+    pub always: bool,
+    /// `--timeout D` / `-timeout`, from the command's start.
+    pub timeout: Option<Duration>,
+    /// `--grace D`: from SIGTERM to SIGKILL.
+    pub grace: Duration,
+    /// `--on-error` / `-on_error`.
+    pub on_error: OnError,
+    /// `--stop-when PATH` values, as argv indices.
+    pub stop_when: WaitList,
+    /// `-entrypoint=PROG`: the program; the arguments follow `--`.
+    pub program: Option<&'static CStr>,
+    /// argv index where COMMAND's arguments start (argc if none).
+    pub command: usize,
+}
+
+/// Paths given by a repeatable option, kept as positions in argv so that no
+/// list needs allocating: [`WaitList::for_each`] walks argv again.
+#[derive(Clone, Copy)]
+pub struct WaitList {
+    /// How many paths at most (a comma list counts its commas).
+    count: usize,
+    /// Which option gives them.
+    key: Key,
+}
+
+impl WaitList {
+    /// Upper bound of the number of paths.
+    pub fn capacity(&self) -> usize {
+        self.count
+    }
+
+    /// True when no path was given.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Calls `f` with each path, in command-line order (Tekton's
+    /// `-wait_file=A,B` lists split at commas).
+    pub fn for_each(&self, args: &Args, mut f: impl FnMut(&'static [u8])) {
+        let mut p = Parser::new(args, 1);
+        while let Some(Item::Opt { name, inline, .. }) = p.next_item() {
+            let Some(key) = lookup(name) else { return };
+            let value = if key.takes_value() {
+                p.value(inline).ok()
+            } else {
+                None
+            };
+            match (value, key) {
+                (Some(v), Key::WaitFile) if self.key == Key::Wait => v
+                    .split(|&c| c == b',')
+                    .filter(|s| !s.is_empty())
+                    .for_each(&mut f),
+                (Some(v), k) if k == self.key => f(v),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The options, whatever their spelling.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum Key {
+    PostFile,
+    TerminationPath,
+    Wait,
+    WaitFile,
+    WaitNonempty,
+    WaitTimeout,
+    Always,
+    Timeout,
+    Grace,
+    OnError,
+    StopWhen,
+    Program,
+    Ignored,
+    Help,
+    Version,
+}
+
+impl Key {
+    fn takes_value(self) -> bool {
+        !matches!(
+            self,
+            Key::WaitNonempty | Key::Always | Key::Help | Key::Version
+        )
+    }
+}
+
+/// Native and Tekton names.
+const NAMES: [(&[u8], Key); 21] = [
+    (b"post-file", Key::PostFile),
+    (b"post_file", Key::PostFile),
+    (b"termination-path", Key::TerminationPath),
+    (b"termination_path", Key::TerminationPath),
+    (b"wait", Key::Wait),
+    (b"wait_file", Key::WaitFile),
+    (b"wait-nonempty", Key::WaitNonempty),
+    (b"wait_file_content", Key::WaitNonempty),
+    (b"wait-timeout", Key::WaitTimeout),
+    (b"always", Key::Always),
+    (b"timeout", Key::Timeout),
+    (b"grace", Key::Grace),
+    (b"on-error", Key::OnError),
+    (b"on_error", Key::OnError),
+    (b"stop-when", Key::StopWhen),
+    (b"entrypoint", Key::Program),
+    // Tekton passes it to every step; there is no step metadata here.
+    (b"step_metadata_dir", Key::Ignored),
+    (b"help", Key::Help),
+    (b"version", Key::Version),
+    (b"h", Key::Help),
+    (b"V", Key::Version),
+];
+
+fn lookup(name: &[u8]) -> Option<Key> {
+    NAMES.iter().find(|(n, _)| *n == name).map(|&(_, k)| k)
+}
+
+/// What a parse produced.
+pub enum Parsed {
+    /// Run a step.
+    Run(Options),
+    /// `--help` or `--version` was printed.
+    Done,
+}
+
+/// Parses the command line (after `entrypoint`). The post file is stored in
+/// `post_file` as soon as it is read, so that a usage error after it can
+/// still leave `P.err` for the steps that wait on this one.
+pub fn parse(
+    args: &Args,
+    post_file: &mut Option<&'static [u8]>,
+    usage: &str,
+    version: &str,
+) -> Result<Parsed, UsageError> {
+    let mut o = Options {
+        post_file: None,
+        termination_path: None,
+        waits: WaitList {
+            count: 0,
+            key: Key::Wait,
+        },
+        wait_nonempty: false,
+        wait_timeout: None,
+        always: false,
+        timeout: None,
+        grace: Duration::secs(10),
+        on_error: OnError::Stop,
+        stop_when: WaitList {
+            count: 0,
+            key: Key::StopWhen,
+        },
+        program: None,
+        command: args.len(),
+    };
+    let mut p = Parser::new(args, 1);
+    while let Some(item) = p.next_item() {
+        let (name, inline, raw) = match item {
+            Item::Opt {
+                name, inline, raw, ..
+            } => (name, inline, raw),
+            Item::Operand(i) | Item::End(i) => {
+                o.command = i;
+                break;
+            }
+        };
+        let key = lookup(name).ok_or(UsageError::Unknown(raw))?;
+        if !key.takes_value() {
+            let on = flag_value(name, inline)?;
+            match key {
+                Key::WaitNonempty => o.wait_nonempty = on,
+                Key::Always => o.always = on,
+                Key::Help => stepkit::say::print(usage),
+                _ => stepkit::say::print(version),
+            }
+            if matches!(key, Key::Help | Key::Version) {
+                return Ok(Parsed::Done);
+            }
+            continue;
+        }
+        if key == Key::Program {
+            o.program = Some(p.value_cstr(inline)?);
+            continue;
+        }
+        let v = p.value(inline)?;
+        match key {
+            Key::PostFile => *post_file = Some(v),
+            Key::TerminationPath => o.termination_path = Some(v),
+            Key::Wait => o.waits.count += 1,
+            Key::WaitFile => o.waits.count += 1 + v.iter().filter(|&&c| c == b',').count(),
+            Key::StopWhen => o.stop_when.count += 1,
+            Key::WaitTimeout => o.wait_timeout = limit(v)?,
+            Key::Timeout => o.timeout = limit(v)?,
+            Key::Grace => o.grace = duration(v)?,
+            Key::OnError => {
+                o.on_error = match v {
+                    b"stop" | b"stopAndFail" => OnError::Stop,
+                    b"continue" => OnError::Continue,
+                    _ => return Err(UsageError::Invalid("--on-error value", v)),
+                };
+            }
+            _ => {}
+        }
+    }
+    o.post_file = *post_file;
+    if o.program.is_none() && o.command >= args.len() {
+        return Err(UsageError::Other("missing COMMAND"));
+    }
+    Ok(Parsed::Run(o))
+}
+
+fn duration(text: &'static [u8]) -> Result<Duration, UsageError> {
+    duration::parse(text).ok_or(UsageError::Invalid("duration", text))
+}
+
+/// A time limit: 0 means none (as for `timeout(1)` and Tekton).
+fn limit(text: &'static [u8]) -> Result<Option<Duration>, UsageError> {
+    duration(text).map(|d| Some(d).filter(|d| d.0 > 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+
+    fn args(list: &[&str]) -> Args {
+        let owned: Vec<CString> = list.iter().map(|s| CString::new(*s).unwrap()).collect();
+        let mut ptrs: Vec<*const core::ffi::c_char> = owned.iter().map(|s| s.as_ptr()).collect();
+        ptrs.push(core::ptr::null());
+        let _ = Box::leak(owned.into_boxed_slice());
+        let ptrs = Box::leak(ptrs.into_boxed_slice());
+        unsafe { Args::from_main(list.len() as i32, ptrs.as_ptr()) }
+    }
+
+    fn opts(list: &[&str]) -> Options {
+        match parse(&args(list), &mut None, "", "") {
+            Ok(Parsed::Run(o)) => o,
+            _ => panic!("parse failed: {list:?}"),
+        }
+    }
+
+    fn waits(a: &Args, w: &WaitList) -> Vec<String> {
+        let mut v = Vec::new();
+        w.for_each(a, |p| v.push(String::from_utf8_lossy(p).into_owned()));
+        v
+    }
+
+    #[test]
+    fn native_spelling() {
+        let list = [
+            "entrypoint",
+            "--wait",
+            "/s/a",
+            "--wait=/s/b",
+            "--post-file",
+            "/s/c",
+            "--termination-path=/t",
+            "--timeout",
+            "1m",
+            "--grace",
+            "2s",
+            "--on-error",
+            "continue",
+            "--stop-when",
+            "/s/z",
+            "--always",
+            "--wait-nonempty",
+            "--",
+            "sh",
+            "-c",
+            "x",
+        ];
+        let a = args(&list);
+        let o = opts(&list);
+        assert_eq!(o.post_file, Some(&b"/s/c"[..]));
+        assert_eq!(o.termination_path, Some(&b"/t"[..]));
+        assert_eq!(o.timeout, Some(Duration::secs(60)));
+        assert_eq!(o.grace, Duration::secs(2));
+        assert_eq!(o.on_error, OnError::Continue);
+        assert!(o.always && o.wait_nonempty);
+        assert_eq!(o.command, 18);
+        assert_eq!(waits(&a, &o.waits), ["/s/a", "/s/b"]);
+        assert_eq!(waits(&a, &o.stop_when), ["/s/z"]);
+    }
+
+    #[test]
+    fn tekton_spelling() {
+        let list = [
+            "entrypoint",
+            "-wait_file=/s/a,/s/b",
+            "-post_file=/s/c",
+            "-termination_path=/t",
+            "-wait_file_content",
+            "-on_error=stopAndFail",
+            "-timeout=0s",
+            "-entrypoint=sh",
+            "--",
+            "-c",
+            "echo hi",
+        ];
+        let a = args(&list);
+        let o = opts(&list);
+        assert_eq!(o.post_file, Some(&b"/s/c"[..]));
+        assert_eq!(waits(&a, &o.waits), ["/s/a", "/s/b"]);
+        assert!(o.wait_nonempty);
+        assert_eq!(o.timeout, None);
+        assert_eq!(o.on_error, OnError::Stop);
+        assert_eq!(o.program.map(|p| p.to_bytes()), Some(&b"sh"[..]));
+        assert_eq!(o.command, 9);
+    }
+
+    #[test]
+    fn command_without_double_dash() {
+        let o = opts(&["entrypoint", "--post-file", "/p", "true"]);
+        assert_eq!(o.command, 3);
+    }
+
+    #[test]
+    fn errors() {
+        let bad = |list: &[&str]| parse(&args(list), &mut None, "", "").err();
+        assert_eq!(
+            bad(&["e", "--post-file", "/p"]),
+            Some(UsageError::Other("missing COMMAND"))
+        );
+        assert_eq!(
+            bad(&["e", "--bogus", "--", "x"]),
+            Some(UsageError::Unknown(b"--bogus"))
+        );
+        assert_eq!(
+            bad(&["e", "--timeout", "x", "--", "x"]),
+            Some(UsageError::Invalid("duration", b"x"))
+        );
+        assert_eq!(
+            bad(&["e", "-on_error=maybe", "--", "x"]),
+            Some(UsageError::Invalid("--on-error value", b"maybe"))
+        );
+        assert_eq!(
+            bad(&["e", "--post-file"]),
+            Some(UsageError::MissingValue(b"--post-file"))
+        );
+    }
+
+    #[test]
+    fn post_file_found_before_a_bad_option() {
+        let a = args(&["e", "-post_file=/s/x", "--bogus", "--", "true"]);
+        let mut post = None;
+        assert!(parse(&a, &mut post, "", "").is_err());
+        assert_eq!(post, Some(&b"/s/x"[..]));
+    }
+}

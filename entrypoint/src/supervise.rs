@@ -1,0 +1,129 @@
+//! The run phase: start COMMAND in its own process group, then sleep in one
+//! `poll` until something happens: a signal (forwarded to the group, or
+//! SIGCHLD: reap every child that ended, orphans included), the `--timeout`
+//! or grace deadline, or a `--stop-when` path appearing.
+
+use rustix::fd::BorrowedFd;
+use rustix::process::{getpgid, wait, Pid, WaitOptions};
+use stepkit::clock::Instant;
+use stepkit::duration::Duration;
+use stepkit::status::Ended;
+use stepkit::sys;
+use stepkit::wait_engine::{wait_readable, Engine};
+
+/// Why COMMAND ended.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Cause {
+    /// By itself (or from a forwarded signal).
+    Exited,
+    /// `--timeout` expired and it was stopped.
+    TimedOut,
+    /// A `--stop-when` path appeared and it was stopped.
+    Stopped,
+}
+
+/// The limits of the run phase.
+pub struct Limits {
+    /// `--timeout`, from the command's start.
+    pub timeout: Option<Duration>,
+    /// From SIGTERM to SIGKILL when stopping.
+    pub grace: Duration,
+}
+
+/// Supervises `child` until it ends; returns how, and why.
+pub fn supervise(
+    child: Pid,
+    signals: BorrowedFd<'_>,
+    limits: &Limits,
+    mut stop: Option<&mut Engine>,
+) -> (Ended, Cause) {
+    let mut cause = Cause::Exited;
+    // The next thing to do on the clock: stop at the timeout, then kill at the
+    // end of the grace period.
+    let mut deadline = limits.timeout.map(|t| Instant::now().after(t));
+    let mut kill_at: Option<Instant> = None;
+    if stop.as_mut().is_some_and(|e| e.rescan().is_some()) {
+        (cause, kill_at, deadline) = begin_stop(child, Cause::Stopped, limits.grace);
+    }
+    loop {
+        let stopping = cause != Cause::Exited;
+        let now = Instant::now();
+        let mut wake = if stopping { kill_at } else { deadline };
+        if let (false, Some(e)) = (stopping, stop.as_ref()) {
+            wake = Some(wake.map_or(e.next_recheck(), |w| w.min(e.next_recheck())));
+        }
+        let watch = if stopping {
+            None
+        } else {
+            stop.as_ref().and_then(|e| e.poll_fd())
+        };
+        let [sig_ready, stop_ready] =
+            wait_readable([Some(signals), watch], wake.map(|w| w.remaining(now)));
+
+        if sig_ready {
+            while let Some(sig) = sys::read_signal(signals) {
+                if sig == libc::SIGCHLD {
+                    if let Some(ended) = reap(child) {
+                        return (ended, cause);
+                    }
+                } else {
+                    forward(child, sig);
+                }
+            }
+        }
+        if cause != Cause::Exited {
+            if kill_at.is_some_and(|k| Instant::now() >= k) {
+                forward(child, libc::SIGKILL);
+                kill_at = None;
+            }
+            continue;
+        }
+        let mut stop_now = false;
+        if let Some(e) = stop.as_mut() {
+            if stop_ready {
+                stop_now = e.handle_events().is_some();
+            }
+            if !stop_now && Instant::now() >= e.next_recheck() {
+                stop_now = e.rescan().is_some();
+            }
+        }
+        if stop_now {
+            (cause, kill_at, deadline) = begin_stop(child, Cause::Stopped, limits.grace);
+        } else if deadline.is_some_and(|d| Instant::now() >= d) {
+            (cause, kill_at, deadline) = begin_stop(child, Cause::TimedOut, limits.grace);
+        }
+    }
+}
+
+/// Sends SIGTERM to the command and sets the SIGKILL deadline.
+fn begin_stop(
+    child: Pid,
+    cause: Cause,
+    grace: Duration,
+) -> (Cause, Option<Instant>, Option<Instant>) {
+    forward(child, libc::SIGTERM);
+    (cause, Some(Instant::now().after(grace)), None)
+}
+
+/// Sends `sig` to the command's process group; also to the command itself
+/// when it has left that group (setsid, setpgid).
+pub fn forward(child: Pid, sig: i32) {
+    let pid = child.as_raw_nonzero().get();
+    let in_own_group = getpgid(Some(child)).is_ok_and(|g| g == child);
+    let _ = sys::kill(-pid, sig);
+    if !in_own_group {
+        let _ = sys::kill(pid, sig);
+    }
+}
+
+/// Reaps every child that has ended (orphans re-parented to us included);
+/// returns how `child` ended if it was among them.
+pub fn reap(child: Pid) -> Option<Ended> {
+    let mut main = None;
+    while let Ok(Some((pid, status))) = wait(WaitOptions::NOHANG) {
+        if pid == child {
+            main = Ended::from_wait(status.as_raw());
+        }
+    }
+    main
+}
