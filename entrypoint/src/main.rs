@@ -42,7 +42,7 @@ mod options;
 mod report;
 mod supervise;
 
-use options::{OnError, Options, Parsed};
+use options::{OnError, Refused};
 use report::{Reason, Step};
 use rustix::fd::{AsFd, OwnedFd};
 use stepkit::args::{Args, UsageError};
@@ -52,7 +52,7 @@ use stepkit::path::{create_dirs, dirname, PathBuf};
 use stepkit::say::{self, Line};
 use stepkit::status::{self, Ended};
 use stepkit::sys::{self, SigSet};
-use stepkit::wait_engine::{self, Engine, Outcome};
+use stepkit::wait_engine::{self, Outcome};
 use supervise::{supervise, Cause, Limits};
 
 pub(crate) const TOOL: &str = "entrypoint";
@@ -61,30 +61,22 @@ const VERSION: &str = concat!("entrypoint ", env!("CARGO_PKG_VERSION"), "\n");
 const USAGE: &str = "\
 Usage: entrypoint [OPTION]... -- COMMAND [ARG]...
        entrypoint cp SOURCE DEST
-
-Runs COMMAND as one step of a pod: waits for the steps it depends on,
-runs it in its own process group, forwards signals, reaps zombies, and
-leaves the marker P (success) or P.err (failure) holding the status.
-
-  --wait PATH            wait for the step whose post file is PATH (repeat)
-  --wait-nonempty        a PATH counts only as a file with content
-  --wait-timeout D       give up waiting after D (124)
-  --always               run even if a dependency failed (finally steps)
-  --post-file P          write P or P.err when the step ends
-  --termination-path T   write the termination message (Tekton's JSON) to T
-  --timeout D            stop COMMAND after D from its start (124)
-  --grace D              from SIGTERM to SIGKILL when stopping (default 10s)
-  --on-error stop|continue  continue: a failure still writes P and exits 0
-  --stop-when PATH       stop COMMAND when PATH or PATH.err appears and count
-                         the step as done (sidecars); repeat for several
-  --help, --version
-
-Tekton's spelling works too: -post_file=P -wait_file=A,B -wait_file_content
--termination_path=T -timeout=D -on_error=continue -entrypoint=PROG -- ARGS.
-Durations: 30 (seconds), 250ms, 1.5s, 1m30s, 1h; 0 means no limit.
-Exit status: COMMAND's; 128+N killed by signal N; 1 skipped (a dependency
-failed); 124 timed out; 125 usage or system error; 126/127 COMMAND not
-executable/not found; 0 with --on-error continue.
+Runs COMMAND as one step: waits for its dependencies, forwards signals,
+reaps zombies, then writes P (success) or P.err holding the status.
+  --wait PATH          wait for the step with post file PATH (repeatable)
+  --wait-nonempty      a PATH counts only with content
+  --wait-timeout D     give up waiting after D (124)
+  --always             run even if a dependency failed
+  --post-file P        the step's marker
+  --termination-path T termination message (Tekton JSON)
+  --timeout D          stop COMMAND D after its start (124)
+  --grace D            SIGTERM to SIGKILL delay (10s)
+  --on-error continue  a failure still writes P and exits 0
+  --stop-when PATH     stop COMMAND when PATH(.err) appears: success
+Tekton: -post_file= -wait_file=A,B -wait_file_content -termination_path=
+-timeout= -on_error=continue|stopAndFail -entrypoint=PROG -- ARGS
+Durations: 30, 250ms, 1.5s, 1m30s, 1h (0: none). Exit: COMMAND's, 128+N
+signal N, 1 skipped, 124 timeout, 125 usage/system, 126/127 cannot run.
 ";
 
 stepkit::tool_main!(run);
@@ -110,10 +102,10 @@ fn run(mut args: Args) -> u8 {
         termination_path: None,
         started_ms: clock::unix_millis(),
     };
-    let opts = match options::parse(&args, &mut step.post_file, USAGE, VERSION) {
-        Ok(Parsed::Run(o)) => o,
-        Ok(Parsed::Done) => return status::OK,
-        Err(e) => {
+    let mut opts = match options::parse(&args, &mut step.post_file, USAGE, VERSION) {
+        Ok(Some(o)) => o,
+        Ok(None) => return status::OK,
+        Err(Refused::Usage(e)) => {
             say::usage(TOOL, e);
             return step.finish(
                 status::TOOL_FAILED,
@@ -121,6 +113,14 @@ fn run(mut args: Args) -> u8 {
                 Reason::Error,
                 None,
             );
+        }
+        Err(Refused::System(e)) => {
+            return fail(
+                &step,
+                Line::new(TOOL)
+                    .text("cannot allocate the path lists")
+                    .reason(e),
+            )
         }
     };
     step.post_file = opts.post_file;
@@ -153,26 +153,7 @@ fn run(mut args: Args) -> u8 {
     };
 
     // 4. Wait for the dependencies.
-    if !opts.waits.is_empty() {
-        let wait_opts = wait_engine::Options {
-            nonempty: opts.wait_nonempty,
-            always: opts.always,
-            ..wait_engine::Options::default()
-        };
-        let mut engine = match Engine::new(opts.waits.capacity(), wait_opts) {
-            Ok(e) => e,
-            Err(e) => {
-                return fail(
-                    &step,
-                    Line::new(TOOL)
-                        .text("cannot allocate the wait list")
-                        .reason(e),
-                )
-            }
-        };
-        opts.waits.for_each(&args, |p| {
-            let _ = engine.add(p);
-        });
+    if let Some(engine) = opts.waits.as_mut() {
         let deadline = opts.wait_timeout.map(|t| Instant::now().after(t));
         let outcome = loop {
             match engine.wait(deadline, Some(signals.as_fd())) {
@@ -191,7 +172,7 @@ fn run(mut args: Args) -> u8 {
             }
         };
         let mut note = Line::new(TOOL);
-        if wait_engine::report_into(&mut note, &engine, outcome) {
+        if wait_engine::report_into(&mut note, engine, outcome) {
             note.emit();
         }
         step.started_ms = clock::unix_millis();
@@ -248,23 +229,11 @@ fn run(mut args: Args) -> u8 {
     };
 
     // 6. Supervise until it ends.
-    let mut stop_engine = match stop_engine(&args, &opts) {
-        Ok(e) => e,
-        Err(e) => {
-            supervise::forward(child, libc::SIGKILL);
-            return fail(
-                &step,
-                Line::new(TOOL)
-                    .text("cannot allocate the stop list")
-                    .reason(e),
-            );
-        }
-    };
     let limits = Limits {
         timeout: opts.timeout,
         grace: opts.grace,
     };
-    let (ended, cause) = supervise(child, signals.as_fd(), &limits, stop_engine.as_mut());
+    let (ended, cause) = supervise(child, signals.as_fd(), &limits, opts.stop_when.as_mut());
 
     // 7. Outcome.
     let (code, reason) = match (cause, ended) {
@@ -336,23 +305,6 @@ fn hold_lock(post_file: &'static [u8]) -> Result<OwnedFd, rustix::io::Errno> {
         }
         other => other,
     }
-}
-
-/// The engine for `--stop-when`: one path (or its `.err`) is enough.
-fn stop_engine(args: &Args, opts: &Options) -> Result<Option<Engine>, rustix::io::Errno> {
-    if opts.stop_when.is_empty() {
-        return Ok(None);
-    }
-    let o = wait_engine::Options {
-        any: true,
-        always: true,
-        ..wait_engine::Options::default()
-    };
-    let mut engine = Engine::new(opts.stop_when.capacity(), o)?;
-    opts.stop_when.for_each(args, |p| {
-        let _ = engine.add(p);
-    });
-    Ok(Some(engine))
 }
 
 /// `entrypoint cp SOURCE DEST`: Tekton's init-container idiom, copier's

@@ -5,8 +5,10 @@
 //! spellings are matched by name, whatever the number of dashes.
 
 use core::ffi::CStr;
+use rustix::io::Errno;
 use stepkit::args::{flag_value, Args, Item, Parser, UsageError};
 use stepkit::duration::{self, Duration};
+use stepkit::wait_engine::{self, Engine};
 
 /// What to do when COMMAND fails.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
@@ -24,70 +26,32 @@ pub struct Options {
     pub post_file: Option<&'static [u8]>,
     /// `--termination-path T` / `-termination_path`.
     pub termination_path: Option<&'static [u8]>,
-    /// Values of `--wait` / `-wait_file` (comma lists), as argv indices.
-    pub waits: WaitList,
-    /// `--wait-nonempty` / `-wait_file_content`.
-    pub wait_nonempty: bool,
+    /// The `--wait` / `-wait_file` paths (comma lists split), if any.
+    pub waits: Option<Engine>,
     /// `--wait-timeout D`.
     pub wait_timeout: Option<Duration>,
-    /// `--always`: run even when a dependency failed.
-    pub always: bool,
     /// `--timeout D` / `-timeout`, from the command's start.
     pub timeout: Option<Duration>,
     /// `--grace D`: from SIGTERM to SIGKILL.
     pub grace: Duration,
     /// `--on-error` / `-on_error`.
     pub on_error: OnError,
-    /// `--stop-when PATH` values, as argv indices.
-    pub stop_when: WaitList,
+    /// The `--stop-when` paths, if any: one of them (or its `.err`) is enough.
+    pub stop_when: Option<Engine>,
     /// `-entrypoint=PROG`: the program; the arguments follow `--`.
     pub program: Option<&'static CStr>,
     /// argv index where COMMAND's arguments start (argc if none).
     pub command: usize,
 }
 
-/// Paths given by a repeatable option, kept as positions in argv so that no
-/// list needs allocating: [`WaitList::for_each`] walks argv again.
-#[derive(Clone, Copy)]
-pub struct WaitList {
-    /// How many paths at most (a comma list counts its commas).
-    count: usize,
-    /// Which option gives them.
-    key: Key,
-}
-
-impl WaitList {
-    /// Upper bound of the number of paths.
-    pub fn capacity(&self) -> usize {
-        self.count
-    }
-
-    /// True when no path was given.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// Calls `f` with each path, in command-line order (Tekton's
-    /// `-wait_file=A,B` lists split at commas).
-    pub fn for_each(&self, args: &Args, mut f: impl FnMut(&'static [u8])) {
-        let mut p = Parser::new(args, 1);
-        while let Some(Item::Opt { name, inline, .. }) = p.next_item() {
-            let Some(key) = lookup(name) else { return };
-            let value = if key.takes_value() {
-                p.value(inline).ok()
-            } else {
-                None
-            };
-            match (value, key) {
-                (Some(v), Key::WaitFile) if self.key == Key::Wait => v
-                    .split(|&c| c == b',')
-                    .filter(|s| !s.is_empty())
-                    .for_each(&mut f),
-                (Some(v), k) if k == self.key => f(v),
-                _ => {}
-            }
-        }
-    }
+/// Adds `path` to the engine in `slot`, creating it on first use with room
+/// for every path the command line can hold.
+fn add_path(slot: &mut Option<Engine>, capacity: usize, path: &'static [u8]) -> Result<(), Errno> {
+    let engine = match slot {
+        Some(e) => e,
+        None => slot.insert(Engine::new(capacity, wait_engine::Options::default())?),
+    };
+    engine.add(path)
 }
 
 /// The options, whatever their spelling.
@@ -149,15 +113,23 @@ fn lookup(name: &[u8]) -> Option<Key> {
     NAMES.iter().find(|(n, _)| *n == name).map(|&(_, k)| k)
 }
 
-/// What a parse produced.
-pub enum Parsed {
-    /// Run a step.
-    Run(Options),
-    /// `--help` or `--version` was printed.
-    Done,
+/// Why the command line was not accepted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// A usage error.
+    Usage(UsageError),
+    /// No memory for the path lists.
+    System(Errno),
 }
 
-/// Parses the command line (after `entrypoint`). The post file is stored in
+impl From<UsageError> for Refused {
+    fn from(e: UsageError) -> Refused {
+        Refused::Usage(e)
+    }
+}
+
+/// Parses the command line (after `entrypoint`); `None` when `--help` or
+/// `--version` was answered. The post file is stored in
 /// `post_file` as soon as it is read, so that a usage error after it can
 /// still leave `P.err` for the steps that wait on this one.
 pub fn parse(
@@ -165,27 +137,31 @@ pub fn parse(
     post_file: &mut Option<&'static [u8]>,
     usage: &str,
     version: &str,
-) -> Result<Parsed, UsageError> {
+) -> Result<Option<Options>, Refused> {
     let mut o = Options {
         post_file: None,
         termination_path: None,
-        waits: WaitList {
-            count: 0,
-            key: Key::Wait,
-        },
-        wait_nonempty: false,
+        waits: None,
         wait_timeout: None,
-        always: false,
         timeout: None,
         grace: Duration::secs(10),
         on_error: OnError::Stop,
-        stop_when: WaitList {
-            count: 0,
-            key: Key::StopWhen,
-        },
+        stop_when: None,
         program: None,
         command: args.len(),
     };
+    // Every argument could be a path, and each comma could split one more.
+    let capacity = (0..args.len())
+        .map(|i| {
+            1 + args
+                .get(i)
+                .unwrap_or_default()
+                .iter()
+                .filter(|&&c| c == b',')
+                .count()
+        })
+        .sum();
+    let mut wait = wait_engine::Options::default();
     let mut p = Parser::new(args, 1);
     while let Some(item) = p.next_item() {
         let (name, inline, raw) = match item {
@@ -201,13 +177,13 @@ pub fn parse(
         if !key.takes_value() {
             let on = flag_value(name, inline)?;
             match key {
-                Key::WaitNonempty => o.wait_nonempty = on,
-                Key::Always => o.always = on,
+                Key::WaitNonempty => wait.nonempty = on,
+                Key::Always => wait.always = on,
                 Key::Help => stepkit::say::print(usage),
                 _ => stepkit::say::print(version),
             }
             if matches!(key, Key::Help | Key::Version) {
-                return Ok(Parsed::Done);
+                return Ok(None);
             }
             continue;
         }
@@ -216,30 +192,60 @@ pub fn parse(
             continue;
         }
         let v = p.value(inline)?;
-        match key {
-            Key::PostFile => *post_file = Some(v),
-            Key::TerminationPath => o.termination_path = Some(v),
-            Key::Wait => o.waits.count += 1,
-            Key::WaitFile => o.waits.count += 1 + v.iter().filter(|&&c| c == b',').count(),
-            Key::StopWhen => o.stop_when.count += 1,
-            Key::WaitTimeout => o.wait_timeout = limit(v)?,
-            Key::Timeout => o.timeout = limit(v)?,
-            Key::Grace => o.grace = duration(v)?,
+        let added = match key {
+            Key::PostFile => {
+                *post_file = Some(v);
+                Ok(())
+            }
+            Key::TerminationPath => {
+                o.termination_path = Some(v);
+                Ok(())
+            }
+            Key::Wait => add_path(&mut o.waits, capacity, v),
+            Key::WaitFile => v
+                .split(|&c| c == b',')
+                .filter(|s| !s.is_empty())
+                .try_for_each(|path| add_path(&mut o.waits, capacity, path)),
+            Key::StopWhen => add_path(&mut o.stop_when, capacity, v),
+            Key::WaitTimeout => {
+                o.wait_timeout = limit(v)?;
+                Ok(())
+            }
+            Key::Timeout => {
+                o.timeout = limit(v)?;
+                Ok(())
+            }
+            Key::Grace => {
+                o.grace = duration(v)?;
+                Ok(())
+            }
             Key::OnError => {
                 o.on_error = match v {
                     b"stop" | b"stopAndFail" => OnError::Stop,
                     b"continue" => OnError::Continue,
-                    _ => return Err(UsageError::Invalid("--on-error value", v)),
+                    _ => return Err(UsageError::Invalid("--on-error value", v).into()),
                 };
+                Ok(())
             }
-            _ => {}
-        }
+            _ => Ok(()),
+        };
+        added.map_err(Refused::System)?;
+    }
+    if let Some(e) = o.waits.as_mut() {
+        e.set_options(wait);
+    }
+    if let Some(e) = o.stop_when.as_mut() {
+        e.set_options(wait_engine::Options {
+            any: true,
+            always: true,
+            ..wait_engine::Options::default()
+        });
     }
     o.post_file = *post_file;
     if o.program.is_none() && o.command >= args.len() {
-        return Err(UsageError::Other("missing COMMAND"));
+        return Err(UsageError::Other("missing COMMAND").into());
     }
-    Ok(Parsed::Run(o))
+    Ok(Some(o))
 }
 
 fn duration(text: &'static [u8]) -> Result<Duration, UsageError> {
@@ -267,15 +273,16 @@ mod tests {
 
     fn opts(list: &[&str]) -> Options {
         match parse(&args(list), &mut None, "", "") {
-            Ok(Parsed::Run(o)) => o,
+            Ok(Some(o)) => o,
             _ => panic!("parse failed: {list:?}"),
         }
     }
 
-    fn waits(a: &Args, w: &WaitList) -> Vec<String> {
-        let mut v = Vec::new();
-        w.for_each(a, |p| v.push(String::from_utf8_lossy(p).into_owned()));
-        v
+    fn paths(e: &Option<Engine>) -> Vec<String> {
+        let e = e.as_ref().unwrap();
+        (0..e.len())
+            .map(|i| String::from_utf8_lossy(e.path(i)).into_owned())
+            .collect()
     }
 
     #[test]
@@ -303,17 +310,15 @@ mod tests {
             "-c",
             "x",
         ];
-        let a = args(&list);
         let o = opts(&list);
         assert_eq!(o.post_file, Some(&b"/s/c"[..]));
         assert_eq!(o.termination_path, Some(&b"/t"[..]));
         assert_eq!(o.timeout, Some(Duration::secs(60)));
         assert_eq!(o.grace, Duration::secs(2));
         assert_eq!(o.on_error, OnError::Continue);
-        assert!(o.always && o.wait_nonempty);
         assert_eq!(o.command, 18);
-        assert_eq!(waits(&a, &o.waits), ["/s/a", "/s/b"]);
-        assert_eq!(waits(&a, &o.stop_when), ["/s/z"]);
+        assert_eq!(paths(&o.waits), ["/s/a", "/s/b"]);
+        assert_eq!(paths(&o.stop_when), ["/s/z"]);
     }
 
     #[test]
@@ -331,11 +336,9 @@ mod tests {
             "-c",
             "echo hi",
         ];
-        let a = args(&list);
         let o = opts(&list);
         assert_eq!(o.post_file, Some(&b"/s/c"[..]));
-        assert_eq!(waits(&a, &o.waits), ["/s/a", "/s/b"]);
-        assert!(o.wait_nonempty);
+        assert_eq!(paths(&o.waits), ["/s/a", "/s/b"]);
         assert_eq!(o.timeout, None);
         assert_eq!(o.on_error, OnError::Stop);
         assert_eq!(o.program.map(|p| p.to_bytes()), Some(&b"sh"[..]));
@@ -350,7 +353,10 @@ mod tests {
 
     #[test]
     fn errors() {
-        let bad = |list: &[&str]| parse(&args(list), &mut None, "", "").err();
+        let bad = |list: &[&str]| match parse(&args(list), &mut None, "", "") {
+            Err(Refused::Usage(e)) => Some(e),
+            _ => None,
+        };
         assert_eq!(
             bad(&["e", "--post-file", "/p"]),
             Some(UsageError::Other("missing COMMAND"))

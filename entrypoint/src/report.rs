@@ -160,43 +160,35 @@ impl Json {
     /// bytes free. Bytes that are not UTF-8 become U+FFFD.
     fn escaped(&mut self, s: &[u8], reserve: usize) {
         let limit = MAX.saturating_sub(reserve);
-        let mut rest = s;
-        while !rest.is_empty() {
-            let (valid, bad) = match core::str::from_utf8(rest) {
-                Ok(v) => (v, 0),
-                Err(e) => {
-                    let (v, _) = rest.split_at(e.valid_up_to());
-                    (
-                        core::str::from_utf8(v).unwrap_or_default(),
-                        e.error_len().unwrap_or(rest.len() - v.len()),
-                    )
+        let mut i = 0;
+        while let Some(&c) = s.get(i) {
+            let mut esc = [b'\\', c, 0, 0, 0, 0];
+            let (piece, used): (&[u8], usize) = match c {
+                b'"' | b'\\' => (&esc[..2], 1),
+                b'\n' => (b"\\n", 1),
+                b'\t' => (b"\\t", 1),
+                0..=0x1f | 0x7f => {
+                    let hex = b"0123456789abcdef";
+                    esc = [
+                        b'\\',
+                        b'u',
+                        b'0',
+                        b'0',
+                        hex[usize::from(c >> 4)],
+                        hex[usize::from(c & 15)],
+                    ];
+                    (&esc, 1)
                 }
+                0x20..=0x7e => (core::slice::from_ref(&c), 1),
+                _ => match utf8_len(s.get(i..).unwrap_or_default()) {
+                    0 => (b"\\ufffd", 1),
+                    n => (s.get(i..i + n).unwrap_or_default(), n),
+                },
             };
-            for ch in valid.chars() {
-                let mut tmp = [0u8; 6];
-                let piece: &[u8] = match ch {
-                    '"' => b"\\\"",
-                    '\\' => b"\\\\",
-                    '\n' => b"\\n",
-                    '\t' => b"\\t",
-                    '\r' => b"\\r",
-                    c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                        let hex = b"0123456789abcdef";
-                        let b = c as usize;
-                        tmp = [b'\\', b'u', b'0', b'0', hex[b >> 4 & 15], hex[b & 15]];
-                        &tmp
-                    }
-                    c => c.encode_utf8(&mut tmp).as_bytes(),
-                };
-                if self.len + piece.len() > limit || !self.raw(piece) {
-                    return;
-                }
-            }
-            let skip = valid.len() + bad;
-            if bad > 0 && (self.len + 6 > limit || !self.raw(b"\\ufffd")) {
+            if self.len + piece.len() > limit || !self.raw(piece) {
                 return;
             }
-            rest = rest.get(skip..).unwrap_or_default();
+            i += used;
         }
     }
 
@@ -231,6 +223,30 @@ impl Json {
 
 const TAIL: &[u8] = b"\",\"type\":3}";
 
+/// The length of the well-formed UTF-8 sequence at the start of `s` (which
+/// starts with a byte >= 0x80), or 0 if it is not one.
+fn utf8_len(s: &[u8]) -> usize {
+    // The second byte's range depends on the first (no overlong forms, no
+    // surrogates, nothing past U+10FFFF); later bytes are 0x80..=0xbf.
+    let (n, lo, hi) = match s.first() {
+        Some(0xc2..=0xdf) => (2, 0x80, 0xbf),
+        Some(0xe0) => (3, 0xa0, 0xbf),
+        Some(0xed) => (3, 0x80, 0x9f),
+        Some(0xe1..=0xef) => (3, 0x80, 0xbf),
+        Some(0xf0) => (4, 0x90, 0xbf),
+        Some(0xf4) => (4, 0x80, 0x8f),
+        Some(0xf1..=0xf3) => (4, 0x80, 0xbf),
+        _ => return 0,
+    };
+    let second_ok = s.get(1).is_some_and(|b| (lo..=hi).contains(b));
+    let rest_ok = (2..n).all(|k| s.get(k).is_some_and(|b| (0x80..=0xbf).contains(b)));
+    if second_ok && rest_ok {
+        n
+    } else {
+        0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +272,23 @@ mod tests {
             m.ends_with(r#"{"key":"Message","value":"a\"b\\c\nd\u0001e\ufffdz é","type":3}]"#),
             "{m}"
         );
+    }
+
+    #[test]
+    fn utf8_sequences() {
+        for ok in ["é", "€", "𝄞", "\u{10ffff}"] {
+            assert_eq!(utf8_len(ok.as_bytes()), ok.len(), "{ok}");
+        }
+        for bad in [
+            &b"\xc0\x80"[..],
+            b"\xe0\x80\x80",
+            b"\xed\xa0\x80",
+            b"\xf4\x90\x80\x80",
+            b"\xc3",
+            b"\xff",
+        ] {
+            assert_eq!(utf8_len(bad), 0, "{bad:?}");
+        }
     }
 
     #[test]

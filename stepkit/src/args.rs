@@ -221,14 +221,16 @@ fn tail_cstr(args: &Args, i: usize, tail: &'static [u8]) -> Option<&'static CStr
     let whole = args.get_cstr(i)?;
     let bytes = whole.to_bytes_with_nul();
     let start = bytes.len().checked_sub(tail.len() + 1)?;
-    CStr::from_bytes_with_nul(bytes.get(start..)?).ok()
+    let tail_with_nul = bytes.get(start..)?;
+    // SAFETY: a suffix of a C string's bytes (NUL included) is a C string.
+    Some(unsafe { CStr::from_bytes_with_nul_unchecked(tail_with_nul) })
 }
 
 /// A boolean option's value: none, or Go's `=true`/`=false` spellings.
 pub fn flag_value(name: &'static [u8], inline: Option<&[u8]>) -> Result<bool, UsageError> {
     match inline {
-        None | Some(b"true" | b"1" | b"t" | b"T" | b"TRUE" | b"True") => Ok(true),
-        Some(b"false" | b"0" | b"f" | b"F" | b"FALSE" | b"False") => Ok(false),
+        None | Some(b"true" | b"1") => Ok(true),
+        Some(b"false" | b"0") => Ok(false),
         Some(_) => Err(UsageError::UnexpectedValue(name)),
     }
 }

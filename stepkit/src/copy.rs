@@ -3,8 +3,8 @@
 //!
 //! Writers of a directory take an exclusive `flock` on it while they copy, so a
 //! temporary file found there by a lock holder was left by a writer that died
-//! (SIGKILL, OOM) and is reclaimed. Data moves with `copy_file_range`, then
-//! `sendfile`, then a read/write loop, whichever the kernel and filesystems allow.
+//! (SIGKILL, OOM) and is reclaimed. Data moves with `copy_file_range`, else a
+//! read/write loop, whichever the kernel and filesystems allow.
 
 use crate::atomic::AtomicFile;
 use crate::path::{dirname, PathBuf};
@@ -104,17 +104,9 @@ fn transfer(input: BorrowedFd<'_>, output: BorrowedFd<'_>) -> Result<(), CopyErr
             Err(e) => return Err(CopyError::Dest(e)),
         }
     }
-    // 2. sendfile: in-kernel copy across filesystems on older kernels.
-    loop {
-        match rustix::fs::sendfile(output, input, None, 1 << 30) {
-            Ok(0) => return Ok(()),
-            Ok(_) => {}
-            Err(Errno::INTR) => {}
-            Err(Errno::INVAL | Errno::NOSYS) => break,
-            Err(e) => return Err(CopyError::Dest(e)),
-        }
-    }
-    // 3. read/write through a buffer.
+    // 2. read/write through a buffer (copy_file_range refuses some pairs of
+    // filesystems; sendfile would add code for no case that this misses).
+
     let mut buf = [0u8; 16384];
     loop {
         let n = match rustix::io::read(input, &mut buf) {

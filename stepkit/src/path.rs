@@ -69,10 +69,10 @@ impl PathBuf {
 
     /// The C string.
     pub fn as_cstr(&self) -> &CStr {
-        match self.buf.get(..=self.len).map(CStr::from_bytes_with_nul) {
-            Some(Ok(c)) => c,
-            _ => c"",
-        }
+        let bytes = self.buf.get(..=self.len).unwrap_or(b"\0");
+        // SAFETY: `push` rejects NUL bytes and always writes a NUL at `len`
+        // (< CAP), so `bytes` is NUL-terminated with no interior NUL.
+        unsafe { CStr::from_bytes_with_nul_unchecked(bytes) }
     }
 }
 

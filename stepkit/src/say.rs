@@ -28,6 +28,7 @@ impl Line {
         line
     }
 
+    #[inline(never)]
     fn push(&mut self, bytes: &[u8]) {
         // Keep room for the final newline.
         let room = CAP - 1 - self.len;

@@ -3,14 +3,10 @@
 //! over anonymous memory. Everything above this module is safe code.
 
 use crate::args::Argv;
-use core::ffi::{c_char, c_int, CStr};
+use core::ffi::{c_int, CStr};
 use core::mem::{size_of, MaybeUninit};
 use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use rustix::io::Errno;
-
-extern "C" {
-    static environ: *const *const c_char;
-}
 
 /// Ends the process with SIGABRT (`abort(3)`).
 pub fn abort() -> ! {
@@ -171,44 +167,53 @@ fn errno() -> c_int {
     unsafe { *libc::__errno_location() }
 }
 
+extern "C" {
+    /// musl's `_Fork` (since 1.2.3): fork without running atfork handlers,
+    /// which this single-threaded program has none of (less code than `fork`).
+    fn _Fork() -> libc::pid_t;
+}
+
 /// Starts `argv[0]` (searched in PATH like `execvp`) with `argv`, in a new
-/// process group of its own, with an empty signal mask and every signal at its
-/// default action (`posix_spawnp` with SETPGROUP, SETSIGMASK and SETSIGDEF).
-/// Returns the child's pid, or the error of the failed exec (musl reports it).
+/// process group of its own and with an empty signal mask (the wrapper blocks
+/// signals; it never changes their dispositions, so there is nothing else to
+/// restore). Returns the child's pid, or the reason its exec failed.
+///
+/// fork + exec with a close-on-exec pipe that carries exec's errno back: less
+/// code than musl's posix_spawn, which the size budget counts.
 pub fn spawn(cmd: Argv) -> Result<rustix::process::Pid, Errno> {
     let argv = cmd.as_ptr();
-    let mut attr = MaybeUninit::<libc::posix_spawnattr_t>::uninit();
+    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     let empty = SigSet::empty();
-    let all = SigSet::all();
-    let flags = (libc::POSIX_SPAWN_SETPGROUP
-        | libc::POSIX_SPAWN_SETSIGMASK
-        | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short;
-    let mut pid: libc::pid_t = 0;
-    // SAFETY: attr is initialised by posix_spawnattr_init before any use and
-    // destroyed after; `argv` is a non-empty null-terminated vector of C
-    // strings (an `Argv` guarantees it) and `environ` is the process's
-    // environment; pid is a valid out-pointer.
-    let rc = unsafe {
-        libc::posix_spawnattr_init(attr.as_mut_ptr());
-        libc::posix_spawnattr_setflags(attr.as_mut_ptr(), flags);
-        libc::posix_spawnattr_setpgroup(attr.as_mut_ptr(), 0);
-        libc::posix_spawnattr_setsigmask(attr.as_mut_ptr(), &empty.0);
-        libc::posix_spawnattr_setsigdefault(attr.as_mut_ptr(), &all.0);
-        let rc = libc::posix_spawnp(
-            &mut pid,
-            *argv,
-            core::ptr::null(),
-            attr.as_ptr(),
-            argv.cast(),
-            environ.cast(),
-        );
-        libc::posix_spawnattr_destroy(attr.as_mut_ptr());
-        rc
-    };
-    if rc != 0 {
-        return Err(Errno::from_raw_os_error(rc));
+    // SAFETY: the process has a single thread, so the child may run any code;
+    // it runs only async-signal-safe calls (setpgid, sigprocmask, execvp,
+    // write, _exit) on memory that is valid in its copy of our address space:
+    // `argv` is a non-empty null-terminated vector of C strings (an `Argv`
+    // guarantees it), `empty` is an initialised sigset.
+    let pid = unsafe { _Fork() };
+    if pid == 0 {
+        // SAFETY: see above; _exit never returns and skips atexit handlers.
+        unsafe {
+            libc::setpgid(0, 0);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty.0, core::ptr::null_mut());
+            libc::execvp(*argv, argv.cast());
+            let err = errno().to_ne_bytes();
+            libc::write(rustix::fd::AsRawFd::as_raw_fd(&wr), err.as_ptr().cast(), 4);
+            libc::_exit(127)
+        }
     }
-    rustix::process::Pid::from_raw(pid).ok_or(Errno::SRCH)
+    drop(wr);
+    let child =
+        rustix::process::Pid::from_raw(pid).ok_or_else(|| Errno::from_raw_os_error(errno()))?;
+    // Also from this side, so that no signal can be sent to the group before it exists.
+    let _ = rustix::process::setpgid(Some(child), Some(child));
+    let mut err = [0u8; 4];
+    match rustix::io::read(&rd, &mut err) {
+        Ok(4) => {
+            let _ = rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty());
+            Err(Errno::from_raw_os_error(i32::from_ne_bytes(err)))
+        }
+        _ => Ok(child),
+    }
 }
 
 /// Sends signal `sig` to process `pid` (a negative `pid`: to that process
@@ -292,8 +297,9 @@ pub enum ClockId {
     Realtime,
 }
 
-/// `clock_gettime(2)` through musl, which uses the vDSO with less code than
-/// rustix's own vDSO lookup (the binaries are measured in bytes).
+/// `clock_gettime(2)` as a plain system call: the tools read the clock a
+/// handful of times per run, so the vDSO's lookup code (in musl or rustix) would
+/// cost more bytes than it saves time.
 pub fn clock_gettime(id: ClockId) -> libc::timespec {
     let clock = match id {
         ClockId::Monotonic => libc::CLOCK_MONOTONIC,
@@ -303,7 +309,14 @@ pub fn clock_gettime(id: ClockId) -> libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: `ts` is a valid out-pointer; both clocks exist on every Linux.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
+    // SAFETY: `ts` is a valid out-pointer for the kernel's timespec (64-bit
+    // time on both targets); both clocks exist on every Linux.
+    unsafe {
+        libc::syscall(
+            libc::SYS_clock_gettime,
+            clock,
+            &mut ts as *mut libc::timespec,
+        )
+    };
     ts
 }

@@ -112,6 +112,11 @@ impl Engine {
         })
     }
 
+    /// Changes how to wait (before waiting).
+    pub fn set_options(&mut self, opts: Options) {
+        self.opts = opts;
+    }
+
     /// Adds a path to wait for.
     pub fn add(&mut self, path: &'static [u8]) -> Result<(), Errno> {
         self.deps.push(Dep {
