@@ -1,0 +1,1 @@
+//! Fault injection: the tools under SIGKILL, ENOSPC, signal and zombie storms, hostile paths.
