@@ -77,19 +77,14 @@ fn run(args: Args) -> u8 {
     };
     let last = args.len() - 1;
     let (Some(dest), true) = (args.get(last), last > opts.first) else {
-        let msg = if last < opts.first {
-            "missing source and destination"
-        } else {
-            "missing destination"
-        };
+        let msg = if last < opts.first { "missing source and destination" } else { "missing destination" };
         say::usage(TOOL, UsageError::Other(msg));
         return status::TOOL_FAILED;
     };
     let sources = opts.first..last;
 
-    let into_dir = sources.len() > 1
-        || dest.ends_with(b"/")
-        || PathBuf::new(dest).is_ok_and(|p| is_dir(p.as_cstr()));
+    let into_dir =
+        sources.len() > 1 || dest.ends_with(b"/") || PathBuf::new(dest).is_ok_and(|p| is_dir(p.as_cstr()));
     let mut ok = true;
     if into_dir {
         if let Err(e) = create_dirs(dest) {
@@ -112,41 +107,20 @@ fn run(args: Args) -> u8 {
 }
 
 fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
-    let mut opts = Options {
-        recursive: false,
-        mode: None,
-        first: args.len(),
-        top_dest: None,
-    };
+    let mut opts = Options { recursive: false, mode: None, first: args.len(), top_dest: None };
     let mut p = Parser::new(args, 1);
     while let Some(item) = p.next_item() {
         match item {
-            Item::Opt {
-                name: b"r" | b"R" | b"recursive",
-                inline: None,
-                ..
-            } => opts.recursive = true,
-            Item::Opt {
-                name: b"m" | b"mode",
-                inline,
-                ..
-            } => {
+            Item::Opt { name: b"r" | b"R" | b"recursive", inline: None, .. } => opts.recursive = true,
+            Item::Opt { name: b"m" | b"mode", inline, .. } => {
                 let v = p.value(inline)?;
                 opts.mode = Some(parse_mode(v).ok_or(UsageError::Invalid("mode", v))?);
             }
-            Item::Opt {
-                name: b"help",
-                dashes: 2,
-                ..
-            } => {
+            Item::Opt { name: b"help", dashes: 2, .. } => {
                 say::print(USAGE);
                 return Ok(None);
             }
-            Item::Opt {
-                name: b"version",
-                dashes: 2,
-                ..
-            } => {
+            Item::Opt { name: b"version", dashes: 2, .. } => {
                 say::print(concat!("copier ", env!("CARGO_PKG_VERSION"), "\n"));
                 return Ok(None);
             }
@@ -204,11 +178,7 @@ fn copy_to(src: &[u8], dest: &[u8], opts: &mut Options) -> bool {
 fn copy_entry(src: &mut PathBuf, dest: &mut PathBuf, opts: &mut Options) -> bool {
     // Without -r, a symlink given on the command line is followed (as cp does);
     // with -r it is recreated as a symlink.
-    let flags = if opts.recursive {
-        AtFlags::SYMLINK_NOFOLLOW
-    } else {
-        AtFlags::empty()
-    };
+    let flags = if opts.recursive { AtFlags::SYMLINK_NOFOLLOW } else { AtFlags::empty() };
     let st = match statat(CWD, src.as_cstr(), flags) {
         Ok(st) => st,
         Err(e) => {
@@ -246,11 +216,7 @@ fn copy_entry(src: &mut PathBuf, dest: &mut PathBuf, opts: &mut Options) -> bool
                     FileType::Directory => ": Is a directory (use -r)",
                     _ => ": not a regular file",
                 };
-                Line::new(TOOL)
-                    .text("cannot copy ")
-                    .quoted(src.as_bytes())
-                    .text(what)
-                    .emit();
+                Line::new(TOOL).text("cannot copy ").quoted(src.as_bytes()).text(what).emit();
                 false
             }
             Err(CopyError::Dest(e)) => {
@@ -264,11 +230,7 @@ fn copy_entry(src: &mut PathBuf, dest: &mut PathBuf, opts: &mut Options) -> bool
 /// Says that `src` was not copied, and why.
 #[inline(never)]
 fn not_copied(src: &PathBuf, why: &str) -> bool {
-    Line::new(TOOL)
-        .text("cannot copy ")
-        .quoted(src.as_bytes())
-        .text(why)
-        .emit();
+    Line::new(TOOL).text("cannot copy ").quoted(src.as_bytes()).text(why).emit();
     false
 }
 
@@ -298,25 +260,20 @@ fn copy_symlink(src: &PathBuf, dest: &PathBuf) -> bool {
 /// Copies the directory `src` to `dest` (created if missing, with the
 /// source's mode plus read and search for everyone), entry by entry.
 fn copy_tree(src: &mut PathBuf, dest: &mut PathBuf, opts: &mut Options) -> bool {
-    let dir = match openat(
-        CWD,
-        src.as_cstr(),
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(e) => {
-            say::failed(TOOL, "cannot copy", src.as_bytes(), e);
-            return false;
-        }
-    };
+    let dir =
+        match openat(CWD, src.as_cstr(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        {
+            Ok(fd) => fd,
+            Err(e) => {
+                say::failed(TOOL, "cannot copy", src.as_bytes(), e);
+                return false;
+            }
+        };
     if !make_dir_like(&dir, dest) {
         return false;
     }
     if opts.top_dest.is_none() {
-        opts.top_dest = statat(CWD, dest.as_cstr(), AtFlags::empty())
-            .ok()
-            .map(|st| (st.st_dev, st.st_ino));
+        opts.top_dest = statat(CWD, dest.as_cstr(), AtFlags::empty()).ok().map(|st| (st.st_dev, st.st_ino));
     }
     let mut ok = true;
     let mut buf = [MaybeUninit::<u8>::uninit(); 1024];
@@ -362,14 +319,8 @@ fn make_dir_like(src_dir: &rustix::fd::OwnedFd, dest: &PathBuf) -> bool {
         return true;
     }
     let mode = rustix::fs::fstat(src_dir).map_or(0o755, |st| (st.st_mode & 0o777) | 0o555);
-    let made = mkdirat(CWD, dest.as_cstr(), Mode::from_raw_mode(0o700)).and_then(|()| {
-        rustix::fs::chmodat(
-            CWD,
-            dest.as_cstr(),
-            Mode::from_raw_mode(mode),
-            AtFlags::empty(),
-        )
-    });
+    let made = mkdirat(CWD, dest.as_cstr(), Mode::from_raw_mode(0o700))
+        .and_then(|()| rustix::fs::chmodat(CWD, dest.as_cstr(), Mode::from_raw_mode(mode), AtFlags::empty()));
     match made {
         Ok(()) => true,
         Err(e) => {

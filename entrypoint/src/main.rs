@@ -97,56 +97,30 @@ fn run(mut args: Args) -> u8 {
     }
 
     // 2. Options.
-    let mut step = Step {
-        post_file: None,
-        termination_path: None,
-        started_ms: clock::unix_millis(),
-    };
+    let mut step = Step { post_file: None, termination_path: None, started_ms: clock::unix_millis() };
     let mut opts = match options::parse(&args, &mut step.post_file, USAGE, VERSION) {
         Ok(Some(o)) => o,
         Ok(None) => return status::OK,
         Err(Refused::Usage(e)) => {
             say::usage(TOOL, e);
-            return step.finish(
-                status::TOOL_FAILED,
-                status::TOOL_FAILED,
-                Reason::Error,
-                None,
-            );
+            return step.finish(status::TOOL_FAILED, status::TOOL_FAILED, Reason::Error, None);
         }
         Err(Refused::System(e)) => {
-            return fail(
-                &step,
-                Line::new(TOOL)
-                    .text("cannot allocate the path lists")
-                    .reason(e),
-            )
+            return fail(&step, Line::new(TOOL).text("cannot allocate the path lists").reason(e))
         }
     };
     step.post_file = opts.post_file;
     step.termination_path = opts.termination_path;
     let signals = match signals {
         Ok(fd) => fd,
-        Err(e) => {
-            return fail(
-                &step,
-                Line::new(TOOL).text("cannot create signalfd").reason(e),
-            )
-        }
+        Err(e) => return fail(&step, Line::new(TOOL).text("cannot create signalfd").reason(e)),
     };
 
     // 3. Liveness: hold P.lock while alive.
     let _lock = match opts.post_file.map(hold_lock) {
         Some(Err(e)) => {
             let p = opts.post_file.unwrap_or_default();
-            return fail(
-                &step,
-                Line::new(TOOL)
-                    .text("cannot create ")
-                    .quoted(p)
-                    .text(".lock")
-                    .reason(e),
-            );
+            return fail(&step, Line::new(TOOL).text("cannot create ").quoted(p).text(".lock").reason(e));
         }
         Some(Ok(fd)) => Some(fd),
         None => None,
@@ -178,20 +152,10 @@ fn run(mut args: Args) -> u8 {
         step.started_ms = clock::unix_millis();
         match outcome {
             Outcome::Failed(_) => {
-                return step.finish(
-                    status::SKIPPED,
-                    status::SKIPPED,
-                    Reason::Skipped,
-                    Some(&note),
-                )
+                return step.finish(status::SKIPPED, status::SKIPPED, Reason::Skipped, Some(&note))
             }
             Outcome::Died(_) => {
-                return step.finish(
-                    status::SKIPPED,
-                    status::SKIPPED,
-                    Reason::DependencyDied,
-                    Some(&note),
-                )
+                return step.finish(status::SKIPPED, status::SKIPPED, Reason::DependencyDied, Some(&note))
             }
             Outcome::TimedOut(_) => {
                 return step.finish(
@@ -214,10 +178,7 @@ fn run(mut args: Args) -> u8 {
     }
     let name = args.get(command).unwrap_or_default();
     step.started_ms = clock::unix_millis();
-    let spawned = args
-        .command(command)
-        .ok_or(rustix::io::Errno::NOENT)
-        .and_then(sys::spawn);
+    let spawned = args.command(command).ok_or(rustix::io::Errno::NOENT).and_then(sys::spawn);
     let child = match spawned {
         Ok(pid) => pid,
         Err(e) => {
@@ -229,10 +190,7 @@ fn run(mut args: Args) -> u8 {
     };
 
     // 6. Supervise until it ends.
-    let limits = Limits {
-        timeout: opts.timeout,
-        grace: opts.grace,
-    };
+    let limits = Limits { timeout: opts.timeout, grace: opts.grace };
     let (ended, cause) = supervise(child, signals.as_fd(), &limits, opts.stop_when.as_mut());
 
     // 7. Outcome.
@@ -250,11 +208,7 @@ fn run(mut args: Args) -> u8 {
         timed_out_line.emit();
         note = Some(&timed_out_line);
     }
-    let wrapper = if opts.on_error == OnError::Continue {
-        status::OK
-    } else {
-        code
-    };
+    let wrapper = if opts.on_error == OnError::Continue { status::OK } else { code };
     step.finish(wrapper, code, reason, note)
 }
 
@@ -280,12 +234,7 @@ fn handled_signals() -> SigSet {
 /// Prints `line`, then records the tool's own failure (125) as the outcome.
 fn fail(step: &Step, line: Line) -> u8 {
     line.emit();
-    step.finish(
-        status::TOOL_FAILED,
-        status::TOOL_FAILED,
-        Reason::Error,
-        Some(&line),
-    )
+    step.finish(status::TOOL_FAILED, status::TOOL_FAILED, Reason::Error, Some(&line))
 }
 
 /// Creates `P.lock` already locked (a locked temporary file renamed into
@@ -325,11 +274,7 @@ fn cp(args: &Args) -> u8 {
             status::TOOL_FAILED
         }
         Err(stepkit::copy::CopyError::NotRegular(_)) => {
-            Line::new(TOOL)
-                .text("cannot copy ")
-                .quoted(src.to_bytes())
-                .text(": not a regular file")
-                .emit();
+            Line::new(TOOL).text("cannot copy ").quoted(src.to_bytes()).text(": not a regular file").emit();
             status::TOOL_FAILED
         }
     }

@@ -76,10 +76,7 @@ enum Key {
 
 impl Key {
     fn takes_value(self) -> bool {
-        !matches!(
-            self,
-            Key::WaitNonempty | Key::Always | Key::Help | Key::Version
-        )
+        !matches!(self, Key::WaitNonempty | Key::Always | Key::Help | Key::Version)
     }
 }
 
@@ -152,22 +149,13 @@ pub fn parse(
     };
     // Every argument could be a path, and each comma could split one more.
     let capacity = (0..args.len())
-        .map(|i| {
-            1 + args
-                .get(i)
-                .unwrap_or_default()
-                .iter()
-                .filter(|&&c| c == b',')
-                .count()
-        })
+        .map(|i| 1 + args.get(i).unwrap_or_default().iter().filter(|&&c| c == b',').count())
         .sum();
     let mut wait = wait_engine::Options::default();
     let mut p = Parser::new(args, 1);
     while let Some(item) = p.next_item() {
         let (name, inline, raw) = match item {
-            Item::Opt {
-                name, inline, raw, ..
-            } => (name, inline, raw),
+            Item::Opt { name, inline, raw, .. } => (name, inline, raw),
             Item::Operand(i) | Item::End(i) => {
                 o.command = i;
                 break;
@@ -235,11 +223,7 @@ pub fn parse(
         e.set_options(wait);
     }
     if let Some(e) = o.stop_when.as_mut() {
-        e.set_options(wait_engine::Options {
-            any: true,
-            always: true,
-            ..wait_engine::Options::default()
-        });
+        e.set_options(wait_engine::Options { any: true, always: true, ..wait_engine::Options::default() });
     }
     o.post_file = *post_file;
     if o.program.is_none() && o.command >= args.len() {
@@ -280,9 +264,7 @@ mod tests {
 
     fn paths(e: &Option<Engine>) -> Vec<String> {
         let e = e.as_ref().unwrap();
-        (0..e.len())
-            .map(|i| String::from_utf8_lossy(e.path(i)).into_owned())
-            .collect()
+        (0..e.len()).map(|i| String::from_utf8_lossy(e.path(i)).into_owned()).collect()
     }
 
     #[test]
@@ -357,26 +339,14 @@ mod tests {
             Err(Refused::Usage(e)) => Some(e),
             _ => None,
         };
-        assert_eq!(
-            bad(&["e", "--post-file", "/p"]),
-            Some(UsageError::Other("missing COMMAND"))
-        );
-        assert_eq!(
-            bad(&["e", "--bogus", "--", "x"]),
-            Some(UsageError::Unknown(b"--bogus"))
-        );
-        assert_eq!(
-            bad(&["e", "--timeout", "x", "--", "x"]),
-            Some(UsageError::Invalid("duration", b"x"))
-        );
+        assert_eq!(bad(&["e", "--post-file", "/p"]), Some(UsageError::Other("missing COMMAND")));
+        assert_eq!(bad(&["e", "--bogus", "--", "x"]), Some(UsageError::Unknown(b"--bogus")));
+        assert_eq!(bad(&["e", "--timeout", "x", "--", "x"]), Some(UsageError::Invalid("duration", b"x")));
         assert_eq!(
             bad(&["e", "-on_error=maybe", "--", "x"]),
             Some(UsageError::Invalid("--on-error value", b"maybe"))
         );
-        assert_eq!(
-            bad(&["e", "--post-file"]),
-            Some(UsageError::MissingValue(b"--post-file"))
-        );
+        assert_eq!(bad(&["e", "--post-file"]), Some(UsageError::MissingValue(b"--post-file")));
     }
 
     #[test]

@@ -73,20 +73,13 @@ impl Step {
             }
             let suffix: &[u8] = if status == 0 { b"" } else { b".err" };
             match PathBuf::with_suffix(p, suffix) {
-                Ok(marker) => {
-                    write_step_file(marker.as_bytes(), content.get(..=len).unwrap_or_default())
-                }
+                Ok(marker) => write_step_file(marker.as_bytes(), content.get(..=len).unwrap_or_default()),
                 Err(e) => say::failed(TOOL, "cannot write", p, e),
             }
         }
         if let Some(t) = self.termination_path {
             let mut json = Json::new();
-            json.message(
-                self.started_ms,
-                exit_code,
-                reason,
-                note.map(|l| l.body(TOOL)),
-            );
+            json.message(self.started_ms, exit_code, reason, note.map(|l| l.body(TOOL)));
             write_step_file(t, json.as_bytes());
         }
         status
@@ -133,10 +126,7 @@ pub struct Json {
 impl Json {
     /// An empty message.
     pub fn new() -> Json {
-        Json {
-            buf: [0; MAX],
-            len: 0,
-        }
+        Json { buf: [0; MAX], len: 0 }
     }
 
     /// The bytes written so far.
@@ -169,14 +159,7 @@ impl Json {
                 b'\t' => (b"\\t", 1),
                 0..=0x1f | 0x7f => {
                     let hex = b"0123456789abcdef";
-                    esc = [
-                        b'\\',
-                        b'u',
-                        b'0',
-                        b'0',
-                        hex[usize::from(c >> 4)],
-                        hex[usize::from(c & 15)],
-                    ];
+                    esc = [b'\\', b'u', b'0', b'0', hex[usize::from(c >> 4)], hex[usize::from(c & 15)]];
                     (&esc, 1)
                 }
                 0x20..=0x7e => (core::slice::from_ref(&c), 1),
@@ -208,11 +191,7 @@ impl Json {
         let mut digits = [0u8; 20];
         self.raw(b"[");
         self.entry(true, "StartedAt", &clock::rfc3339_millis(started_ms));
-        self.entry(
-            false,
-            "ExitCode",
-            say::fmt_u64(u64::from(exit_code), &mut digits),
-        );
+        self.entry(false, "ExitCode", say::fmt_u64(u64::from(exit_code), &mut digits));
         self.entry(false, "Reason", reason.as_str().as_bytes());
         if let Some(n) = note {
             self.entry(false, "Message", n);
@@ -268,10 +247,7 @@ mod tests {
     #[test]
     fn escaping() {
         let m = msg(Some(b"a\"b\\c\nd\x01e\xffz \xc3\xa9"));
-        assert!(
-            m.ends_with(r#"{"key":"Message","value":"a\"b\\c\nd\u0001e\ufffdz é","type":3}]"#),
-            "{m}"
-        );
+        assert!(m.ends_with(r#"{"key":"Message","value":"a\"b\\c\nd\u0001e\ufffdz é","type":3}]"#), "{m}");
     }
 
     #[test]
@@ -279,14 +255,8 @@ mod tests {
         for ok in ["é", "€", "𝄞", "\u{10ffff}"] {
             assert_eq!(utf8_len(ok.as_bytes()), ok.len(), "{ok}");
         }
-        for bad in [
-            &b"\xc0\x80"[..],
-            b"\xe0\x80\x80",
-            b"\xed\xa0\x80",
-            b"\xf4\x90\x80\x80",
-            b"\xc3",
-            b"\xff",
-        ] {
+        for bad in [&b"\xc0\x80"[..], b"\xe0\x80\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc3", b"\xff"]
+        {
             assert_eq!(utf8_len(bad), 0, "{bad:?}");
         }
     }

@@ -52,13 +52,8 @@ pub fn supervise(
         if let (false, Some(e)) = (stopping, stop.as_ref()) {
             wake = Some(wake.map_or(e.next_recheck(), |w| w.min(e.next_recheck())));
         }
-        let watch = if stopping {
-            None
-        } else {
-            stop.as_ref().and_then(|e| e.poll_fd())
-        };
-        let [sig_ready, stop_ready] =
-            wait_readable([Some(signals), watch], wake.map(|w| w.remaining(now)));
+        let watch = if stopping { None } else { stop.as_ref().and_then(|e| e.poll_fd()) };
+        let [sig_ready, stop_ready] = wait_readable([Some(signals), watch], wake.map(|w| w.remaining(now)));
 
         if sig_ready {
             while let Some(sig) = sys::read_signal(signals) {
@@ -96,11 +91,7 @@ pub fn supervise(
 }
 
 /// Sends SIGTERM to the command and sets the SIGKILL deadline.
-fn begin_stop(
-    child: Pid,
-    cause: Cause,
-    grace: Duration,
-) -> (Cause, Option<Instant>, Option<Instant>) {
+fn begin_stop(child: Pid, cause: Cause, grace: Duration) -> (Cause, Option<Instant>, Option<Instant>) {
     forward(child, libc::SIGTERM);
     (cause, Some(Instant::now().after(grace)), None)
 }

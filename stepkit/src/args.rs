@@ -22,10 +22,7 @@ impl Args {
     /// `argv` must point to `argc` valid NUL-terminated strings followed by a null
     /// pointer, all alive and unchanged for the rest of the process.
     pub unsafe fn from_main(argc: c_int, argv: *const *const c_char) -> Args {
-        Args {
-            argv,
-            argc: usize::try_from(argc).unwrap_or(0),
-        }
+        Args { argv, argc: usize::try_from(argc).unwrap_or(0) }
     }
 
     /// Number of arguments, the program name included.
@@ -95,12 +92,7 @@ impl Argv {
 pub enum Item {
     /// An option: its name without dashes, how many dashes, an `=value`, and
     /// the whole argument as typed (for messages).
-    Opt {
-        name: &'static [u8],
-        dashes: u8,
-        inline: Option<&'static [u8]>,
-        raw: &'static [u8],
-    },
+    Opt { name: &'static [u8], dashes: u8, inline: Option<&'static [u8]>, raw: &'static [u8] },
     /// The first operand, at this argv index (options end there).
     Operand(usize),
     /// `--` was seen; the next argument (if any) is at this index.
@@ -134,12 +126,7 @@ pub struct Parser<'a> {
 impl<'a> Parser<'a> {
     /// A parser positioned at `start` (1 for the usual `argv[1]`).
     pub fn new(args: &'a Args, start: usize) -> Parser<'a> {
-        Parser {
-            args,
-            next: start,
-            finished: false,
-            last: b"",
-        }
+        Parser { args, next: start, finished: false, last: b"" }
     }
 
     /// The next option, or where the operands start. After `Operand`/`End` (or the
@@ -172,12 +159,7 @@ impl<'a> Parser<'a> {
                 inline: body.get(eq + 1..),
                 raw: arg,
             },
-            None => Item::Opt {
-                name: body,
-                dashes,
-                inline: None,
-                raw: arg,
-            },
+            None => Item::Opt { name: body, dashes, inline: None, raw: arg },
         })
     }
 
@@ -197,14 +179,10 @@ impl<'a> Parser<'a> {
 
     /// The value of the option just returned, as a C string (for paths that are
     /// handed to the kernel as they are, such as `-entrypoint=PROG`).
-    pub fn value_cstr(
-        &mut self,
-        inline: Option<&'static [u8]>,
-    ) -> Result<&'static CStr, UsageError> {
+    pub fn value_cstr(&mut self, inline: Option<&'static [u8]>) -> Result<&'static CStr, UsageError> {
         if let Some(v) = inline {
             // The inline value is the tail of a NUL-terminated argv string.
-            return tail_cstr(self.args, self.next - 1, v)
-                .ok_or(UsageError::MissingValue(self.last));
+            return tail_cstr(self.args, self.next - 1, v).ok_or(UsageError::MissingValue(self.last));
         }
         match self.args.get_cstr(self.next) {
             Some(v) => {
@@ -255,56 +233,32 @@ mod tests {
 
     #[test]
     fn long_short_inline_and_separate_values() {
-        with_args(
-            &[
-                "t",
-                "--mode=755",
-                "--mode",
-                "644",
-                "-r",
-                "-post_file=/a/b",
-                "x",
-            ],
-            |a| {
-                let mut p = Parser::new(&a, 1);
-                assert_eq!(
-                    p.next_item(),
-                    Some(Item::Opt {
-                        name: b"mode",
-                        dashes: 2,
-                        inline: Some(b"755"),
-                        raw: b"--mode=755"
-                    })
-                );
-                match p.next_item() {
-                    Some(Item::Opt { name, inline, .. }) => {
-                        assert_eq!(name, b"mode");
-                        assert_eq!(p.value(inline), Ok(&b"644"[..]));
-                    }
-                    other => panic!("{other:?}"),
+        with_args(&["t", "--mode=755", "--mode", "644", "-r", "-post_file=/a/b", "x"], |a| {
+            let mut p = Parser::new(&a, 1);
+            assert_eq!(
+                p.next_item(),
+                Some(Item::Opt { name: b"mode", dashes: 2, inline: Some(b"755"), raw: b"--mode=755" })
+            );
+            match p.next_item() {
+                Some(Item::Opt { name, inline, .. }) => {
+                    assert_eq!(name, b"mode");
+                    assert_eq!(p.value(inline), Ok(&b"644"[..]));
                 }
-                assert_eq!(
-                    p.next_item(),
-                    Some(Item::Opt {
-                        name: b"r",
-                        dashes: 1,
-                        inline: None,
-                        raw: b"-r"
-                    })
-                );
-                assert_eq!(
-                    p.next_item(),
-                    Some(Item::Opt {
-                        name: b"post_file",
-                        dashes: 1,
-                        inline: Some(b"/a/b"),
-                        raw: b"-post_file=/a/b"
-                    })
-                );
-                assert_eq!(p.next_item(), Some(Item::Operand(6)));
-                assert_eq!(p.next_item(), None);
-            },
-        );
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(p.next_item(), Some(Item::Opt { name: b"r", dashes: 1, inline: None, raw: b"-r" }));
+            assert_eq!(
+                p.next_item(),
+                Some(Item::Opt {
+                    name: b"post_file",
+                    dashes: 1,
+                    inline: Some(b"/a/b"),
+                    raw: b"-post_file=/a/b"
+                })
+            );
+            assert_eq!(p.next_item(), Some(Item::Operand(6)));
+            assert_eq!(p.next_item(), None);
+        });
     }
 
     #[test]
@@ -323,9 +277,7 @@ mod tests {
     fn missing_value() {
         with_args(&["t", "--timeout"], |a| {
             let mut p = Parser::new(&a, 1);
-            let Some(Item::Opt { inline, .. }) = p.next_item() else {
-                panic!()
-            };
+            let Some(Item::Opt { inline, .. }) = p.next_item() else { panic!() };
             assert_eq!(p.value(inline), Err(UsageError::MissingValue(b"--timeout")));
         });
     }
@@ -334,13 +286,9 @@ mod tests {
     fn inline_value_as_cstr_is_the_tail_of_the_argument() {
         with_args(&["t", "-entrypoint=sh", "--entrypoint", "bash"], |a| {
             let mut p = Parser::new(&a, 1);
-            let Some(Item::Opt { inline, .. }) = p.next_item() else {
-                panic!()
-            };
+            let Some(Item::Opt { inline, .. }) = p.next_item() else { panic!() };
             assert_eq!(p.value_cstr(inline).unwrap().to_bytes(), b"sh");
-            let Some(Item::Opt { inline, .. }) = p.next_item() else {
-                panic!()
-            };
+            let Some(Item::Opt { inline, .. }) = p.next_item() else { panic!() };
             assert_eq!(p.value_cstr(inline).unwrap().to_bytes(), b"bash");
         });
     }
@@ -359,9 +307,6 @@ mod tests {
     fn go_bool_spellings() {
         assert_eq!(flag_value(b"x", None), Ok(true));
         assert_eq!(flag_value(b"x", Some(b"false")), Ok(false));
-        assert_eq!(
-            flag_value(b"x", Some(b"yes")),
-            Err(UsageError::UnexpectedValue(b"x"))
-        );
+        assert_eq!(flag_value(b"x", Some(b"yes")), Err(UsageError::UnexpectedValue(b"x")));
     }
 }

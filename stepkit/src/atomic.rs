@@ -42,19 +42,12 @@ impl AtomicFile {
     /// name was left by a writer that died, and is removed and reused. A symlink
     /// or anything else there is left alone and the next name is tried.
     pub fn create(dest: &[u8], reclaim_stale: bool) -> Result<AtomicFile, Errno> {
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let mut n = 0;
         while n < 100 {
             let tmp = temp_name(dest, n)?;
             match openat(CWD, tmp.as_cstr(), flags, Mode::from_raw_mode(0o600)) {
-                Ok(fd) => {
-                    return Ok(AtomicFile {
-                        fd,
-                        tmp,
-                        committed: false,
-                    })
-                }
+                Ok(fd) => return Ok(AtomicFile { fd, tmp, committed: false }),
                 Err(Errno::EXIST) => {
                     if reclaim_stale && is_regular_nofollow(&tmp) {
                         unlinkat(CWD, tmp.as_cstr(), AtFlags::empty())?;
@@ -111,11 +104,9 @@ pub fn symlink(target: &core::ffi::CStr, dest: &[u8]) -> Result<(), Errno> {
         match rustix::fs::symlinkat(target, CWD, tmp.as_cstr()) {
             Ok(()) => {
                 let d = PathBuf::new(dest)?;
-                return rustix::fs::renameat(CWD, tmp.as_cstr(), CWD, d.as_cstr()).inspect_err(
-                    |_| {
-                        let _ = unlinkat(CWD, tmp.as_cstr(), AtFlags::empty());
-                    },
-                );
+                return rustix::fs::renameat(CWD, tmp.as_cstr(), CWD, d.as_cstr()).inspect_err(|_| {
+                    let _ = unlinkat(CWD, tmp.as_cstr(), AtFlags::empty());
+                });
             }
             Err(Errno::EXIST) => {}
             Err(e) => return Err(e),
@@ -157,10 +148,7 @@ mod tests {
         let dest = d.join("marker");
         write_file(dest.to_str().unwrap().as_bytes(), b"0\n", 0o644).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"0\n");
-        assert_eq!(
-            std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
-            0o644
-        );
+        assert_eq!(std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777, 0o644);
         write_file(dest.to_str().unwrap().as_bytes(), b"1\n", 0o644).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"1\n");
         assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
@@ -177,10 +165,7 @@ mod tests {
         write_file(dest.to_str().unwrap().as_bytes(), b"x", 0o644).unwrap();
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
         assert_eq!(std::fs::read(&dest).unwrap(), b"x");
-        assert!(std::fs::symlink_metadata(d.join(".m.tmp"))
-            .unwrap()
-            .file_type()
-            .is_symlink());
+        assert!(std::fs::symlink_metadata(d.join(".m.tmp")).unwrap().file_type().is_symlink());
         std::fs::remove_dir_all(d).unwrap();
     }
 

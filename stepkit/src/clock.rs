@@ -12,11 +12,7 @@ impl Instant {
     /// Now (`clock_gettime(CLOCK_MONOTONIC)`).
     pub fn now() -> Instant {
         let t = clock_gettime(ClockId::Monotonic);
-        Instant(
-            (t.tv_sec as u64)
-                .saturating_mul(1_000_000_000)
-                .saturating_add(t.tv_nsec as u64),
-        )
+        Instant((t.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(t.tv_nsec as u64))
     }
 
     /// This instant plus `d`.
@@ -32,10 +28,7 @@ impl Instant {
 
 /// A duration as the kernel's `timespec`.
 pub fn timespec(d: Duration) -> rustix::time::Timespec {
-    rustix::time::Timespec {
-        tv_sec: (d.0 / 1_000_000_000) as i64,
-        tv_nsec: (d.0 % 1_000_000_000) as _,
-    }
+    rustix::time::Timespec { tv_sec: (d.0 / 1_000_000_000) as i64, tv_nsec: (d.0 % 1_000_000_000) as _ }
 }
 
 /// Wall-clock time in milliseconds since the epoch (`CLOCK_REALTIME`).

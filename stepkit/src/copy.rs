@@ -45,12 +45,7 @@ pub struct DirLock(#[allow(dead_code)] OwnedFd);
 /// Takes the writers' lock of `dir` (blocking while another copier holds it).
 pub fn lock_dir(dir: &[u8]) -> Result<DirLock, Errno> {
     let p = PathBuf::new(dir)?;
-    let fd = openat(
-        CWD,
-        p.as_cstr(),
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
+    let fd = openat(CWD, p.as_cstr(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
     flock(&fd, FlockOperation::LockExclusive)?;
     Ok(DirLock(fd))
 }
@@ -58,13 +53,9 @@ pub fn lock_dir(dir: &[u8]) -> Result<DirLock, Errno> {
 /// Opens `src` for reading and checks that it is a regular file; returns it
 /// with its mode bits.
 pub fn open_source(src: &CStr) -> Result<(OwnedFd, u32), CopyError> {
-    let fd = openat(
-        CWD,
-        src,
-        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
-        Mode::empty(),
-    )
-    .map_err(CopyError::Source)?;
+    let fd =
+        openat(CWD, src, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK, Mode::empty())
+            .map_err(CopyError::Source)?;
     let st = fstat(&fd).map_err(CopyError::Source)?;
     let kind = FileType::from_raw_mode(st.st_mode);
     if kind != FileType::RegularFile {
@@ -86,8 +77,7 @@ pub fn copy_file(src: &CStr, dest: &[u8], mode: Option<u32>) -> Result<(), CopyE
     };
     let out = AtomicFile::create(dest, lock.is_some()).map_err(CopyError::Dest)?;
     transfer(input.as_fd(), out.fd())?;
-    out.commit(dest, dest_mode(src_mode, mode))
-        .map_err(CopyError::Dest)
+    out.commit(dest, dest_mode(src_mode, mode)).map_err(CopyError::Dest)
 }
 
 /// Moves all data from `input` to `output`, by the fastest way that works.
@@ -98,9 +88,7 @@ fn transfer(input: BorrowedFd<'_>, output: BorrowedFd<'_>) -> Result<(), CopyErr
             Ok(0) => return Ok(()),
             Ok(_) => {}
             Err(Errno::INTR) => {}
-            Err(Errno::XDEV | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP | Errno::PERM) => {
-                break
-            }
+            Err(Errno::XDEV | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP | Errno::PERM) => break,
             Err(e) => return Err(CopyError::Dest(e)),
         }
     }

@@ -51,10 +51,7 @@ pub fn parse(text: &[u8]) -> Option<Duration> {
             return None;
         }
         // A unit, unless this is the whole text (a plain number of seconds).
-        let unit_len = after
-            .iter()
-            .take_while(|c| !c.is_ascii_digit() && **c != b'.')
-            .count();
+        let unit_len = after.iter().take_while(|c| !c.is_ascii_digit() && **c != b'.').count();
         let (unit, after) = after.split_at(unit_len);
         let scale = if unit.is_empty() {
             if terms > 0 || !after.is_empty() {
@@ -114,19 +111,7 @@ mod tests {
 
     #[test]
     fn bad_forms() {
-        for bad in [
-            "",
-            "s",
-            "-1",
-            "1x",
-            "1.2.3",
-            "1m30",
-            "abc",
-            "1 s",
-            ".",
-            "5d",
-            "99999999999999h",
-        ] {
+        for bad in ["", "s", "-1", "1x", "1.2.3", "1m30", "abc", "1 s", ".", "5d", "99999999999999h"] {
             assert_eq!(parse(bad.as_bytes()), None, "{bad}");
         }
     }

@@ -18,10 +18,7 @@ impl PathBuf {
     /// `path` followed by `suffix`; `ENAMETOOLONG` if it does not fit, `EINVAL`
     /// for an embedded NUL (which no argv string can hold anyway).
     pub fn with_suffix(path: &[u8], suffix: &[u8]) -> Result<PathBuf, Errno> {
-        let mut p = PathBuf {
-            buf: [0; CAP],
-            len: 0,
-        };
+        let mut p = PathBuf { buf: [0; CAP], len: 0 };
         p.push(path)?;
         p.push(suffix)?;
         Ok(p)
@@ -39,11 +36,7 @@ impl PathBuf {
         }
         let end = self.len + more.len();
         // Keep one byte for the NUL.
-        let dst = self
-            .buf
-            .get_mut(self.len..end)
-            .filter(|_| end < CAP)
-            .ok_or(Errno::NAMETOOLONG)?;
+        let dst = self.buf.get_mut(self.len..end).filter(|_| end < CAP).ok_or(Errno::NAMETOOLONG)?;
         dst.copy_from_slice(more);
         self.len = end;
         if let Some(nul) = self.buf.get_mut(end) {
@@ -182,10 +175,7 @@ mod tests {
         create_dirs(deep.to_str().unwrap().as_bytes()).unwrap();
         std::fs::write(base.join("f"), b"").unwrap();
         let under_file = base.join("f/g");
-        assert_eq!(
-            create_dirs(under_file.to_str().unwrap().as_bytes()),
-            Err(Errno::NOTDIR)
-        );
+        assert_eq!(create_dirs(under_file.to_str().unwrap().as_bytes()), Err(Errno::NOTDIR));
         std::fs::remove_dir_all(base).unwrap();
     }
 }

@@ -19,10 +19,7 @@ pub struct Line {
 impl Line {
     /// A line that starts with `TOOL: `.
     pub fn new(tool: &str) -> Line {
-        let mut line = Line {
-            buf: [0; CAP],
-            len: 0,
-        };
+        let mut line = Line { buf: [0; CAP], len: 0 };
         line.push(tool.as_bytes());
         line.push(b": ");
         line
@@ -68,12 +65,7 @@ impl Line {
         for &c in s {
             if c < 0x20 || c == 0x7f {
                 let hex = b"0123456789abcdef";
-                let esc = [
-                    b'\\',
-                    b'x',
-                    hex[usize::from(c >> 4)],
-                    hex[usize::from(c & 15)],
-                ];
+                let esc = [b'\\', b'x', hex[usize::from(c >> 4)], hex[usize::from(c & 15)]];
                 self.push(&esc);
             } else {
                 self.push(core::slice::from_ref(&c));
@@ -122,12 +114,7 @@ impl Line {
 /// `TOOL: WHAT 'OBJECT': REASON`, the shape of nearly every failure.
 #[inline(never)]
 pub fn failed(tool: &str, what: &str, object: &[u8], e: Errno) {
-    Line::new(tool)
-        .text(what)
-        .text(" ")
-        .quoted(object)
-        .reason(e)
-        .emit();
+    Line::new(tool).text(what).text(" ").quoted(object).reason(e).emit();
 }
 
 /// `TOOL: MESSAGE (try 'TOOL --help')` for a usage error.
@@ -135,14 +122,9 @@ pub fn usage(tool: &str, err: UsageError) {
     let line = Line::new(tool);
     let line = match err {
         UsageError::MissingValue(name) => line.text("option '").bytes(name).text("' needs a value"),
-        UsageError::UnexpectedValue(name) => line
-            .text("option '")
-            .bytes(name)
-            .text("' takes no such value"),
+        UsageError::UnexpectedValue(name) => line.text("option '").bytes(name).text("' takes no such value"),
         UsageError::Unknown(name) => line.text("unknown option '").bytes(name).text("'"),
-        UsageError::Invalid(what, value) => {
-            line.text("invalid ").text(what).text(" ").quoted(value)
-        }
+        UsageError::Invalid(what, value) => line.text("invalid ").text(what).text(" ").quoted(value),
         UsageError::Other(msg) => line.text(msg),
     };
     line.text(" (try '").text(tool).text(" --help')").emit();
@@ -183,10 +165,7 @@ mod tests {
 
     #[test]
     fn quoting_escapes_control_characters() {
-        let l = Line::new("copier")
-            .text("cannot open")
-            .text(" ")
-            .quoted(b"a\nb\x7f c");
+        let l = Line::new("copier").text("cannot open").text(" ").quoted(b"a\nb\x7f c");
         assert_eq!(l.as_bytes(), b"copier: cannot open 'a\\x0ab\\x7f c'");
     }
 

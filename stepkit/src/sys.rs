@@ -43,10 +43,7 @@ pub fn write_all(fd: RawFd, mut bytes: &[u8]) {
 pub fn write_line(fd: RawFd, line: &[u8]) {
     // SAFETY: borrowed for this call only (see write_all).
     let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-    let iov = [
-        rustix::io::IoSlice::new(line),
-        rustix::io::IoSlice::new(b"\n"),
-    ];
+    let iov = [rustix::io::IoSlice::new(line), rustix::io::IoSlice::new(b"\n")];
     loop {
         match rustix::io::writev(fd, &iov) {
             Err(Errno::INTR) => {}
@@ -63,21 +60,16 @@ pub fn ensure_stdio() {
     // POLLNVAL instead of using it.
     let std = unsafe { [0, 1, 2].map(|raw| BorrowedFd::borrow_raw(raw)) };
     let mut fds = std.each_ref().map(|fd| PollFd::new(fd, PollFlags::empty()));
-    let zero = rustix::time::Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
     if poll(&mut fds, Some(&zero)).unwrap_or(0) == 0 {
         return;
     }
     for f in &fds {
         if f.revents().contains(PollFlags::NVAL) {
             // open returns the lowest free number, the closed one: keep it.
-            if let Ok(null) = rustix::fs::open(
-                c"/dev/null",
-                rustix::fs::OFlags::RDWR,
-                rustix::fs::Mode::empty(),
-            ) {
+            if let Ok(null) =
+                rustix::fs::open(c"/dev/null", rustix::fs::OFlags::RDWR, rustix::fs::Mode::empty())
+            {
                 core::mem::forget(null);
             }
         }
@@ -202,8 +194,7 @@ pub fn spawn(cmd: Argv) -> Result<rustix::process::Pid, Errno> {
         }
     }
     drop(wr);
-    let child =
-        rustix::process::Pid::from_raw(pid).ok_or_else(|| Errno::from_raw_os_error(errno()))?;
+    let child = rustix::process::Pid::from_raw(pid).ok_or_else(|| Errno::from_raw_os_error(errno()))?;
     // Also from this side, so that no signal can be sent to the group before it exists.
     let _ = rustix::process::setpgid(Some(child), Some(child));
     let mut err = [0u8; 4];
@@ -305,18 +296,9 @@ pub fn clock_gettime(id: ClockId) -> libc::timespec {
         ClockId::Monotonic => libc::CLOCK_MONOTONIC,
         ClockId::Realtime => libc::CLOCK_REALTIME,
     };
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid out-pointer for the kernel's timespec (64-bit
     // time on both targets); both clocks exist on every Linux.
-    unsafe {
-        libc::syscall(
-            libc::SYS_clock_gettime,
-            clock,
-            &mut ts as *mut libc::timespec,
-        )
-    };
+    unsafe { libc::syscall(libc::SYS_clock_gettime, clock, &mut ts as *mut libc::timespec) };
     ts
 }

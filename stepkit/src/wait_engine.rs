@@ -27,9 +27,7 @@ use core::mem::MaybeUninit;
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
-use rustix::fs::{
-    flock, fstat, openat, statat, AtFlags, FileType, FlockOperation, Mode, OFlags, CWD,
-};
+use rustix::fs::{flock, fstat, openat, statat, AtFlags, FileType, FlockOperation, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
 /// What a dependency is known to be.
@@ -66,12 +64,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options {
-            any: false,
-            nonempty: false,
-            always: false,
-            interval: Duration::secs(1),
-        }
+        Options { any: false, nonempty: false, always: false, interval: Duration::secs(1) }
     }
 }
 
@@ -104,12 +97,7 @@ impl Engine {
     pub fn new(capacity: usize, opts: Options) -> Result<Engine, Errno> {
         let inotify = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).ok();
         let deps = Slab::with_capacity(capacity)?;
-        Ok(Engine {
-            inotify,
-            deps,
-            opts,
-            next_recheck: Instant::now(),
-        })
+        Ok(Engine { inotify, deps, opts, next_recheck: Instant::now() })
     }
 
     /// Changes how to wait (before waiting).
@@ -119,10 +107,7 @@ impl Engine {
 
     /// Adds a path to wait for.
     pub fn add(&mut self, path: &'static [u8]) -> Result<(), Errno> {
-        self.deps.push(Dep {
-            path,
-            state: State::Pending,
-        })
+        self.deps.push(Dep { path, state: State::Pending })
     }
 
     /// The number of paths.
@@ -195,10 +180,15 @@ impl Engine {
                         | ReadFlags::IGNORED
                         | ReadFlags::DELETE_SELF
                         | ReadFlags::MOVE_SELF;
-                    if flags.intersects(structural) || flags.contains(ReadFlags::ISDIR) {
+                    let name = ev.file_name().map_or(&b""[..], |n| n.to_bytes());
+                    // A new directory may be on a path; kubelet's atomic writer
+                    // (downward API, ConfigMaps) publishes by renaming `..data`.
+                    if flags.intersects(structural)
+                        || flags.contains(ReadFlags::ISDIR)
+                        || name.starts_with(b"..")
+                    {
                         full = true;
-                    } else if let Some(name) = ev.file_name() {
-                        let name = name.to_bytes();
+                    } else if !name.is_empty() {
                         for dep in self.deps.as_mut_slice() {
                             if dep.state == State::Pending && concerns(name, basename(dep.path)) {
                                 dep.state = look(dep.path, nonempty);
@@ -245,11 +235,7 @@ impl Engine {
                 return Some(Outcome::Ready);
             }
             // Every path failed: nothing left to wait for.
-            return if pending.is_none() {
-                first_bad.or(Some(Outcome::Ready))
-            } else {
-                None
-            };
+            return if pending.is_none() { first_bad.or(Some(Outcome::Ready)) } else { None };
         }
         if first_bad.is_some() {
             return first_bad;
@@ -294,11 +280,7 @@ impl Engine {
     }
 
     fn timed_out(&self) -> Outcome {
-        let i = self
-            .deps
-            .as_slice()
-            .iter()
-            .position(|d| d.state == State::Pending);
+        let i = self.deps.as_slice().iter().position(|d| d.state == State::Pending);
         Outcome::TimedOut(i.unwrap_or(0))
     }
 }
@@ -336,10 +318,7 @@ pub fn wait_readable(fds: [Option<BorrowedFd<'_>>; 2], timeout: Option<Duration>
     let [first, second] = fds;
     match (first, second) {
         (Some(a), Some(b)) => {
-            let mut p = [
-                PollFd::new(&a, PollFlags::IN),
-                PollFd::new(&b, PollFlags::IN),
-            ];
+            let mut p = [PollFd::new(&a, PollFlags::IN), PollFd::new(&b, PollFlags::IN)];
             if poll(&mut p, ts.as_ref()).is_ok() {
                 ready = [readable(&p[0]), readable(&p[1])];
             }
@@ -348,11 +327,7 @@ pub fn wait_readable(fds: [Option<BorrowedFd<'_>>; 2], timeout: Option<Duration>
             let mut p = [PollFd::new(&a, PollFlags::IN)];
             if poll(&mut p, ts.as_ref()).is_ok() {
                 let r = readable(&p[0]);
-                ready = if first.is_some() {
-                    [r, false]
-                } else {
-                    [false, r]
-                };
+                ready = if first.is_some() { [r, false] } else { [false, r] };
             }
         }
         (None, None) => {
@@ -364,8 +339,7 @@ pub fn wait_readable(fds: [Option<BorrowedFd<'_>>; 2], timeout: Option<Duration>
 }
 
 fn readable(p: &PollFd<'_>) -> bool {
-    p.revents()
-        .intersects(PollFlags::IN | PollFlags::ERR | PollFlags::HUP)
+    p.revents().intersects(PollFlags::IN | PollFlags::ERR | PollFlags::HUP)
 }
 
 /// True when an event on entry `name` may change the state of a path whose
@@ -405,9 +379,7 @@ fn arm(inotify_fd: BorrowedFd<'_>, dir: &[u8], nonempty: bool) {
                     _ => return,
                 }
             }
-            Err(Errno::NOENT | Errno::NOTDIR | Errno::ACCESS)
-                if target != b"/" && target != b"." =>
-            {
+            Err(Errno::NOENT | Errno::NOTDIR | Errno::ACCESS) if target != b"/" && target != b"." => {
                 target = dirname(target);
             }
             // Out of watches or another failure: the safety re-check covers it.
@@ -424,10 +396,7 @@ fn child_toward<'a>(anc: &[u8], full: &'a [u8]) -> &'a [u8] {
         _ => anc.len() + 1,
     };
     let rest = full.get(start..).unwrap_or_default();
-    let end = rest
-        .iter()
-        .position(|&c| c == b'/')
-        .map_or(full.len(), |i| start + i);
+    let end = rest.iter().position(|&c| c == b'/').map_or(full.len(), |i| start + i);
     full.get(..end).unwrap_or(full)
 }
 
@@ -457,9 +426,7 @@ fn present(path: &[u8], suffix: &[u8], nonempty: bool) -> bool {
         return false;
     };
     match statat(CWD, p.as_cstr(), AtFlags::empty()) {
-        Ok(st) if nonempty => {
-            FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_size > 0
-        }
+        Ok(st) if nonempty => FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_size > 0,
         Ok(_) => true,
         Err(_) => false,
     }
@@ -478,8 +445,7 @@ fn lock_is_free(path: &[u8]) -> bool {
     ) else {
         return false;
     };
-    let regular =
-        fstat(&fd).is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile);
+    let regular = fstat(&fd).is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile);
     regular && flock(&fd, FlockOperation::NonBlockingLockShared).is_ok()
 }
 

@@ -25,7 +25,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::undocumented_unsafe_blocks))]
 
 use rustix::fd::AsFd;
-use stepkit::args::{Args, Item, Parser, UsageError};
+use stepkit::args::{flag_value, Args, Item, Parser, UsageError};
 use stepkit::clock::Instant;
 use stepkit::duration::{self, Duration};
 use stepkit::say::{self, Line};
@@ -71,19 +71,12 @@ struct Options {
 fn run(args: Args) -> u8 {
     sys::ensure_stdio();
     // 1. Catch the termination signals before anything else, as a signalfd.
-    let stop = SigSet::empty()
-        .with(libc::SIGTERM)
-        .with(libc::SIGINT)
-        .with(libc::SIGHUP)
-        .with(libc::SIGQUIT);
+    let stop = SigSet::empty().with(libc::SIGTERM).with(libc::SIGINT).with(libc::SIGHUP).with(libc::SIGQUIT);
     let old_mask = stop.block();
     let signals = match stop.signalfd() {
         Ok(fd) => fd,
         Err(e) => {
-            Line::new(TOOL)
-                .text("cannot create signalfd")
-                .reason(e)
-                .emit();
+            Line::new(TOOL).text("cannot create signalfd").reason(e).emit();
             return status::TOOL_FAILED;
         }
     };
@@ -102,10 +95,7 @@ fn run(args: Args) -> u8 {
     let mut engine = match Engine::new(opts.paths.len(), opts.wait) {
         Ok(e) => e,
         Err(e) => {
-            Line::new(TOOL)
-                .text("cannot allocate the path list")
-                .reason(e)
-                .emit();
+            Line::new(TOOL).text("cannot allocate the path list").reason(e).emit();
             return status::TOOL_FAILED;
         }
     };
@@ -143,62 +133,30 @@ fn run(args: Args) -> u8 {
 }
 
 fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
-    let mut opts = Options {
-        wait: wait_engine::Options::default(),
-        timeout: None,
-        paths: 0..0,
-        command: None,
-    };
+    let mut opts =
+        Options { wait: wait_engine::Options::default(), timeout: None, paths: 0..0, command: None };
     let mut first = args.len();
     let mut p = Parser::new(args, 1);
     while let Some(item) = p.next_item() {
         match item {
-            Item::Opt {
-                name: b"timeout",
-                inline,
-                ..
-            } => {
+            Item::Opt { name: b"timeout", inline, .. } => {
                 opts.timeout = Some(parse_duration(p.value(inline)?)?).filter(|d| d.0 > 0);
             }
-            Item::Opt {
-                name: b"interval",
-                inline,
-                ..
-            } => {
+            Item::Opt { name: b"interval", inline, .. } => {
                 let d = parse_duration(p.value(inline)?)?;
                 if d.0 == 0 {
                     return Err(UsageError::Other("--interval must be more than 0"));
                 }
                 opts.wait.interval = d;
             }
-            Item::Opt {
-                name: b"nonempty",
-                inline: None,
-                ..
-            } => opts.wait.nonempty = true,
-            Item::Opt {
-                name: b"any",
-                inline: None,
-                ..
-            } => opts.wait.any = true,
-            Item::Opt {
-                name: b"always",
-                inline: None,
-                ..
-            } => opts.wait.always = true,
-            Item::Opt {
-                name: b"help",
-                dashes: 2,
-                ..
-            } => {
+            Item::Opt { name: name @ b"nonempty", inline, .. } => opts.wait.nonempty = flag_value(name, inline)?,
+            Item::Opt { name: name @ b"any", inline, .. } => opts.wait.any = flag_value(name, inline)?,
+            Item::Opt { name: name @ b"always", inline, .. } => opts.wait.always = flag_value(name, inline)?,
+            Item::Opt { name: b"help", dashes: 2, .. } => {
                 say::print(USAGE);
                 return Ok(None);
             }
-            Item::Opt {
-                name: b"version",
-                dashes: 2,
-                ..
-            } => {
+            Item::Opt { name: b"version", dashes: 2, .. } => {
                 say::print(concat!("waitfor ", env!("CARGO_PKG_VERSION"), "\n"));
                 return Ok(None);
             }
