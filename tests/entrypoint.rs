@@ -1,1 +1,1903 @@
-//! Black-box tests of entrypoint (to be written).
+//! Black-box tests of `entrypoint` (DESIGN.md sections 2 to 5): they run the
+//! release binary (`BIN_DIR`, through `RUNNER` if set) and pin exit statuses,
+//! exact diagnostics, marker contents (`N\n`) and the termination message
+//! (Tekton's JSON, checked by a small hand-written parser).
+//!
+//! Timing: no test asserts speed. Readiness is observed, never slept for: a
+//! command writes a `ready` file once its traps are set; a waiting step has
+//! created its `P.lock` (which happens after its signals are blocked) and
+//! sleeps in `poll` (`/proc/PID/wchan`). Every child is waited for with a
+//! generous bound that kills it and fails the test instead of hanging.
+
+use harness::{emulated, eventually, is_root, tool, tool_argv, Ran, TempDir};
+use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Generous bound for anything that should happen "soon" (qemu is slow).
+const LIMIT: f64 = 30.0;
+
+// ---------------------------------------------------------------- helpers
+
+/// `p` as a string argument.
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// A command that runs entrypoint with `args` in directory `dir`.
+fn ep<I, S>(dir: &Path, args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut c = tool("entrypoint");
+    c.args(args).current_dir(dir);
+    c
+}
+
+/// Starts `cmd` with stdin closed, stdout and stderr captured, and the
+/// signals the tests send at their default disposition (a test run started
+/// in the background of a shell would otherwise pass on ignored INT and QUIT).
+fn spawn(cmd: &mut Command) -> Child {
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls signal(2), which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in [
+                libc::SIGHUP,
+                libc::SIGINT,
+                libc::SIGQUIT,
+                libc::SIGTERM,
+                libc::SIGUSR1,
+                libc::SIGUSR2,
+                libc::SIGALRM,
+                libc::SIGPIPE,
+                libc::SIGWINCH,
+                40,
+            ] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn")
+}
+
+/// Runs any command to completion (bounded by `LIMIT`).
+fn run_cmd(cmd: &mut Command) -> Ran {
+    finish(spawn(cmd), LIMIT, "command")
+}
+
+fn running(child: &mut Child) -> bool {
+    child.try_wait().expect("try_wait").is_none()
+}
+
+/// Waits up to `secs` for `child` to exit and collects its output; kills it
+/// and fails the test when it does not.
+fn finish_output(mut child: Child, secs: f64, what: &str) -> Output {
+    if !eventually(secs, || !running(&mut child)) {
+        // TERM first, so that a wrapper takes its command down with it.
+        // SAFETY: kill(2) on the pid of our own child, not yet reaped.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        if !eventually(2.0, || !running(&mut child)) {
+            let _ = child.kill();
+        }
+        let out = child.wait_with_output().expect("wait");
+        panic!(
+            "{what}: still running after {secs} s; stdout {:?}, stderr {:?}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    child.wait_with_output().expect("wait_with_output")
+}
+
+fn finish(child: Child, secs: f64, what: &str) -> Ran {
+    finish_output(child, secs, what).into()
+}
+
+/// Process groups (negative) and processes that a failing test kills when
+/// it unwinds, so that it leaves nothing running.
+struct Cleanup(Vec<i32>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for &pid in &self.0 {
+                // SAFETY: kill(2) takes plain integers and touches no memory.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+/// Runs entrypoint with `args` in `dir` to completion (bounded by `LIMIT`).
+fn run_ep<I, S>(dir: &Path, args: I) -> Ran
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    finish(spawn(&mut ep(dir, args)), LIMIT, "entrypoint")
+}
+
+#[track_caller]
+fn assert_ran(r: &Ran, code: i32, stdout: &str, stderr: &str) {
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (code, stdout, stderr), "{r:?}");
+}
+
+fn read_opt(p: &Path) -> Option<String> {
+    fs::read(p).ok().map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut o = p.as_os_str().to_os_string();
+    o.push(suffix);
+    PathBuf::from(o)
+}
+
+/// The markers of step `p` are exactly: `P` holding "0\n" for status 0,
+/// `P.err` holding "N\n" otherwise (and never both).
+#[track_caller]
+fn assert_marker(p: &Path, status: u8) {
+    let ok = read_opt(p);
+    let err = read_opt(&with_suffix(p, ".err"));
+    let want =
+        if status == 0 { (Some("0\n".to_string()), None) } else { (None, Some(format!("{status}\n"))) };
+    assert_eq!((ok, err), want, "markers of {} (P, P.err)", p.display());
+}
+
+/// Neither `P` nor `P.err`.
+#[track_caller]
+fn assert_no_marker(p: &Path) {
+    let ok = read_opt(p);
+    let err = read_opt(&with_suffix(p, ".err"));
+    assert_eq!((ok, err), (None, None), "markers of {}", p.display());
+}
+
+fn wait_for_file(p: &Path) {
+    assert!(eventually(LIMIT, || p.exists()), "{} never appeared", p.display());
+}
+
+/// Writes `content` to `path` atomically (temporary file, then rename), as a
+/// step writes its marker.
+fn put(path: &Path, content: &str) {
+    let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().expect("file name").to_string_lossy()));
+    fs::write(&tmp, content).expect("write temp");
+    fs::rename(&tmp, path).expect("rename");
+}
+
+fn send(pid: u32, sig: libc::c_int) {
+    // SAFETY: kill(2) with a pid this test started and a valid signal number.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };
+    assert_eq!(rc, 0, "kill({pid}, {sig})");
+}
+
+/// The kernel function the main thread of `pid` sleeps in ("" if gone).
+fn wchan(pid: u32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default()
+}
+
+/// Blocks until `pid` sleeps in `poll` (it has looked at every path).
+fn wait_until_polling(pid: u32) {
+    assert!(
+        eventually(LIMIT, || wchan(pid).contains("poll")),
+        "pid {pid} never slept in poll (wchan {:?})",
+        wchan(pid)
+    );
+}
+
+/// Starts a waiting step and returns it once it waits: its lock `P.lock`
+/// exists (its signals are blocked by then) and it sleeps in `poll`.
+fn start_waiting(cmd: &mut Command, post_file: &Path) -> Child {
+    let mut c = spawn(cmd);
+    wait_for_file(&with_suffix(post_file, ".lock"));
+    wait_until_polling(c.id());
+    assert!(running(&mut c), "the step exited instead of waiting");
+    c
+}
+
+/// (state, ppid) of process `pid` from /proc, if it exists.
+fn proc_stat(pid: u32) -> Option<(char, u32)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let mut f = rest.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    let ppid = f.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+/// Zombies whose parent is `parent`.
+fn zombie_children(parent: u32) -> Vec<u32> {
+    let mut v = Vec::new();
+    for e in fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if proc_stat(pid) == Some(('Z', parent)) {
+            v.push(pid);
+        }
+    }
+    v
+}
+
+fn read_pid(p: &Path) -> u32 {
+    wait_for_file(p);
+    let mut text = String::new();
+    assert!(
+        eventually(LIMIT, || {
+            text = fs::read_to_string(p).unwrap_or_default();
+            text.ends_with('\n')
+        }),
+        "{} holds no pid line",
+        p.display()
+    );
+    text.trim().parse().expect("pid")
+}
+
+fn names(d: &Path) -> BTreeSet<String> {
+    fs::read_dir(d)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn set(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// The usage line of entrypoint.
+fn usage_line(msg: &str) -> String {
+    format!("entrypoint: {msg} (try 'entrypoint --help')\n")
+}
+
+// ---------------------------------------------------------------- JSON
+
+/// A small JSON parser (RFC 8259), enough to validate termination messages.
+mod json {
+    #[derive(Debug, PartialEq)]
+    pub enum Value {
+        Null,
+        Bool(bool),
+        /// A number, as written.
+        Num(String),
+        Str(String),
+        Arr(Vec<Value>),
+        /// Members in document order.
+        Obj(Vec<(String, Value)>),
+    }
+
+    pub fn parse(text: &str) -> Result<Value, String> {
+        let mut p = Parser { text, i: 0 };
+        p.ws();
+        let v = p.value(0)?;
+        p.ws();
+        if p.i != text.len() {
+            return Err(format!("trailing data at byte {}", p.i));
+        }
+        Ok(v)
+    }
+
+    struct Parser<'a> {
+        text: &'a str,
+        i: usize,
+    }
+
+    impl Parser<'_> {
+        fn peek(&self) -> Option<u8> {
+            self.text.as_bytes().get(self.i).copied()
+        }
+
+        fn bump(&mut self) -> Option<u8> {
+            let c = self.peek()?;
+            self.i += 1;
+            Some(c)
+        }
+
+        fn ws(&mut self) {
+            while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+                self.i += 1;
+            }
+        }
+
+        fn err<T>(&self, what: &str) -> Result<T, String> {
+            Err(format!("{what} at byte {}", self.i))
+        }
+
+        fn value(&mut self, depth: usize) -> Result<Value, String> {
+            if depth > 64 {
+                return self.err("too deep");
+            }
+            match self.peek() {
+                Some(b'[') => {
+                    self.i += 1;
+                    let mut items = Vec::new();
+                    self.ws();
+                    if self.peek() == Some(b']') {
+                        self.i += 1;
+                        return Ok(Value::Arr(items));
+                    }
+                    loop {
+                        self.ws();
+                        items.push(self.value(depth + 1)?);
+                        self.ws();
+                        match self.bump() {
+                            Some(b',') => {}
+                            Some(b']') => return Ok(Value::Arr(items)),
+                            _ => return self.err("expected ',' or ']'"),
+                        }
+                    }
+                }
+                Some(b'{') => {
+                    self.i += 1;
+                    let mut members = Vec::new();
+                    self.ws();
+                    if self.peek() == Some(b'}') {
+                        self.i += 1;
+                        return Ok(Value::Obj(members));
+                    }
+                    loop {
+                        self.ws();
+                        let k = self.string()?;
+                        self.ws();
+                        if self.bump() != Some(b':') {
+                            return self.err("expected ':'");
+                        }
+                        self.ws();
+                        let v = self.value(depth + 1)?;
+                        members.push((k, v));
+                        self.ws();
+                        match self.bump() {
+                            Some(b',') => {}
+                            Some(b'}') => return Ok(Value::Obj(members)),
+                            _ => return self.err("expected ',' or '}'"),
+                        }
+                    }
+                }
+                Some(b'"') => self.string().map(Value::Str),
+                Some(b't') => self.literal("true", Value::Bool(true)),
+                Some(b'f') => self.literal("false", Value::Bool(false)),
+                Some(b'n') => self.literal("null", Value::Null),
+                Some(b'-' | b'0'..=b'9') => self.number(),
+                _ => self.err("expected a value"),
+            }
+        }
+
+        fn literal(&mut self, word: &str, v: Value) -> Result<Value, String> {
+            if self.text[self.i..].starts_with(word) {
+                self.i += word.len();
+                Ok(v)
+            } else {
+                self.err("bad literal")
+            }
+        }
+
+        fn digits(&mut self) -> usize {
+            let start = self.i;
+            while matches!(self.peek(), Some(b'0'..=b'9')) {
+                self.i += 1;
+            }
+            self.i - start
+        }
+
+        fn number(&mut self) -> Result<Value, String> {
+            let start = self.i;
+            if self.peek() == Some(b'-') {
+                self.i += 1;
+            }
+            match self.peek() {
+                Some(b'0') => self.i += 1,
+                Some(b'1'..=b'9') => {
+                    self.digits();
+                }
+                _ => return self.err("bad number"),
+            }
+            if self.peek() == Some(b'.') {
+                self.i += 1;
+                if self.digits() == 0 {
+                    return self.err("bad fraction");
+                }
+            }
+            if matches!(self.peek(), Some(b'e' | b'E')) {
+                self.i += 1;
+                if matches!(self.peek(), Some(b'+' | b'-')) {
+                    self.i += 1;
+                }
+                if self.digits() == 0 {
+                    return self.err("bad exponent");
+                }
+            }
+            Ok(Value::Num(self.text[start..self.i].to_string()))
+        }
+
+        fn hex4(&mut self) -> Result<u32, String> {
+            let h = self.text.get(self.i..self.i + 4).unwrap_or("");
+            if h.len() != 4 || !h.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return self.err("bad \\u escape");
+            }
+            self.i += 4;
+            u32::from_str_radix(h, 16).map_err(|e| e.to_string())
+        }
+
+        fn string(&mut self) -> Result<String, String> {
+            if self.bump() != Some(b'"') {
+                return self.err("expected a string");
+            }
+            let mut out = String::new();
+            loop {
+                let Some(c) = self.bump() else {
+                    return self.err("unterminated string");
+                };
+                match c {
+                    b'"' => return Ok(out),
+                    b'\\' => {
+                        let ch = match self.bump() {
+                            Some(b'"') => '"',
+                            Some(b'\\') => '\\',
+                            Some(b'/') => '/',
+                            Some(b'b') => '\u{8}',
+                            Some(b'f') => '\u{c}',
+                            Some(b'n') => '\n',
+                            Some(b'r') => '\r',
+                            Some(b't') => '\t',
+                            Some(b'u') => {
+                                let hi = self.hex4()?;
+                                let code = if (0xd800..0xdc00).contains(&hi) {
+                                    if self.bump() != Some(b'\\') || self.bump() != Some(b'u') {
+                                        return self.err("lone high surrogate");
+                                    }
+                                    let lo = self.hex4()?;
+                                    if !(0xdc00..0xe000).contains(&lo) {
+                                        return self.err("bad low surrogate");
+                                    }
+                                    0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00)
+                                } else if (0xdc00..0xe000).contains(&hi) {
+                                    return self.err("lone low surrogate");
+                                } else {
+                                    hi
+                                };
+                                match char::from_u32(code) {
+                                    Some(ch) => ch,
+                                    None => return self.err("bad code point"),
+                                }
+                            }
+                            _ => return self.err("bad escape"),
+                        };
+                        out.push(ch);
+                    }
+                    0..=0x1f => return self.err("raw control character in a string"),
+                    0x20..=0x7f => out.push(char::from(c)),
+                    _ => {
+                        // A multi-byte UTF-8 sequence (the text is a &str).
+                        let ch = self.text[self.i - 1..].chars().next().expect("char");
+                        out.push(ch);
+                        self.i += ch.len_utf8() - 1;
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parser_self_check() {
+        use Value::*;
+        assert_eq!(
+            parse(r#" [{"a":"x\"\\\n\u00e9\ud83d\ude00","b":-1.5e3},true,null] "#),
+            Ok(Arr(vec![
+                Obj(vec![
+                    ("a".into(), Str("x\"\\\n\u{e9}\u{1f600}".into())),
+                    ("b".into(), Num("-1.5e3".into())),
+                ]),
+                Bool(true),
+                Null,
+            ]))
+        );
+        for bad in ["[", "[1,]", "{\"a\" 1}", "\"a\nb\"", "\"\\x\"", "\"\\ud800\"", "01", "[1] x", "\"abc"] {
+            assert!(parse(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- termination message
+
+/// A termination message, checked and decoded.
+#[derive(Debug)]
+struct Message {
+    started_at: String,
+    exit_code: String,
+    reason: String,
+    message: Option<String>,
+    raw: Vec<u8>,
+}
+
+/// Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`, a valid UTC time within a minute of now.
+#[track_caller]
+fn check_started_at(v: &str) {
+    let b = v.as_bytes();
+    let shape = b"dddd-dd-ddTdd:dd:dd.dddZ";
+    let ok_shape = b.len() == shape.len()
+        && b.iter().zip(shape).all(|(&c, &want)| if want == b'd' { c.is_ascii_digit() } else { c == want });
+    assert!(ok_shape, "StartedAt {v:?} is not YYYY-MM-DDTHH:MM:SS.mmmZ");
+    let n = |r: std::ops::Range<usize>| v[r].parse::<i64>().expect("digits");
+    let (y, mo, d, h, mi, sec, ms) = (n(0..4), n(5..7), n(8..10), n(11..13), n(14..16), n(17..19), n(20..23));
+    assert!(
+        (1..=12).contains(&mo) && (1..=31).contains(&d) && h < 24 && mi < 60 && sec < 60,
+        "StartedAt {v:?} is not a valid time"
+    );
+    let t = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + sec;
+    let t_ms = t * 1000 + ms;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis() as i64;
+    assert!(
+        (now - t_ms).abs() <= 60_000,
+        "StartedAt {v:?} is not within a minute of now ({now} ms since the epoch)"
+    );
+}
+
+/// Reads and validates the termination message at `path`: at most 4096
+/// bytes of UTF-8, valid JSON, an array of `{"key","value","type":3}`
+/// objects with the keys StartedAt, ExitCode, Reason (and Message), in
+/// that order.
+#[track_caller]
+fn read_message(path: &Path) -> Message {
+    let raw = fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    assert!(raw.len() <= 4096, "termination message is {} bytes", raw.len());
+    let text = std::str::from_utf8(&raw)
+        .unwrap_or_else(|e| panic!("termination message is not UTF-8 ({e}): {raw:?}"));
+    let value = json::parse(text).unwrap_or_else(|e| panic!("invalid JSON ({e}): {text}"));
+    let json::Value::Arr(items) = value else {
+        panic!("not a JSON array: {text}");
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for item in items {
+        let json::Value::Obj(members) = item else {
+            panic!("an entry is not an object: {text}");
+        };
+        let mut key = None;
+        let mut value = None;
+        let mut ty = None;
+        let mut seen = Vec::new();
+        for (k, v) in members {
+            seen.push(k.clone());
+            match (k.as_str(), v) {
+                ("key", json::Value::Str(s)) => key = Some(s),
+                ("value", json::Value::Str(s)) => value = Some(s),
+                ("type", json::Value::Num(n)) => ty = Some(n),
+                (other, v) => panic!("unexpected member {other:?}: {v:?} in {text}"),
+            }
+        }
+        assert_eq!(seen, ["key", "value", "type"], "members of an entry: {text}");
+        assert_eq!(ty.as_deref(), Some("3"), "type of an entry: {text}");
+        pairs.push((key.expect("key"), value.expect("value")));
+    }
+    let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(
+        keys == ["StartedAt", "ExitCode", "Reason"] || keys == ["StartedAt", "ExitCode", "Reason", "Message"],
+        "keys {keys:?} in {text}"
+    );
+    check_started_at(&pairs[0].1);
+    let mut it = pairs.into_iter().map(|(_, v)| v);
+    Message {
+        started_at: it.next().expect("StartedAt"),
+        exit_code: it.next().expect("ExitCode"),
+        reason: it.next().expect("Reason"),
+        message: it.next(),
+        raw,
+    }
+}
+
+/// The termination message at `path` says `code`, `reason` and exactly
+/// `message` (None: no Message key).
+#[track_caller]
+fn assert_message(path: &Path, code: u8, reason: &str, message: Option<&str>) -> Message {
+    let m = read_message(path);
+    assert_eq!(
+        (m.exit_code.as_str(), m.reason.as_str(), m.message.as_deref()),
+        (code.to_string().as_str(), reason, message),
+        "termination message {}",
+        String::from_utf8_lossy(&m.raw)
+    );
+    m
+}
+
+// ---------------------------------------------------------------- success and failure
+
+#[test]
+fn success_writes_p_holding_0_and_a_completed_message() {
+    let t = TempDir::new("ep-ok");
+    let (p, tm) = (t.join("p"), t.join("t"));
+    let r = run_ep(
+        t.path(),
+        ["--post-file", &s(&p), "--termination-path", &s(&tm), "--", "sh", "-c", "echo out; echo err >&2"],
+    );
+    assert_ran(&r, 0, "out\n", "err\n");
+    assert_marker(&p, 0);
+    let m = assert_message(&tm, 0, "Completed", None);
+    // The exact bytes, as Tekton writes them.
+    let want = format!(
+        r#"[{{"key":"StartedAt","value":"{}","type":3}},{{"key":"ExitCode","value":"0","type":3}},{{"key":"Reason","value":"Completed","type":3}}]"#,
+        m.started_at
+    );
+    assert_eq!(String::from_utf8_lossy(&m.raw), want);
+    // Nothing else is left behind (no temporary file): the marker, the
+    // liveness lock and the message.
+    assert_eq!(names(t.path()), set(&["p", "p.lock", "t"]));
+}
+
+#[test]
+fn failure_writes_p_err_holding_the_status() {
+    let t = TempDir::new("ep-fail");
+    let (p, tm) = (t.join("p"), t.join("t"));
+    let r =
+        run_ep(t.path(), ["--post-file", &s(&p), "--termination-path", &s(&tm), "--", "sh", "-c", "exit 3"]);
+    assert_ran(&r, 3, "", "");
+    assert_marker(&p, 3);
+    assert_message(&tm, 3, "Error", None);
+    assert_eq!(names(t.path()), set(&["p.err", "p.lock", "t"]));
+}
+
+#[test]
+fn without_post_file_nothing_is_written() {
+    let t = TempDir::new("ep-bare");
+    let r = run_ep(t.path(), ["--", "sh", "-c", "echo hi; exit 4"]);
+    assert_ran(&r, 4, "hi\n", "");
+    assert!(names(t.path()).is_empty(), "{:?}", names(t.path()));
+    // No `--`: the first operand starts COMMAND.
+    assert_ran(&run_ep(t.path(), ["echo", "--post-file", "x"]), 0, "--post-file x\n", "");
+    assert!(names(t.path()).is_empty(), "{:?}", names(t.path()));
+}
+
+#[test]
+fn missing_step_directories_are_created() {
+    let t = TempDir::new("ep-mkdir");
+    let p = t.join("steps/deeper/p");
+    let tm = t.join("other/dir/t");
+    let r = run_ep(t.path(), ["--post-file", &s(&p), "--termination-path", &s(&tm), "--", "true"]);
+    assert_ran(&r, 0, "", "");
+    assert_marker(&p, 0);
+    assert_message(&tm, 0, "Completed", None);
+    let p = t.join("fresh/q");
+    assert_ran(&run_ep(t.path(), ["--post-file", &s(&p), "--", "false"]), 1, "", "");
+    assert_marker(&p, 1);
+}
+
+#[test]
+fn all_256_exit_statuses_pass_through() {
+    let t = TempDir::new("ep-256");
+    let codes: Vec<u16> = (0..256).collect();
+    for batch in codes.chunks(32) {
+        let children: Vec<(u16, Child)> = batch
+            .iter()
+            .map(|&n| {
+                let p = t.join(&format!("s{n}"));
+                let tm = t.join(&format!("t{n}"));
+                let c = spawn(&mut ep(
+                    t.path(),
+                    [
+                        "--post-file".to_string(),
+                        s(&p),
+                        "--termination-path".into(),
+                        s(&tm),
+                        "--".into(),
+                        "sh".into(),
+                        "-c".into(),
+                        format!("exit {n}"),
+                    ],
+                ));
+                (n, c)
+            })
+            .collect();
+        for (n, c) in children {
+            let r = finish(c, LIMIT, &format!("exit {n}"));
+            assert_ran(&r, i32::from(n), "", "");
+            let n = n as u8;
+            assert_marker(&t.join(&format!("s{n}")), n);
+            let reason = if n == 0 { "Completed" } else { "Error" };
+            assert_message(&t.join(&format!("t{n}")), n, reason, None);
+        }
+    }
+}
+
+#[test]
+fn a_signalled_command_gives_128_plus_n() {
+    let t = TempDir::new("ep-sig");
+    let cases = [
+        ("TERM", libc::SIGTERM),
+        ("KILL", libc::SIGKILL),
+        ("INT", libc::SIGINT),
+        ("SEGV", libc::SIGSEGV),
+        ("USR1", libc::SIGUSR1),
+    ];
+    let children: Vec<_> = cases
+        .iter()
+        .map(|&(name, n)| {
+            let p = t.join(name);
+            let tm = t.join(&format!("{name}.msg"));
+            let script = format!("kill -{name} $$; sleep 5");
+            let c = spawn(&mut ep(
+                t.path(),
+                ["--post-file", &s(&p), "--termination-path", &s(&tm), "--", "sh", "-c", &script],
+            ));
+            (name, n, c)
+        })
+        .collect();
+    for (name, n, c) in children {
+        let code = 128 + n as u8;
+        let r = finish(c, LIMIT, name);
+        assert_ran(&r, i32::from(code), "", "");
+        assert_marker(&t.join(name), code);
+        assert_message(&t.join(&format!("{name}.msg")), code, "Signaled", None);
+    }
+}
+
+// ---------------------------------------------------------------- signals
+
+#[test]
+fn every_forwarded_signal_reaches_the_command() {
+    let t = TempDir::new("ep-fwd");
+    let sigs = [
+        ("TERM", libc::SIGTERM),
+        ("INT", libc::SIGINT),
+        ("HUP", libc::SIGHUP),
+        ("QUIT", libc::SIGQUIT),
+        ("USR1", libc::SIGUSR1),
+        ("USR2", libc::SIGUSR2),
+        ("WINCH", libc::SIGWINCH),
+        // Beyond the issue's list: "every catchable signal".
+        ("ALRM", libc::SIGALRM),
+        ("PIPE", libc::SIGPIPE),
+        ("40", 40), // a real-time signal
+    ];
+    let children: Vec<_> = sigs
+        .iter()
+        .map(|&(name, n)| {
+            let d = t.join(name);
+            fs::create_dir(&d).expect("mkdir");
+            // The trap writes the signal's name and exits 0; the loop's
+            // sleeps die of the signal too (it goes to the whole group), so
+            // dash's job messages are silenced.
+            let script = format!(
+                "trap 'echo {name} > got; exit 0' {name}; echo > ready; \
+                 while :; do sleep 0.05; done 2>/dev/null"
+            );
+            let p = d.join("p");
+            let c = spawn(&mut ep(&d, ["--post-file", &s(&p), "--", "sh", "-c", &script]));
+            (name, n, d, c)
+        })
+        .collect();
+    for (name, n, d, c) in children {
+        wait_for_file(&d.join("ready"));
+        send(c.id(), n);
+        let r = finish(c, LIMIT, name);
+        assert_ran(&r, 0, "", "");
+        assert_eq!(read_opt(&d.join("got")).as_deref(), Some(&*format!("{name}\n")), "{name}");
+        assert_marker(&d.join("p"), 0);
+    }
+}
+
+#[test]
+fn term_reaches_a_grandchild_in_the_group() {
+    let t = TempDir::new("ep-grand");
+    let (p, tm) = (t.join("p"), t.join("t"));
+    let mut c = spawn(&mut ep(
+        t.path(),
+        [
+            "--post-file",
+            &s(&p),
+            "--termination-path",
+            &s(&tm),
+            "--",
+            "sh",
+            "-c",
+            "sleep 100 & echo $! > gc; echo > ready; wait",
+        ],
+    ));
+    let gc = read_pid(&t.join("gc"));
+    wait_for_file(&t.join("ready"));
+    assert!(running(&mut c));
+    send(c.id(), libc::SIGTERM);
+    let r = finish(c, LIMIT, "TERM to the wrapper");
+    assert_ran(&r, 143, "", "");
+    assert_marker(&p, 143);
+    assert_message(&tm, 143, "Signaled", None);
+    let dead = eventually(LIMIT, || matches!(proc_stat(gc), None | Some(('Z', _))));
+    if !dead {
+        send(gc, libc::SIGKILL);
+    }
+    assert!(dead, "the grandchild {gc} survived the TERM");
+}
+
+#[test]
+fn the_command_runs_in_its_own_group_with_default_signal_state() {
+    let t = TempDir::new("ep-pgrp");
+    // Field 5 of /proc/PID/stat is the process group.
+    let r = run_ep(t.path(), ["--", "sh", "-c", "echo $$ $(cut -d' ' -f5 /proc/$$/stat)"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let f: Vec<&str> = r.stdout.split_whitespace().collect();
+    assert_eq!(f.len(), 2, "{r:?}");
+    assert_eq!(f[0], f[1], "COMMAND is not the leader of its own process group");
+    // Signal mask and ignored signals: as for a plain child of this test
+    // (read by the process itself: a shell blocks signals while it forks).
+    let script = "exec grep -E '^Sig(Blk|Ign)' /proc/self/status";
+    let direct = run_cmd(Command::new("sh").args(["-c", script]).current_dir(t.path()));
+    let wrapped = run_ep(t.path(), ["--", "sh", "-c", script]);
+    assert_eq!(wrapped.code, 0, "{wrapped:?}");
+    assert!(wrapped.stdout.starts_with("SigBlk:\t0000000000000000\n"), "{wrapped:?}");
+    if emulated() {
+        eprintln!("skipped the SigIgn comparison: qemu-user ignores signals of its own");
+        return;
+    }
+    assert_eq!(wrapped.stdout, direct.stdout);
+}
+
+// ---------------------------------------------------------------- reaping
+
+#[test]
+fn orphans_are_reaped_as_subreaper() {
+    let t = TempDir::new("ep-orphan");
+    let p = t.join("p");
+    // The subshell starts a daemon (an `sh` that waits for `go`) and exits:
+    // the daemon is re-parented to the wrapper, its subreaper.
+    let script = "echo $$ > main; \
+                  ( sh -c 'while [ ! -e go ]; do sleep 0.02; done' & echo $! > orphan ); \
+                  echo > ready; while [ ! -e finish ]; do sleep 0.02; done";
+    let mut c = spawn(&mut ep(t.path(), ["--post-file", &s(&p), "--", "sh", "-c", script]));
+    let me = c.id();
+    let mut cleanup = Cleanup(vec![me as i32]);
+    let main = read_pid(&t.join("main"));
+    cleanup.0.push(-(main as i32));
+    let orphan = read_pid(&t.join("orphan"));
+    cleanup.0.push(orphan as i32);
+    wait_for_file(&t.join("ready"));
+    // `ready` comes after the subshell has exited: the orphan has its new
+    // parent by then.
+    let adopted = proc_stat(orphan).map(|(_, pp)| pp) == Some(me);
+    if !adopted && emulated() {
+        eprintln!(
+            "skipped: the orphan was not re-parented to the wrapper: this qemu-user \
+             refuses PR_SET_CHILD_SUBREAPER (qemu 7.2 answers EINVAL)"
+        );
+        fs::write(t.join("go"), "").expect("go");
+        fs::write(t.join("finish"), "").expect("finish");
+        let _ = finish(c, LIMIT, "subreaper");
+        return;
+    }
+    assert!(adopted, "the orphan {orphan} was not re-parented to the wrapper {me}: {:?}", proc_stat(orphan));
+    fs::write(t.join("go"), "").expect("go");
+    // The daemon exits while the main command still runs: it must be reaped.
+    let reaped = eventually(LIMIT, || proc_stat(orphan).is_none() && zombie_children(me).is_empty());
+    let zombies = zombie_children(me);
+    assert!(running(&mut c), "the main command ended early");
+    fs::write(t.join("finish"), "").expect("finish");
+    let r = finish(c, LIMIT, "subreaper");
+    assert!(
+        reaped,
+        "zombies left with the wrapper as parent: {zombies:?} (orphan {orphan}: {:?})",
+        proc_stat(orphan)
+    );
+    assert_ran(&r, 0, "", "");
+    assert_marker(&p, 0);
+}
+
+#[test]
+fn orphans_are_reaped_as_pid_1() {
+    if !is_root() {
+        eprintln!("skipped: unshare --pid needs root");
+        return;
+    }
+    let t = TempDir::new("ep-pid1");
+    let (p, tm) = (t.join("p"), t.join("t"));
+    // Inside the new PID namespace the wrapper is PID 1: the orphan is
+    // re-parented to it, and once it exits it must not stay a zombie.
+    let script = "[ $PPID = 1 ] || { echo \"the parent is $PPID, not 1\" >&2; exit 2; }
+        ( sh -c 'while [ ! -e go ]; do sleep 0.02; done' & echo $! > orphan )
+        o=$(cat orphan); i=0
+        while [ \"$(cut -d' ' -f4 /proc/$o/stat)\" != 1 ]; do
+          i=$((i+1)); [ $i -lt 1000 ] || { echo \"not adopted: $(cat /proc/$o/stat)\" >&2; exit 3; }
+          sleep 0.02
+        done
+        touch go; i=0
+        while [ -e /proc/$o ]; do
+          i=$((i+1)); [ $i -lt 1000 ] || { echo \"zombie: $(cat /proc/$o/stat)\" >&2; exit 4; }
+          sleep 0.02
+        done
+        echo reaped";
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--mount-proc"])
+        .args(tool_argv("entrypoint"))
+        .args(["--post-file", &s(&p), "--termination-path", &s(&tm), "--", "sh", "-c", script])
+        .current_dir(t.path());
+    let r = finish(spawn(&mut cmd), 60.0, "unshare entrypoint");
+    if r.stderr.starts_with("unshare:") {
+        eprintln!("skipped: unshare does not work here: {}", r.stderr.trim_end());
+        return;
+    }
+    assert_ran(&r, 0, "reaped\n", "");
+    assert_marker(&p, 0);
+    assert_message(&tm, 0, "Completed", None);
+}
+
+// ---------------------------------------------------------------- timeout
+
+#[test]
+fn timeout_kills_a_command_that_ignores_term() {
+    let t = TempDir::new("ep-to-ign");
+    let (p, tm) = (t.join("p"), t.join("t"));
+    let r = run_ep(
+        t.path(),
+        [
+            "--timeout",
+            "300ms",
+            "--grace",
+            "300ms",
+            "--post-file",
+            &s(&p),
+            "--termination-path",
+            &s(&tm),
+            "--",
+            "sh",
+            "-c",
+            "trap '' TERM; sleep 30",
+        ],
+    );
+    assert_ran(&r, 124, "", "entrypoint: timed out: stopped 'sh'\n");
+    assert_marker(&p, 124);
+    assert_message(&tm, 124, "TimeoutExceeded", Some("timed out: stopped 'sh'"));
+}
+
+#[test]
+fn timeout_stops_a_command_that_obeys_term() {
+    let t = TempDir::new("ep-to-obey");
+    // Killed by the TERM.
+    let (p, tm) = (t.join("p"), t.join("t"));
+    let r = run_ep(
+        t.path(),
+        [
+            "--timeout",
+            "300ms",
+            "--post-file",
+            &s(&p),
+            "--termination-path",
+            &s(&tm),
+            "--",
+            "sh",
+            "-c",
+            "sleep 30",
+        ],
+    );
+    assert_ran(&r, 124, "", "entrypoint: timed out: stopped 'sh'\n");
+    assert_marker(&p, 124);
+    assert_message(&tm, 124, "TimeoutExceeded", Some("timed out: stopped 'sh'"));
+    // Exits 0 on TERM: the step has timed out all the same.
+    let (p, tm) = (t.join("q"), t.join("u"));
+    let r = run_ep(
+        t.path(),
+        [
+            "--timeout=0.3s",
+            "--post-file",
+            &s(&p),
+            "--termination-path",
+            &s(&tm),
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; while :; do sleep 0.05; done 2>/dev/null",
+        ],
+    );
+    assert_ran(&r, 124, "", "entrypoint: timed out: stopped 'sh'\n");
+    assert_marker(&p, 124);
+    assert_message(&tm, 124, "TimeoutExceeded", Some("timed out: stopped 'sh'"));
+    // A command that ends in time is not affected.
+    let p = t.join("r");
+    let r = run_ep(t.path(), ["--timeout", "1m", "--post-file", &s(&p), "--", "sh", "-c", "exit 5"]);
+    assert_ran(&r, 5, "", "");
+    assert_marker(&p, 5);
+}
+
+// ---------------------------------------------------------------- stop-when
+
+#[test]
+fn stop_when_path_appears() {
+    let t = TempDir::new("ep-stop");
+    // (file to create, script): P appears; P.err appears to a command that
+    // ignores TERM (killed after the grace); the second of two paths appears
+    // in directories that did not exist.
+    let cases = [
+        ("done", "echo > ready; sleep 30"),
+        ("done.err", "trap '' TERM; echo > ready; sleep 30"),
+        ("later/sub/other", "echo > ready; sleep 30"),
+    ];
+    for (i, (create, script)) in cases.iter().enumerate() {
+        let d = t.join(&format!("case{i}"));
+        fs::create_dir(&d).expect("mkdir");
+        let (p, tm) = (d.join("p"), d.join("t"));
+        let mut c = spawn(&mut ep(
+            &d,
+            [
+                "--stop-when",
+                &s(&d.join("done")),
+                "--stop-when",
+                &s(&d.join("later/sub/other")),
+                "--grace",
+                "300ms",
+                "--post-file",
+                &s(&p),
+                "--termination-path",
+                &s(&tm),
+                "--",
+                "sh",
+                "-c",
+                script,
+            ],
+        ));
+        wait_for_file(&d.join("ready"));
+        assert!(running(&mut c), "{create}: ended before the stop file");
+        let target = d.join(create);
+        fs::create_dir_all(target.parent().expect("parent")).expect("mkdir -p");
+        put(&target, "0\n");
+        let r = finish(c, LIMIT, create);
+        assert_ran(&r, 0, "", "");
+        assert_marker(&p, 0);
+        assert_message(&tm, 0, "Stopped", None);
+    }
+}
+
+#[test]
+fn stop_when_path_exists_at_start() {
+    let t = TempDir::new("ep-stop-pre");
+    let (p, tm, done) = (t.join("p"), t.join("t"), t.join("done"));
+    fs::write(&done, "").expect("done");
+    let r = run_ep(
+        t.path(),
+        ["--stop-when", &s(&done), "--post-file", &s(&p), "--termination-path", &s(&tm), "--", "sleep", "30"],
+    );
+    assert_ran(&r, 0, "", "");
+    assert_marker(&p, 0);
+    assert_message(&tm, 0, "Stopped", None);
+    // A command that ends by itself first keeps its own outcome.
+    let (p, tm) = (t.join("q"), t.join("u"));
+    let r = run_ep(
+        t.path(),
+        [
+            "--stop-when",
+            &s(&t.join("never")),
+            "--post-file",
+            &s(&p),
+            "--termination-path",
+            &s(&tm),
+            "--",
+            "sh",
+            "-c",
+            "exit 2",
+        ],
+    );
+    assert_ran(&r, 2, "", "");
+    assert_marker(&p, 2);
+    assert_message(&tm, 2, "Error", None);
+}
+
+// ---------------------------------------------------------------- on-error
+
+#[test]
+fn on_error_continue_writes_p_and_exits_0() {
+    let t = TempDir::new("ep-cont");
+    let (p, tm) = (t.join("p"), t.join("t"));
+    let r = run_ep(
+        t.path(),
+        [
+            "--on-error",
+            "continue",
+            "--post-file",
+            &s(&p),
+            "--termination-path",
+            &s(&tm),
+            "--",
+            "sh",
+            "-c",
+            "exit 3",
+        ],
+    );
+    assert_ran(&r, 0, "", "");
+    assert_marker(&p, 0);
+    assert_message(&tm, 3, "Error", None);
+    // Killed by a signal: the same, the real status in the message.
+    let (p, tm) = (t.join("q"), t.join("u"));
+    let r = run_ep(
+        t.path(),
+        [
+            "--on-error=continue",
+            "--post-file",
+            &s(&p),
+            "--termination-path",
+            &s(&tm),
+            "--",
+            "sh",
+            "-c",
+            "kill -KILL $$",
+        ],
+    );
+    assert_ran(&r, 0, "", "");
+    assert_marker(&p, 0);
+    assert_message(&tm, 137, "Signaled", None);
+    // --on-error stop is the default.
+    let p = t.join("r");
+    let r = run_ep(t.path(), ["--on-error", "stop", "--post-file", &s(&p), "--", "sh", "-c", "exit 3"]);
+    assert_ran(&r, 3, "", "");
+    assert_marker(&p, 3);
+}
+
+// ---------------------------------------------------------------- dependencies
+
+#[test]
+fn a_failed_dependency_skips_the_cascade_unless_always() {
+    let t = TempDir::new("ep-skip");
+    let (a, b, c, d) = (t.join("a"), t.join("b"), t.join("c"), t.join("d"));
+    put(&with_suffix(&a, ".err"), "1\n");
+    let tb = t.join("tb");
+    let r = run_ep(
+        t.path(),
+        [
+            "--wait",
+            &s(&a),
+            "--post-file",
+            &s(&b),
+            "--termination-path",
+            &s(&tb),
+            "--",
+            "sh",
+            "-c",
+            "echo ran > ran-b",
+        ],
+    );
+    let line = format!("step '{}' failed", s(&a));
+    assert_ran(&r, 1, "", &format!("entrypoint: {line}\n"));
+    assert_marker(&b, 1);
+    assert_message(&tb, 1, "Skipped", Some(&line));
+    assert!(!t.join("ran-b").exists(), "a skipped step ran its command");
+    // c waits on b: skipped too.
+    let tc = t.join("tc");
+    let r = run_ep(
+        t.path(),
+        [
+            "--wait",
+            &s(&b),
+            "--post-file",
+            &s(&c),
+            "--termination-path",
+            &s(&tc),
+            "--",
+            "sh",
+            "-c",
+            "echo ran > ran-c",
+        ],
+    );
+    let line = format!("step '{}' failed", s(&b));
+    assert_ran(&r, 1, "", &format!("entrypoint: {line}\n"));
+    assert_marker(&c, 1);
+    assert_message(&tc, 1, "Skipped", Some(&line));
+    assert!(!t.join("ran-c").exists(), "a skipped step ran its command");
+    // --always runs regardless (a finally step).
+    let td = t.join("td");
+    let r = run_ep(
+        t.path(),
+        [
+            "--always",
+            "--wait",
+            &s(&c),
+            "--post-file",
+            &s(&d),
+            "--termination-path",
+            &s(&td),
+            "--",
+            "sh",
+            "-c",
+            "echo ran > ran-d",
+        ],
+    );
+    assert_ran(&r, 0, "", "");
+    assert_marker(&d, 0);
+    assert_message(&td, 0, "Completed", None);
+    assert_eq!(read_opt(&t.join("ran-d")).as_deref(), Some("ran\n"));
+}
+
+#[test]
+fn p_wins_over_p_err_and_empty_markers_count() {
+    let t = TempDir::new("ep-both");
+    let (a, e, b) = (t.join("a"), t.join("empty"), t.join("b"));
+    put(&a, "0\n");
+    put(&with_suffix(&a, ".err"), "1\n");
+    put(&e, "");
+    let r =
+        run_ep(t.path(), ["--wait", &s(&a), "--wait", &s(&e), "--post-file", &s(&b), "--", "echo", "ran"]);
+    assert_ran(&r, 0, "ran\n", "");
+    assert_marker(&b, 0);
+}
+
+#[test]
+fn a_dependency_with_a_free_lock_and_no_marker_died() {
+    let t = TempDir::new("ep-died");
+    let (a, b, tm) = (t.join("a"), t.join("b"), t.join("t"));
+    fs::write(with_suffix(&a, ".lock"), "").expect("lock");
+    let r = run_ep(
+        t.path(),
+        [
+            "--wait",
+            &s(&a),
+            "--post-file",
+            &s(&b),
+            "--termination-path",
+            &s(&tm),
+            "--",
+            "sh",
+            "-c",
+            "echo ran > ran",
+        ],
+    );
+    let line = format!("step '{}' died without a result", s(&a));
+    assert_ran(&r, 1, "", &format!("entrypoint: {line}\n"));
+    assert_marker(&b, 1);
+    assert_message(&tm, 1, "DependencyDied", Some(&line));
+    assert!(!t.join("ran").exists());
+}
+
+#[test]
+fn a_killed_dependency_releases_its_waiter_with_a_failure() {
+    let t = TempDir::new("ep-killed");
+    let (a, b) = (t.join("a"), t.join("b"));
+    let mut first =
+        spawn(&mut ep(t.path(), ["--post-file", &s(&a), "--", "sh", "-c", "echo $$ > apid; exec sleep 30"]));
+    let sleeper = read_pid(&t.join("apid"));
+    let waiter =
+        start_waiting(&mut ep(t.path(), ["--wait", &s(&a), "--post-file", &s(&b), "--", "true"]), &b);
+    send(first.id(), libc::SIGKILL);
+    let _ = first.wait();
+    send(sleeper, libc::SIGKILL);
+    let secs = if emulated() { 15.0 } else { 5.0 };
+    let r = finish(waiter, secs, "the waiter of a killed step");
+    assert_ran(&r, 1, "", &format!("entrypoint: step '{}' died without a result\n", s(&a)));
+    assert_marker(&b, 1);
+    assert_no_marker(&a);
+}
+
+#[test]
+fn term_or_int_while_waiting_cancels_the_step() {
+    let t = TempDir::new("ep-cancel");
+    for (name, sig, code) in [("term", libc::SIGTERM, 143u8), ("int", libc::SIGINT, 130)] {
+        let (p, tm) = (t.join(name), t.join(&format!("{name}.msg")));
+        let ran = t.join(&format!("{name}.ran"));
+        let c = start_waiting(
+            &mut ep(
+                t.path(),
+                [
+                    "--wait",
+                    &s(&t.join("never")),
+                    "--post-file",
+                    &s(&p),
+                    "--termination-path",
+                    &s(&tm),
+                    "--",
+                    "sh",
+                    "-c",
+                    &format!("echo ran > {}", s(&ran)),
+                ],
+            ),
+            &p,
+        );
+        send(c.id(), sig);
+        let r = finish(c, LIMIT, name);
+        assert_ran(&r, i32::from(code), "", "");
+        assert_marker(&p, code);
+        assert_message(&tm, code, "Cancelled", None);
+        assert!(!ran.exists(), "a cancelled step ran its command");
+    }
+}
+
+#[test]
+fn wait_timeout_gives_124() {
+    let t = TempDir::new("ep-wto");
+    let (never, p, tm) = (t.join("never"), t.join("p"), t.join("t"));
+    let r = run_ep(
+        t.path(),
+        [
+            "--wait-timeout",
+            "300ms",
+            "--wait",
+            &s(&never),
+            "--post-file",
+            &s(&p),
+            "--termination-path",
+            &s(&tm),
+            "--",
+            "sh",
+            "-c",
+            "echo ran > ran",
+        ],
+    );
+    let line = format!("timed out waiting for '{}'", s(&never));
+    assert_ran(&r, 124, "", &format!("entrypoint: {line}\n"));
+    assert_marker(&p, 124);
+    assert_message(&tm, 124, "TimeoutExceeded", Some(&line));
+    assert!(!t.join("ran").exists());
+}
+
+#[test]
+fn a_marker_that_appears_releases_the_waiter() {
+    let t = TempDir::new("ep-release");
+    let (a, b) = (t.join("steps/a"), t.join("steps/b"));
+    // The step directory does not even exist yet.
+    let c =
+        start_waiting(&mut ep(t.path(), ["--wait", &s(&a), "--post-file", &s(&b), "--", "echo", "go"]), &b);
+    put(&a, "0\n");
+    let r = finish(c, LIMIT, "waiter");
+    assert_ran(&r, 0, "go\n", "");
+    assert_marker(&b, 0);
+}
+
+// ---------------------------------------------------------------- cannot run
+
+#[test]
+fn command_not_found_is_127_and_not_executable_is_126() {
+    let t = TempDir::new("ep-exec");
+    let (p, tm) = (t.join("p"), t.join("t"));
+    let r =
+        run_ep(t.path(), ["--post-file", &s(&p), "--termination-path", &s(&tm), "--", "no-such-cmd", "arg"]);
+    let line = "cannot run 'no-such-cmd': No such file or directory";
+    assert_ran(&r, 127, "", &format!("entrypoint: {line}\n"));
+    assert_marker(&p, 127);
+    assert_message(&tm, 127, "Error", Some(line));
+
+    let script = t.join("script");
+    fs::write(&script, "#!/bin/sh\necho hi\n").expect("write");
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).expect("chmod");
+    let (p, tm) = (t.join("q"), t.join("u"));
+    let r = run_ep(t.path(), ["--post-file", &s(&p), "--termination-path", &s(&tm), "--", &s(&script)]);
+    let line = format!("cannot run '{}': Permission denied", s(&script));
+    assert_ran(&r, 126, "", &format!("entrypoint: {line}\n"));
+    assert_marker(&p, 126);
+    assert_message(&tm, 126, "Error", Some(&line));
+}
+
+// ---------------------------------------------------------------- usage
+
+#[test]
+fn usage_errors_exit_125_with_one_line() {
+    let t = TempDir::new("ep-usage");
+    let cases: [(&[&str], &str); 9] = [
+        (&["--bogus", "--", "true"], "unknown option '--bogus'"),
+        (&["-bogus_flag=1", "--", "true"], "unknown option '-bogus_flag=1'"),
+        (&[], "missing COMMAND"),
+        (&["--wait", "x"], "missing COMMAND"),
+        (&["--timeout", "x", "--", "true"], "invalid duration 'x'"),
+        (&["--grace=10q", "--", "true"], "invalid duration '10q'"),
+        (&["--on-error", "maybe", "--", "true"], "invalid --on-error value 'maybe'"),
+        (&["-on_error=maybe", "--", "true"], "invalid --on-error value 'maybe'"),
+        (&["--post-file"], "option '--post-file' needs a value"),
+    ];
+    for (args, msg) in cases {
+        let r = run_ep(t.path(), args);
+        assert_ran(&r, 125, "", &usage_line(msg));
+    }
+    assert!(names(t.path()).is_empty(), "{:?}", names(t.path()));
+}
+
+#[test]
+fn usage_error_after_the_post_file_leaves_p_err() {
+    let t = TempDir::new("ep-usage-p");
+    let cases: [(&str, &[&str], &str); 5] = [
+        ("a", &["--bogus", "--", "true"], "unknown option '--bogus'"),
+        ("b", &[], "missing COMMAND"),
+        ("b2", &["--"], "missing COMMAND"),
+        ("c", &["--timeout", "forever", "--", "true"], "invalid duration 'forever'"),
+        ("d", &["-on_error=sometimes", "--", "true"], "invalid --on-error value 'sometimes'"),
+    ];
+    for (name, rest, msg) in cases {
+        let p = t.join(name);
+        let mut args = vec!["--post-file".to_string(), s(&p)];
+        args.extend(rest.iter().map(|a| a.to_string()));
+        let r = run_ep(t.path(), &args);
+        assert_ran(&r, 125, "", &usage_line(msg));
+        assert_marker(&p, 125);
+    }
+    // A post file after the bad option is not known: nothing is written.
+    let p = t.join("e");
+    let r = run_ep(t.path(), ["--bogus", "--post-file", &s(&p), "--", "true"]);
+    assert_ran(&r, 125, "", &usage_line("unknown option '--bogus'"));
+    assert_no_marker(&p);
+}
+
+#[test]
+fn usage_error_after_the_termination_path_writes_the_message() {
+    // DESIGN.md section 3: the outcome (marker, then termination message) is
+    // written whatever happened, usage errors included once it is known where.
+    let t = TempDir::new("ep-usage-t");
+    let (p, tm) = (t.join("p"), t.join("t"));
+    let r = run_ep(t.path(), ["--post-file", &s(&p), "--termination-path", &s(&tm), "--bogus", "--", "true"]);
+    assert_ran(&r, 125, "", &usage_line("unknown option '--bogus'"));
+    assert_marker(&p, 125);
+    assert!(tm.exists(), "no termination message after a usage error");
+    let m = read_message(&tm);
+    assert_eq!((m.exit_code.as_str(), m.reason.as_str()), ("125", "Error"), "{m:?}");
+    // The Message, if any, is the diagnostic without its `entrypoint: `.
+    if let Some(text) = &m.message {
+        assert_eq!(text, "unknown option '--bogus' (try 'entrypoint --help')");
+    }
+}
+
+#[test]
+fn help_and_version() {
+    let t = TempDir::new("ep-help");
+    let r = run_ep(t.path(), ["--help"]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
+    assert!(r.stdout.starts_with("Usage: entrypoint"), "{r:?}");
+    assert_ran(&run_ep(t.path(), ["--version"]), 0, "entrypoint 0.1.0\n", "");
+    // After `--` they belong to COMMAND.
+    assert_ran(
+        &run_ep(t.path(), ["--", "printf", "%s\\n", "--help", "--version"]),
+        0,
+        "--help\n--version\n",
+        "",
+    );
+    assert!(names(t.path()).is_empty());
+}
+
+// ---------------------------------------------------------------- descriptors
+
+#[test]
+fn no_descriptor_leaks_into_the_command() {
+    let t = TempDir::new("ep-fds");
+    let list = "ls /proc/$$/fd";
+    let direct = run_cmd(Command::new("sh").args(["-c", list]).current_dir(t.path()));
+    assert_eq!(direct.code, 0, "{direct:?}");
+    let plain = run_ep(t.path(), ["--", "sh", "-c", list]);
+    assert_ran(&plain, 0, &direct.stdout, "");
+    // With every option that opens something: the lock, the wait engine, the
+    // stop engine, timers.
+    let dep = t.join("dep");
+    put(&dep, "0\n");
+    let full = run_ep(
+        t.path(),
+        [
+            "--wait",
+            &s(&dep),
+            "--post-file",
+            &s(&t.join("p")),
+            "--termination-path",
+            &s(&t.join("t")),
+            "--stop-when",
+            &s(&t.join("never")),
+            "--timeout",
+            "1m",
+            "--",
+            "sh",
+            "-c",
+            list,
+        ],
+    );
+    assert_ran(&full, 0, &direct.stdout, "");
+}
+
+// ---------------------------------------------------------------- termination message
+
+#[test]
+fn termination_message_is_never_over_4096_bytes() {
+    let t = TempDir::new("ep-4096");
+    // A 4000-byte path of short components full of characters JSON escapes
+    // (`"` and `\`): it does not exist, so the command cannot run.
+    let mut name = String::from("/no-such-dir-for-entrypoint");
+    while name.len() < 4000 {
+        name.push('/');
+        name.push_str(&"\"\\".repeat(50));
+    }
+    name.truncate(4000);
+    let (p, tm) = (t.join("p"), t.join("t"));
+    let r = run_ep(t.path(), ["--post-file", &s(&p), "--termination-path", &s(&tm), "--", &name]);
+    let line = format!("cannot run '{name}': No such file or directory");
+    assert_ran(&r, 127, "", &format!("entrypoint: {line}\n"));
+    assert_marker(&p, 127);
+    let m = read_message(&tm);
+    assert_eq!((m.exit_code.as_str(), m.reason.as_str()), ("127", "Error"));
+    let text = m.message.expect("a Message");
+    assert!(
+        text.len() > 1000 && line.starts_with(&text),
+        "the Message is not a long prefix of the diagnostic: {text:?}"
+    );
+    assert!(m.raw.len() <= 4096);
+
+    // A 4000-byte name with no slash: too long to look up (126, as
+    // `timeout` and `env` answer); the Message is cut, the JSON stays valid.
+    let name = "\"".repeat(4000);
+    let (p, tm) = (t.join("q"), t.join("u"));
+    let r = run_ep(t.path(), ["--post-file", &s(&p), "--termination-path", &s(&tm), "--", &name]);
+    let line = format!("cannot run '{name}': Filename too long"); // musl's words
+    assert_ran(&r, 126, "", &format!("entrypoint: {line}\n"));
+    assert_marker(&p, 126);
+    let m = read_message(&tm);
+    assert_eq!((m.exit_code.as_str(), m.reason.as_str()), ("126", "Error"));
+    let text = m.message.expect("a Message");
+    assert!(
+        text.len() > 1000 && line.starts_with(&text),
+        "the Message is not a long prefix of the diagnostic: {text:?}"
+    );
+    assert!(m.raw.len() <= 4096 && m.raw.len() > 4000, "{} bytes", m.raw.len());
+}
+
+#[test]
+fn hostile_command_name_is_escaped_in_the_message() {
+    let t = TempDir::new("ep-hostile");
+    let name = OsString::from_vec(b"x\ny\"z\\w\xff".to_vec());
+    let (p, tm) = (t.join("p"), t.join("t"));
+    let mut cmd = ep(t.path(), ["--post-file", &s(&p), "--termination-path", &s(&tm), "--"]);
+    cmd.arg(&name);
+    let out = finish_output(spawn(&mut cmd), LIMIT, "hostile name");
+    // On stderr the control character is escaped, the rest is as it is.
+    assert_eq!(
+        out.stderr,
+        b"entrypoint: cannot run 'x\\x0ay\"z\\w\xff': No such file or directory\n".to_vec(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(harness::status_code(out.status), 127);
+    assert_marker(&p, 127);
+    let m = assert_message(
+        &tm,
+        127,
+        "Error",
+        Some("cannot run 'x\\x0ay\"z\\w\u{fffd}': No such file or directory"),
+    );
+    let raw = String::from_utf8_lossy(&m.raw);
+    assert!(
+        raw.contains(r#""value":"cannot run 'x\\x0ay\"z\\w\ufffd': No such file or directory""#),
+        "{raw}"
+    );
+}
+
+// ---------------------------------------------------------------- Tekton
+
+/// The seed pod's three steps, started in reverse order at once.
+#[test]
+fn tekton_seed_pod_command_lines() {
+    let t = TempDir::new("ep-seed");
+    let steps = t.join("ordered/steps");
+    let post = |n: &str| format!("-post_file={}", s(&steps.join(n)));
+    let term = format!("-termination_path={}", s(&steps.join("termintaion")));
+    let specs = [
+        ("one", None, "echo step one\necho hello world\n"),
+        ("two", Some("one"), "echo step two\necho fizz buzz\n"),
+        ("three", Some("two"), "echo step three\necho lorem ipsum\n"),
+    ];
+    let mut children = Vec::new();
+    for (name, wait, script) in specs.iter().rev() {
+        let mut args = Vec::new();
+        if let Some(w) = wait {
+            args.push(format!("-wait_file={}", s(&steps.join(w))));
+        }
+        args.extend([
+            post(name),
+            term.clone(),
+            "-entrypoint=sh".into(),
+            "--".into(),
+            "-c".into(),
+            script.to_string(),
+        ]);
+        children.push((*name, spawn(&mut ep(t.path(), &args))));
+    }
+    let want = [
+        ("three", "step three\nlorem ipsum\n"),
+        ("two", "step two\nfizz buzz\n"),
+        ("one", "step one\nhello world\n"),
+    ];
+    for ((name, c), (wname, out)) in children.into_iter().zip(want) {
+        assert_eq!(name, wname);
+        let r = finish(c, LIMIT, name);
+        assert_ran(&r, 0, out, "");
+        assert_marker(&steps.join(name), 0);
+    }
+    assert_message(&steps.join("termintaion"), 0, "Completed", None);
+}
+
+#[test]
+fn tekton_wait_file_list() {
+    let t = TempDir::new("ep-tk-list");
+    let (a, b, c) = (t.join("a"), t.join("b"), t.join("c"));
+    put(&b, "");
+    let arg = format!("-wait_file={},{}", s(&a), s(&b));
+    let w = start_waiting(
+        &mut ep(t.path(), [arg.as_str(), &format!("-post_file={}", s(&c)), "-entrypoint=echo", "--", "both"]),
+        &c,
+    );
+    put(&a, "");
+    assert_ran(&finish(w, LIMIT, "-wait_file=a,b"), 0, "both\n", "");
+    assert_marker(&c, 0);
+    // One of the list failed: skipped.
+    let (x, y) = (t.join("x"), t.join("y"));
+    put(&with_suffix(&x, ".err"), "2\n");
+    let arg = format!("-wait_file={},{}", s(&b), s(&x));
+    let r =
+        run_ep(t.path(), [arg.as_str(), &format!("-post_file={}", s(&y)), "-entrypoint=echo", "--", "no"]);
+    assert_ran(&r, 1, "", &format!("entrypoint: step '{}' failed\n", s(&x)));
+    assert_marker(&y, 1);
+}
+
+#[test]
+fn tekton_wait_file_content_waits_for_a_non_empty_file() {
+    let t = TempDir::new("ep-tk-content");
+    let (ready, p) = (t.join("ready"), t.join("p"));
+    fs::write(&ready, "").expect("empty");
+    let mut w = start_waiting(
+        &mut ep(
+            t.path(),
+            [
+                format!("-wait_file={}", s(&ready)).as_str(),
+                "-wait_file_content",
+                &format!("-post_file={}", s(&p)),
+                "-entrypoint=echo",
+                "--",
+                "content",
+            ],
+        ),
+        &p,
+    );
+    assert!(running(&mut w), "an empty file released -wait_file_content");
+    fs::write(&ready, "go\n").expect("fill");
+    assert_ran(&finish(w, LIMIT, "-wait_file_content"), 0, "content\n", "");
+    assert_marker(&p, 0);
+}
+
+#[test]
+fn tekton_on_error_timeout_and_step_metadata_dir() {
+    let t = TempDir::new("ep-tk-flags");
+    let run = |name: &str, flags: &[&str], script: &str| {
+        let p = t.join(name);
+        let mut args = vec![format!("-post_file={}", s(&p))];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        args.extend(["-entrypoint=sh".into(), "--".into(), "-c".into(), script.to_string()]);
+        (run_ep(t.path(), &args), p)
+    };
+    let (r, p) = run("cont", &["-on_error=continue"], "exit 7");
+    assert_ran(&r, 0, "", "");
+    assert_marker(&p, 0);
+    let (r, p) = run("stop", &["-on_error=stopAndFail"], "exit 7");
+    assert_ran(&r, 7, "", "");
+    assert_marker(&p, 7);
+    let (r, p) = run("meta", &["-step_metadata_dir=/x", "-timeout=1s"], "echo ok");
+    assert_ran(&r, 0, "ok\n", "");
+    assert_marker(&p, 0);
+    let (r, p) = run("to", &["-timeout=1s"], "sleep 30");
+    assert_ran(&r, 124, "", "entrypoint: timed out: stopped 'sh'\n");
+    assert_marker(&p, 124);
+    // The Go flag forms: a separate value, two dashes, an `=true` boolean.
+    let q = t.join("go");
+    let r = run_ep(
+        t.path(),
+        [
+            "-post_file",
+            &s(&q),
+            "--termination_path",
+            &s(&t.join("tm")),
+            "-wait_file_content=true",
+            "-entrypoint",
+            "echo",
+            "--",
+            "go",
+        ],
+    );
+    assert_ran(&r, 0, "go\n", "");
+    assert_marker(&q, 0);
+}
+
+#[test]
+fn cp_copies_the_tool_into_a_volume() {
+    let t = TempDir::new("ep-cp");
+    let bin = t.join("ordered/bin");
+    fs::create_dir_all(&bin).expect("mkdir");
+    let src = harness::bin("entrypoint");
+    let dest = bin.join("entrypoint");
+    assert_ran(&run_ep(t.path(), ["cp", &s(&src), &s(&dest)]), 0, "", "");
+    assert_eq!(fs::read(&dest).expect("dest"), fs::read(&src).expect("src"));
+    let mode = |p: &Path| fs::metadata(p).expect("stat").permissions().mode() & 0o7777;
+    assert_eq!(mode(&dest), mode(&src));
+    // The copy runs.
+    let mut cmd = match harness::runner() {
+        Some(r) => {
+            let mut c = Command::new(r);
+            c.arg(&dest);
+            c
+        }
+        None => Command::new(&dest),
+    };
+    assert_ran(&run_cmd(cmd.arg("--version")), 0, "entrypoint 0.1.0\n", "");
+    // A script with mode 0700 becomes 0755 (copier's rule) and runs.
+    let script = t.join("s.sh");
+    fs::write(&script, "#!/bin/sh\necho copied\n").expect("write");
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o700)).expect("chmod");
+    let dest = bin.join("s.sh");
+    assert_ran(&run_ep(t.path(), ["cp", &s(&script), &s(&dest)]), 0, "", "");
+    assert_eq!(mode(&dest), 0o755);
+    assert_ran(&run_cmd(&mut Command::new(&dest)), 0, "copied\n", "");
+    // Errors.
+    assert_ran(&run_ep(t.path(), ["cp", &s(&script)]), 125, "", &usage_line("cp needs SOURCE and DEST"));
+    let missing = t.join("missing");
+    assert_ran(
+        &run_ep(t.path(), ["cp", &s(&missing), &s(&bin.join("m"))]),
+        125,
+        "",
+        &format!("entrypoint: cannot copy '{}': No such file or directory\n", s(&missing)),
+    );
+}
+
+// ---------------------------------------------------------------- chains
+
+#[test]
+fn a_chain_of_20_steps_started_in_reverse_runs_in_order() {
+    let t = TempDir::new("ep-chain");
+    let n = 20;
+    let log = t.join("log");
+    let mut children = Vec::new();
+    for i in (1..=n).rev() {
+        let mut args = Vec::new();
+        if i > 1 {
+            args.extend(["--wait".to_string(), s(&t.join(&format!("s{}", i - 1)))]);
+        }
+        args.extend([
+            "--post-file".to_string(),
+            s(&t.join(&format!("s{i}"))),
+            "--".into(),
+            "sh".into(),
+            "-c".into(),
+            format!("echo \"{i} $(cut -d' ' -f1 /proc/uptime)\" >> {}", s(&log)),
+        ]);
+        children.push((i, spawn(&mut ep(t.path(), &args))));
+    }
+    for (i, c) in children {
+        let r = finish(c, 60.0, &format!("step {i}"));
+        assert_ran(&r, 0, "", "");
+    }
+    for i in 1..=n {
+        assert_marker(&t.join(&format!("s{i}")), 0);
+    }
+    let text = fs::read_to_string(&log).expect("log");
+    let lines: Vec<(u32, f64)> = text
+        .lines()
+        .map(|l| {
+            let (a, b) = l.split_once(' ').expect("two fields");
+            (a.parse().expect("index"), b.parse().expect("uptime"))
+        })
+        .collect();
+    let order: Vec<u32> = lines.iter().map(|l| l.0).collect();
+    assert_eq!(order, (1..=n).collect::<Vec<_>>(), "log:\n{text}");
+    assert!(lines.windows(2).all(|w| w[0].1 <= w[1].1), "uptimes out of order:\n{text}");
+}
+
+#[test]
+fn timeout_counts_from_the_command_start_not_the_wait() {
+    let t = TempDir::new("ep-to-start");
+    let (a, p, tm) = (t.join("a"), t.join("p"), t.join("t"));
+    let c = start_waiting(
+        &mut ep(
+            t.path(),
+            [
+                "--wait",
+                &s(&a),
+                "--timeout",
+                "1s",
+                "--post-file",
+                &s(&p),
+                "--termination-path",
+                &s(&tm),
+                "--",
+                "echo",
+                "ran",
+            ],
+        ),
+        &p,
+    );
+    // Longer than the timeout: had it counted from the wait, it would expire.
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    put(&a, "0\n");
+    let r = finish(c, LIMIT, "--timeout after a long wait");
+    assert_ran(&r, 0, "ran\n", "");
+    assert_marker(&p, 0);
+    assert_message(&tm, 0, "Completed", None);
+}
+
+#[test]
+fn termination_message_on_a_bind_mounted_file_is_rewritten_in_place() {
+    // Kubernetes bind-mounts terminationMessagePath: it cannot be renamed over.
+    if !is_root() {
+        eprintln!("skipped: mounting needs root");
+        return;
+    }
+    let t = TempDir::new("ep-tmount");
+    let (p, tm) = (t.join("p"), t.join("t"));
+    fs::write(&tm, "x".repeat(5000)).expect("write");
+    let script = "mount --bind \"$1\" \"$1\" || exit 99; shift; exec \"$@\"";
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "sh", "-c", script, "sh", &s(&tm)])
+        .args(tool_argv("entrypoint"))
+        .args(["--post-file", &s(&p), "--termination-path", &s(&tm), "--", "sh", "-c", "exit 3"])
+        .current_dir(t.path());
+    let r = finish(spawn(&mut cmd), LIMIT, "unshare --mount");
+    if r.stderr.starts_with("unshare:") || r.code == 99 {
+        eprintln!("skipped: cannot bind-mount here: {}", r.stderr.trim_end());
+        return;
+    }
+    assert_ran(&r, 3, "", "");
+    assert_marker(&p, 3);
+    assert_message(&tm, 3, "Error", None);
+    assert_eq!(names(t.path()), set(&["p.err", "p.lock", "t"]));
+}
+
+#[test]
+fn the_wrapper_exits_when_command_exits_not_its_descendants() {
+    let t = TempDir::new("ep-bg");
+    let p = t.join("p");
+    let r = run_ep(
+        t.path(),
+        ["--post-file", &s(&p), "--", "sh", "-c", "sleep 100 >/dev/null 2>&1 & echo $! > bg; exit 6"],
+    );
+    let bg = read_pid(&t.join("bg"));
+    // SAFETY: kill(2) takes plain integers and touches no memory.
+    unsafe { libc::kill(bg as libc::pid_t, libc::SIGKILL) };
+    assert_ran(&r, 6, "", "");
+    assert_marker(&p, 6);
+}
+
+#[test]
+fn a_post_file_that_cannot_be_created_is_named_in_full() {
+    let t = TempDir::new("ep-nolock");
+    let file = t.join("file");
+    fs::write(&file, "").expect("write");
+    let (p, tm) = (file.join("p"), t.join("t"));
+    let r = run_ep(
+        t.path(),
+        ["--post-file", &s(&p), "--termination-path", &s(&tm), "--", "sh", "-c", "echo ran > ran"],
+    );
+    let line = format!("cannot create '{}.lock': Not a directory", s(&p));
+    let want = format!("entrypoint: {line}\nentrypoint: cannot write '{}.err': Not a directory\n", s(&p));
+    assert_ran(&r, 125, "", &want);
+    assert_message(&tm, 125, "Error", Some(&line));
+    assert!(!t.join("ran").exists());
+}
+
+#[test]
+fn closed_stdio_does_not_capture_the_lock_or_the_signal_descriptor() {
+    // Started with 0, 1 and 2 closed: the files the wrapper opens must not
+    // take those numbers, or the command would write into them.
+    let t = TempDir::new("ep-closed");
+    let (p, tm) = (t.join("p"), t.join("t"));
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "exec \"$@\" <&- >&- 2>&-", "sh"])
+        .args(tool_argv("entrypoint"))
+        .args([
+            "--post-file",
+            &s(&p),
+            "--termination-path",
+            &s(&tm),
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; echo done > done",
+        ])
+        .current_dir(t.path());
+    let r = finish(spawn(&mut cmd), LIMIT, "closed stdio");
+    assert_ran(&r, 0, "", "");
+    assert_eq!(read_opt(&t.join("done")).as_deref(), Some("done\n"));
+    assert_marker(&p, 0);
+    assert_eq!(read_opt(&with_suffix(&p, ".lock")).as_deref(), Some(""));
+    assert_message(&tm, 0, "Completed", None);
+}

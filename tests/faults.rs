@@ -1,1 +1,1682 @@
-//! Fault injection: the tools under SIGKILL, ENOSPC, signal and zombie storms, hostile paths.
+//! Fault injection against the release binaries (issue 5): steps that die
+//! (SIGKILL) while they run or wait, a copier killed mid-copy, full and
+//! read-only filesystems, unreadable dependency directories, signal and zombie
+//! storms, commands that close their output or leave their process group, and
+//! hostile paths (spaces, newlines, bytes that are not UTF-8, ~4000 bytes).
+//! Exit statuses, stderr lines (as bytes), markers and the termination message
+//! (checked by a small hand-written JSON parser) are pinned exactly.
+//!
+//! Timing: no test asserts speed. Readiness is observed, never slept for: a
+//! step is alive once its `P.lock` is locked; a waiter waits once it sleeps in
+//! `poll` (`/proc/PID/wchan`); a command is running once it has written a file.
+//! Every child is waited for with a generous bound (`LIMIT`) that kills it and
+//! fails the test instead of hanging. Root-only cases (mounts, namespaces,
+//! another uid) print `SKIPPED: reason` when they cannot run.
+
+use harness::{emulated, eventually, is_root, status_code, tool, tool_argv, TempDir};
+use std::collections::BTreeSet;
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::{self, File};
+use std::io::Read;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Generous bound for anything that should happen "soon" (qemu is slow).
+const LIMIT: f64 = 30.0;
+
+/// A PATH without directories another uid may not search (which would make
+/// a missing command "Permission denied", 126, as execvp has it).
+const PLAIN_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+// ---------------------------------------------------------------- helpers
+
+/// What a finished process did, as raw bytes (paths in messages need not be
+/// UTF-8).
+#[derive(Debug)]
+struct Raw {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// A child that is killed (and reaped) if the test ends before it does.
+struct Proc(Option<Child>);
+
+impl Proc {
+    fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, Child::id)
+    }
+
+    fn running(&mut self) -> bool {
+        self.0.as_mut().is_some_and(|c| c.try_wait().expect("try_wait").is_none())
+    }
+
+    /// Waits up to `secs` for the exit and collects the output; kills the
+    /// child and fails the test when it does not exit.
+    fn finish(mut self, secs: f64, what: &str) -> Raw {
+        let ok = eventually(secs, || !self.running());
+        let mut child = self.0.take().expect("child");
+        if !ok {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("wait");
+            panic!(
+                "{what}: still running after {secs} s; stderr: {:?}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let out = child.wait_with_output().expect("wait_with_output");
+        Raw { code: status_code(out.status), stdout: out.stdout, stderr: out.stderr }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Kills a whole process group when dropped (commands orphaned by a killed
+/// wrapper run in their own group, whose id is their pid).
+struct GroupGuard(i32);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if self.0 > 0 {
+            // SAFETY: kill(2) on a process group this test created.
+            unsafe { libc::kill(-self.0, libc::SIGKILL) };
+        }
+    }
+}
+
+/// Kills one process when dropped (an orphan a command left behind).
+struct PidGuard(i32);
+
+impl Drop for PidGuard {
+    fn drop(&mut self) {
+        if self.0 > 0 {
+            // SAFETY: kill(2) on a process this test's command started.
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+}
+
+fn spawn(cmd: &mut Command) -> Proc {
+    Proc(Some(cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn")))
+}
+
+/// Starts tool `name` with `args`.
+fn start<I, S>(name: &str, args: I) -> Proc
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    spawn(tool(name).args(args))
+}
+
+/// Runs `cmd` to completion (bounded by `LIMIT`).
+fn run_cmd(cmd: &mut Command, what: &str) -> Raw {
+    spawn(cmd).finish(LIMIT, what)
+}
+
+/// Runs tool `name` with `args` to completion (bounded by `LIMIT`).
+fn run<I, S>(name: &str, args: I) -> Raw
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run_cmd(tool(name).args(args), name)
+}
+
+#[track_caller]
+fn assert_raw(r: &Raw, code: i32, stderr: &[u8]) {
+    let lossy = |v: &[u8]| elide(&String::from_utf8_lossy(v));
+    if (r.code, r.stdout.as_slice(), r.stderr.as_slice()) != (code, &b""[..], stderr) {
+        panic!(
+            "status {}, stdout {:?}, stderr\n  {:?}\nwanted status {code}, no stdout, stderr\n  {:?}",
+            r.code,
+            lossy(&r.stdout),
+            lossy(&r.stderr),
+            lossy(stderr),
+        );
+    }
+}
+
+/// `text` with runs of more than 12 equal characters shortened (the deep
+/// paths), for readable failures.
+fn elide(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let run = chars[i..].iter().take_while(|&&c| c == chars[i]).count();
+        if run > 12 {
+            out.push_str(&format!("{}…×{run}", chars[i]));
+        } else {
+            out.extend(&chars[i..i + run]);
+        }
+        i += run;
+    }
+    out
+}
+
+/// The argument list as OS strings.
+fn argv<const N: usize>(list: [&dyn AsRef<OsStr>; N]) -> Vec<OsString> {
+    list.iter().map(|x| x.as_ref().to_os_string()).collect()
+}
+
+fn b(p: &Path) -> &[u8] {
+    p.as_os_str().as_bytes()
+}
+
+fn concat(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+/// A path as a diagnostic shows it: control characters as `\xNN`.
+fn shown(p: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &c in p {
+        if c < 0x20 || c == 0x7f {
+            out.extend_from_slice(format!("\\x{c:02x}").as_bytes());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `TOOL: step 'P' died without a result\n`
+fn died(tool: &str, p: &Path) -> Vec<u8> {
+    concat(&[tool.as_bytes(), b": step '", &shown(b(p)), b"' died without a result\n"])
+}
+
+/// `TOOL: step 'P' failed\n`
+fn failed(tool: &str, p: &Path) -> Vec<u8> {
+    concat(&[tool.as_bytes(), b": step '", &shown(b(p)), b"' failed\n"])
+}
+
+/// `TOOL: timed out waiting for 'P'\n`
+fn timed_out(tool: &str, p: &Path) -> Vec<u8> {
+    concat(&[tool.as_bytes(), b": timed out waiting for '", &shown(b(p)), b"'\n"])
+}
+
+/// `entrypoint: cannot write 'P': REASON\n`
+fn cannot_write(p: &Path, reason: &str) -> Vec<u8> {
+    concat(&[b"entrypoint: cannot write '", &shown(b(p)), b"': ", reason.as_bytes(), b"\n"])
+}
+
+/// `P` with `suffix` appended to its last component.
+fn with(p: &Path, suffix: &str) -> PathBuf {
+    let mut o = p.as_os_str().to_os_string();
+    o.push(suffix);
+    PathBuf::from(o)
+}
+
+#[track_caller]
+fn assert_file(p: &Path, content: &str) {
+    match fs::read(p) {
+        Ok(c) => assert_eq!(String::from_utf8_lossy(&c), content, "content of {}", p.display()),
+        Err(e) => panic!("{}: {e}", p.display()),
+    }
+}
+
+#[track_caller]
+fn assert_absent(p: &Path) {
+    assert!(fs::symlink_metadata(p).is_err(), "{} should not exist", p.display());
+}
+
+/// The names in directory `d`.
+fn names(d: &Path) -> BTreeSet<OsString> {
+    fs::read_dir(d)
+        .unwrap_or_else(|e| panic!("readdir {}: {e}", d.display()))
+        .map(|e| e.expect("dir entry").file_name())
+        .collect()
+}
+
+fn set(list: &[&str]) -> BTreeSet<OsString> {
+    list.iter().map(OsString::from).collect()
+}
+
+/// Temporary files (`.NAME.tmp`, `.NAME.tmpN`) in directory `d`.
+#[track_caller]
+fn assert_no_temporaries(d: &Path) {
+    let left: Vec<_> = names(d)
+        .into_iter()
+        .filter(|n| {
+            let n = n.as_bytes();
+            n.starts_with(b".") && n.windows(4).any(|w| w == b".tmp")
+        })
+        .collect();
+    assert!(left.is_empty(), "temporary files in {}: {left:?}", d.display());
+}
+
+/// The kernel function the main thread of `pid` sleeps in ("" if gone).
+fn wchan(pid: u32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default()
+}
+
+/// Blocks until `p` sleeps in `poll` (its watches armed, everything looked at).
+fn wait_until_polling(p: &mut Proc, what: &str) {
+    let pid = p.id();
+    let ok = eventually(LIMIT, || wchan(pid).contains("poll"));
+    assert!(ok, "{what} never went to sleep in poll ({:?})", wchan(pid));
+    assert!(p.running(), "{what} exited instead of waiting");
+}
+
+/// True when some process holds a lock on `path`.
+fn lock_held(path: &Path) -> bool {
+    let Ok(f) = File::open(path) else {
+        return false;
+    };
+    // SAFETY: flock(2) on a descriptor this File owns; closing it drops the lock.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) != 0 }
+}
+
+fn send(pid: u32, sig: libc::c_int) {
+    // SAFETY: kill(2) with a pid this test started and a valid signal number.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };
+    assert_eq!(rc, 0, "kill({pid}, {sig})");
+}
+
+/// Waits for a file holding a pid (written by a command) and returns it.
+fn read_pid(p: &Path) -> i32 {
+    let mut pid = 0;
+    let ok = eventually(LIMIT, || {
+        pid = fs::read_to_string(p).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        pid > 0
+    });
+    assert!(ok, "{} never held a pid", p.display());
+    pid
+}
+
+fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd} >/dev/null")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+// ---------------------------------------------------------------- JSON
+
+/// A JSON value, as far as the termination message needs.
+#[derive(Debug, PartialEq)]
+enum Json {
+    Str(String),
+    Num(String),
+    Arr(Vec<Json>),
+    Obj(Vec<(String, Json)>),
+    Lit(&'static str),
+}
+
+/// A strict RFC 8259 parser of one whole document.
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&mut self) -> Option<u8> {
+        while matches!(self.s.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+        self.s.get(self.i).copied()
+    }
+
+    fn value(&mut self) -> Result<Json, String> {
+        match self.peek() {
+            Some(b'"') => self.string().map(Json::Str),
+            Some(open @ (b'[' | b'{')) => {
+                self.i += 1;
+                let close = if open == b'[' { b']' } else { b'}' };
+                let (mut items, mut fields) = (Vec::new(), Vec::new());
+                if self.peek() == Some(close) {
+                    self.i += 1;
+                } else {
+                    loop {
+                        if open == b'[' {
+                            items.push(self.value()?);
+                        } else {
+                            if self.peek() != Some(b'"') {
+                                return Err(format!("key expected at {}", self.i));
+                            }
+                            let k = self.string()?;
+                            if self.peek() != Some(b':') {
+                                return Err(format!("':' expected at {}", self.i));
+                            }
+                            self.i += 1;
+                            fields.push((k, self.value()?));
+                        }
+                        match self.peek() {
+                            Some(b',') => self.i += 1,
+                            Some(c) if c == close => {
+                                self.i += 1;
+                                break;
+                            }
+                            _ => return Err(format!("',' or close expected at {}", self.i)),
+                        }
+                    }
+                }
+                Ok(if open == b'[' { Json::Arr(items) } else { Json::Obj(fields) })
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let start = self.i;
+                if self.s[self.i] == b'-' {
+                    self.i += 1;
+                }
+                let n = self.s[self.i..].iter().take_while(|c| c.is_ascii_digit()).count();
+                if n == 0 || (n > 1 && self.s[self.i] == b'0') {
+                    return Err(format!("bad number at {start}"));
+                }
+                self.i += n;
+                Ok(Json::Num(String::from_utf8_lossy(&self.s[start..self.i]).into_owned()))
+            }
+            _ => {
+                for lit in ["true", "false", "null"] {
+                    if self.s[self.i..].starts_with(lit.as_bytes()) {
+                        self.i += lit.len();
+                        return Ok(Json::Lit(lit));
+                    }
+                }
+                Err(format!("unexpected byte at {}", self.i))
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        self.i += 1; // the opening quote
+        let mut out = String::new();
+        loop {
+            let c = *self.s.get(self.i).ok_or("unterminated string")?;
+            match c {
+                b'"' => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                b'\\' => {
+                    let e = *self.s.get(self.i + 1).ok_or("dangling backslash")?;
+                    self.i += 2;
+                    let simple = match e {
+                        b'"' => Some('"'),
+                        b'\\' => Some('\\'),
+                        b'/' => Some('/'),
+                        b'b' => Some('\u{8}'),
+                        b'f' => Some('\u{c}'),
+                        b'n' => Some('\n'),
+                        b'r' => Some('\r'),
+                        b't' => Some('\t'),
+                        b'u' => None,
+                        _ => return Err(format!("bad escape at {}", self.i)),
+                    };
+                    match simple {
+                        Some(ch) => out.push(ch),
+                        None => {
+                            let hex = self.s.get(self.i..self.i + 4).ok_or("short \\u")?;
+                            let hex = std::str::from_utf8(hex).map_err(|e| e.to_string())?;
+                            let v = u32::from_str_radix(hex, 16).map_err(|e| e.to_string())?;
+                            self.i += 4;
+                            // The messages need no surrogate pairs: refuse them.
+                            out.push(char::from_u32(v).ok_or("surrogate in \\u")?);
+                        }
+                    }
+                }
+                0..=0x1f => return Err(format!("raw control byte at {}", self.i)),
+                _ => {
+                    let n = match c {
+                        0..=0x7f => 1,
+                        0xc0..=0xdf => 2,
+                        0xe0..=0xef => 3,
+                        _ => 4,
+                    };
+                    let chunk = self.s.get(self.i..self.i + n).ok_or("cut UTF-8")?;
+                    let text =
+                        std::str::from_utf8(chunk).map_err(|e| format!("bad UTF-8 at {}: {e}", self.i))?;
+                    out.push_str(text);
+                    self.i += n;
+                }
+            }
+        }
+    }
+}
+
+fn parse_json(s: &[u8]) -> Result<Json, String> {
+    let mut p = Parser { s, i: 0 };
+    let v = p.value()?;
+    if p.peek().is_some() {
+        return Err(format!("trailing bytes at {}", p.i));
+    }
+    Ok(v)
+}
+
+/// Reads a termination message, checks it is Tekton's shape (an array of
+/// `{"key":K,"value":V,"type":3}`, at most 4096 bytes) and returns the pairs.
+#[track_caller]
+fn termination(p: &Path) -> Vec<(String, String)> {
+    let raw = fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert!(raw.len() <= 4096, "termination message of {} bytes", raw.len());
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let v = parse_json(&raw).unwrap_or_else(|e| panic!("invalid JSON ({e}): {text}"));
+    let Json::Arr(entries) = v else { panic!("not an array: {text}") };
+    entries
+        .into_iter()
+        .map(|e| match e {
+            Json::Obj(f) => match <[(String, Json); 3]>::try_from(f) {
+                Ok([(k, Json::Str(key)), (v, Json::Str(value)), (t, Json::Num(three))])
+                    if k == "key" && v == "value" && t == "type" && three == "3" =>
+                {
+                    (key, value)
+                }
+                Ok(other) => panic!("bad entry {other:?} in {text}"),
+                Err(other) => panic!("bad entry {other:?} in {text}"),
+            },
+            other => panic!("entry {other:?} is not an object in {text}"),
+        })
+        .collect()
+}
+
+/// Checks the termination message at `p`: the keys in order, ExitCode,
+/// Reason, and Message (None: no Message entry).
+#[track_caller]
+fn assert_termination(p: &Path, code: u8, reason: &str, message: Option<&str>) {
+    let pairs = termination(p);
+    let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+    let mut want = vec!["StartedAt", "ExitCode", "Reason"];
+    if message.is_some() {
+        want.push("Message");
+    }
+    assert_eq!(keys, want, "keys of {pairs:?}");
+    let started = &pairs[0].1;
+    assert!(
+        started.len() == 24 && started.ends_with('Z') && started.as_bytes()[10] == b'T',
+        "StartedAt {started:?}"
+    );
+    assert_eq!(pairs[1].1, code.to_string(), "ExitCode");
+    assert_eq!(pairs[2].1, reason, "Reason");
+    if let Some(m) = message {
+        assert_eq!(pairs[3].1, m, "Message");
+    }
+}
+
+/// What a message holding `bytes` reads as once decoded from JSON: each byte
+/// that does not start a well-formed UTF-8 sequence is U+FFFD.
+fn as_json_text(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    'outer: while i < bytes.len() {
+        for n in (1..=4).rev() {
+            if let Some(Ok(text)) = bytes.get(i..i + n).map(std::str::from_utf8) {
+                if text.chars().count() == 1 {
+                    out.push_str(text);
+                    i += n;
+                    continue 'outer;
+                }
+            }
+        }
+        out.push('\u{fffd}');
+        i += 1;
+    }
+    out
+}
+
+/// The Message of a diagnostic line: the line without `entrypoint: ` and
+/// its newline, as JSON text.
+fn message_of(line: &[u8]) -> String {
+    let body =
+        line.strip_prefix(b"entrypoint: ").and_then(|l| l.strip_suffix(b"\n")).expect("an entrypoint line");
+    as_json_text(body)
+}
+
+// ---------------------------------------------------------------- mounts
+
+/// A tmpfs mounted for one test, unmounted when dropped (also on panic).
+struct Mount(CString);
+
+impl Mount {
+    fn tmpfs(dir: &Path, options: &str, ro: bool) -> std::io::Result<Mount> {
+        let target = CString::new(b(dir)).expect("no NUL in path");
+        let data = CString::new(options).expect("no NUL in options");
+        let flags = if ro { libc::MS_RDONLY } else { 0 };
+        // SAFETY: every pointer is a valid NUL-terminated string that outlives the call.
+        let rc = unsafe {
+            libc::mount(c"tmpfs".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), flags, data.as_ptr().cast())
+        };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Mount(target))
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        // SAFETY: a valid NUL-terminated path; a failed unmount is retried lazily.
+        unsafe {
+            if libc::umount2(self.0.as_ptr(), 0) != 0 {
+                libc::umount2(self.0.as_ptr(), libc::MNT_DETACH);
+            }
+        }
+    }
+}
+
+/// Mounts a tmpfs on `dir` for a root-only test, or says why it is skipped.
+fn mount_or_skip(test: &str, dir: &Path, options: &str, ro: bool) -> Option<Mount> {
+    if !is_root() {
+        eprintln!("SKIPPED: {test}: needs root to mount a tmpfs");
+        return None;
+    }
+    fs::create_dir_all(dir).expect("mkdir mount point");
+    match Mount::tmpfs(dir, options, ro) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            eprintln!("SKIPPED: {test}: cannot mount a tmpfs ({e})");
+            None
+        }
+    }
+}
+
+/// Fills the filesystem under `dir` until it reports ENOSPC.
+fn fill(dir: &Path) {
+    use std::io::Write;
+    let mut f = File::create(dir.join("fill")).expect("create fill");
+    let chunk = [0x5au8; 4096];
+    loop {
+        match f.write(&chunk) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+            Err(e) => panic!("fill: {e}"),
+        }
+    }
+    // Not a byte more, even for an empty file's data.
+    assert_eq!(
+        File::create(dir.join("probe"))
+            .and_then(|mut p| p.write_all(b"x").and_then(|()| p.sync_all()))
+            .map_err(|e| e.raw_os_error()),
+        Err(Some(libc::ENOSPC)),
+        "the filesystem is not full"
+    );
+    let _ = fs::remove_file(dir.join("probe"));
+}
+
+// ------------------------------------------------- liveness: killed steps
+
+/// The dependents of step `a`: a waitfor, and a chain of three entrypoint
+/// steps B (waits for A), C (waits for B), D (waits for C), all waiting.
+struct Dependents {
+    waitfor: Proc,
+    chain: Vec<(Proc, PathBuf, PathBuf)>,
+}
+
+fn start_dependents(t: &TempDir, a: &Path) -> Dependents {
+    let mut waitfor = start("waitfor", [a]);
+    wait_until_polling(&mut waitfor, "waitfor A");
+    let mut chain = Vec::new();
+    let mut prev = a.to_path_buf();
+    for name in ["B", "C", "D"] {
+        let post = t.join(&format!("steps/{name}"));
+        let term = t.join(&format!("term/{name}.json"));
+        let mut p = start(
+            "entrypoint",
+            argv([
+                &"--wait",
+                &prev,
+                &"--post-file",
+                &post,
+                &"--termination-path",
+                &term,
+                &"--",
+                &"sh",
+                &"-c",
+                &"echo ran >> \"$0\"",
+                &t.join("ran"),
+            ]),
+        );
+        wait_until_polling(&mut p, name);
+        chain.push((p, post.clone(), term));
+        prev = post;
+    }
+    Dependents { waitfor, chain }
+}
+
+/// Kills `victim` (the wrapper of step `a`) and checks that every dependent
+/// fails, the failure cascading down the chain with `.err` markers.
+fn kill_and_check_cascade(t: &TempDir, a: &Path, mut victim: Proc, deps: Dependents) {
+    assert!(victim.running(), "step A ended before it was killed");
+    send(victim.id(), libc::SIGKILL);
+    let r = victim.finish(LIMIT, "killed step A");
+    assert_eq!(r.code, 128 + libc::SIGKILL, "{r:?}");
+
+    let r = deps.waitfor.finish(LIMIT, "waitfor A after A died");
+    assert_raw(&r, 1, &died("waitfor", a));
+
+    let mut prev = a.to_path_buf();
+    for (i, (p, post, term)) in deps.chain.into_iter().enumerate() {
+        let r = p.finish(LIMIT, "a dependent of a dead step");
+        if i == 0 {
+            assert_raw(&r, 1, &died("entrypoint", &prev));
+            assert_termination(&term, 1, "DependencyDied", Some(&message_of(&died("entrypoint", &prev))));
+        } else {
+            assert_raw(&r, 1, &failed("entrypoint", &prev));
+            assert_termination(&term, 1, "Skipped", Some(&message_of(&failed("entrypoint", &prev))));
+        }
+        assert_file(&with(&post, ".err"), "1\n");
+        assert_absent(&post);
+        prev = post;
+    }
+    assert_absent(&t.join("ran"));
+    // The dead step left no result, and its lock is free.
+    assert_absent(a);
+    assert_absent(&with(a, ".err"));
+    assert!(!lock_held(&with(a, ".lock")), "A.lock still held");
+    assert_no_temporaries(&t.join("steps"));
+}
+
+#[test]
+fn step_killed_while_its_command_runs_fails_its_dependents_down_the_chain() {
+    let t = TempDir::new("faults-kill-run");
+    let a_path = t.join("steps/A");
+    let pid_file = t.join("cmd.pid");
+    let victim = start(
+        "entrypoint",
+        argv([
+            &"--post-file",
+            &a_path,
+            &"--",
+            &"sh",
+            &"-c",
+            &"echo $$ > \"$0\"; exec sleep 60 </dev/null >/dev/null 2>&1",
+            &pid_file,
+        ]),
+    );
+    // The command outlives its killed wrapper (its own process group).
+    let _group = GroupGuard(read_pid(&pid_file));
+    assert!(eventually(LIMIT, || lock_held(&with(&a_path, ".lock"))), "A never held A.lock");
+    let deps = start_dependents(&t, &a_path);
+    kill_and_check_cascade(&t, &a_path, victim, deps);
+}
+
+#[test]
+fn step_killed_while_it_waits_fails_its_dependents_down_the_chain() {
+    let t = TempDir::new("faults-kill-wait");
+    let a_path = t.join("steps/A");
+    let mut victim = start(
+        "entrypoint",
+        argv([
+            &"--wait",
+            &t.join("never/X"),
+            &"--post-file",
+            &a_path,
+            &"--",
+            &"sh",
+            &"-c",
+            &"echo ran >> \"$0\"",
+            &t.join("ran"),
+        ]),
+    );
+    wait_until_polling(&mut victim, "step A");
+    assert!(lock_held(&with(&a_path, ".lock")), "A.lock not held");
+    let deps = start_dependents(&t, &a_path);
+    kill_and_check_cascade(&t, &a_path, victim, deps);
+}
+
+#[test]
+fn step_that_never_started_is_still_waited_for() {
+    let t = TempDir::new("faults-never");
+    let a_path = t.join("steps/A");
+    let b_path = t.join("steps/B");
+    let term = t.join("B.json");
+    // No A.lock: not started yet, which is not a death.
+    let r = run("waitfor", argv([&"--timeout", &"300ms", &a_path]));
+    assert_raw(&r, 124, &timed_out("waitfor", &a_path));
+    let r = run(
+        "entrypoint",
+        argv([
+            &"--wait",
+            &a_path,
+            &"--wait-timeout",
+            &"300ms",
+            &"--post-file",
+            &b_path,
+            &"--termination-path",
+            &term,
+            &"--",
+            &"true",
+        ]),
+    );
+    assert_raw(&r, 124, &timed_out("entrypoint", &a_path));
+    assert_file(&with(&b_path, ".err"), "124\n");
+    assert_termination(&term, 124, "TimeoutExceeded", Some(&message_of(&timed_out("entrypoint", &a_path))));
+
+    // Waiters without a limit keep waiting past several safety re-checks...
+    let mut w = start("waitfor", argv([&"--interval", &"100ms", &a_path]));
+    wait_until_polling(&mut w, "waitfor");
+    let c_path = t.join("steps/C");
+    let mut c = start("entrypoint", argv([&"--wait", &a_path, &"--post-file", &c_path, &"--", &"true"]));
+    wait_until_polling(&mut c, "step C");
+    std::thread::sleep(Duration::from_millis(1300));
+    assert!(w.running() && c.running(), "a waiter gave up on A");
+    // ...until the step starts late and succeeds.
+    let r = run("entrypoint", argv([&"--post-file", &a_path, &"--", &"true"]));
+    assert_raw(&r, 0, b"");
+    assert_raw(&w.finish(LIMIT, "waitfor A"), 0, b"");
+    assert_raw(&c.finish(LIMIT, "step C"), 0, b"");
+    assert_file(&c_path, "0\n");
+    assert_absent(&with(&c_path, ".err"));
+}
+
+#[test]
+fn restarted_step_takes_the_lock_over_and_its_dependents_run() {
+    let t = TempDir::new("faults-restart");
+    let a_path = t.join("steps/A");
+    let lock = with(&a_path, ".lock");
+    let pid_file = t.join("first.pid");
+    let mut first = start(
+        "entrypoint",
+        argv([
+            &"--post-file",
+            &a_path,
+            &"--",
+            &"sh",
+            &"-c",
+            &"echo $$ > \"$0\"; exec sleep 60 </dev/null >/dev/null 2>&1",
+            &pid_file,
+        ]),
+    );
+    let group = GroupGuard(read_pid(&pid_file));
+    assert!(eventually(LIMIT, || lock_held(&lock)), "A.lock never held");
+    assert!(first.running());
+    send(first.id(), libc::SIGKILL);
+    let r = first.finish(LIMIT, "first A");
+    assert_eq!(r.code, 128 + libc::SIGKILL);
+    drop(group);
+    // Now A is dead: a waiter says so at once.
+    let r = run("waitfor", [&a_path]);
+    assert_raw(&r, 1, &died("waitfor", &a_path));
+
+    // The restart: same post file; it holds a fresh lock while it runs.
+    let gate = t.join("gate");
+    let mut second = start(
+        "entrypoint",
+        argv([
+            &"--post-file",
+            &a_path,
+            &"--",
+            &"sh",
+            &"-c",
+            &"while [ ! -e \"$0\" ]; do sleep 0.02; done",
+            &gate,
+        ]),
+    );
+    assert!(eventually(LIMIT, || lock_held(&lock)), "the restarted step never took A.lock");
+    let mut w = start("waitfor", argv([&"--interval", &"100ms", &a_path]));
+    wait_until_polling(&mut w, "waitfor A");
+    let b_path = t.join("steps/B");
+    let mut dep = start("entrypoint", argv([&"--wait", &a_path, &"--post-file", &b_path, &"--", &"true"]));
+    wait_until_polling(&mut dep, "step B");
+    std::thread::sleep(Duration::from_millis(1300));
+    assert!(w.running() && dep.running() && second.running(), "a dependent took the restarted step for dead");
+    fs::write(&gate, "").expect("gate");
+    assert_raw(&second.finish(LIMIT, "restarted A"), 0, b"");
+    assert_file(&a_path, "0\n");
+    assert_raw(&w.finish(LIMIT, "waitfor A"), 0, b"");
+    assert_raw(&dep.finish(LIMIT, "step B"), 0, b"");
+    assert_file(&b_path, "0\n");
+    assert_absent(&with(&b_path, ".err"));
+    assert_absent(&with(&a_path, ".err"));
+    assert_no_temporaries(&t.join("steps"));
+}
+
+// ------------------------------------------------- copier killed mid-copy
+
+/// Appends `n` bytes of /dev/urandom to `p`.
+fn append_random(p: &Path, n: u64) {
+    let mut src = File::open("/dev/urandom").expect("urandom");
+    let mut dst = fs::OpenOptions::new().create(true).append(true).open(p).expect("open source");
+    let copied = std::io::copy(&mut (&mut src).take(n), &mut dst).expect("fill source");
+    assert_eq!(copied, n);
+}
+
+#[track_caller]
+fn assert_same_content(x: &Path, y: &Path) {
+    let (mut fx, mut fy) = (File::open(x).expect("open"), File::open(y).expect("open"));
+    let (mut bx, mut by) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    let mut at = 0u64;
+    loop {
+        let nx = fx.read(&mut bx).expect("read");
+        let mut ny = 0;
+        while ny < nx {
+            match fy.read(&mut by[ny..nx]).expect("read") {
+                0 => break,
+                k => ny += k,
+            }
+        }
+        assert_eq!(nx, ny, "{} and {} differ in length", x.display(), y.display());
+        assert!(bx[..nx] == by[..nx], "content differs after byte {at}");
+        if nx == 0 {
+            return;
+        }
+        at += nx as u64;
+    }
+}
+
+#[test]
+fn copier_killed_mid_copy_keeps_the_old_file_and_the_next_run_cleans_up() {
+    // copy_file_range moves the data in one system call, which SIGSTOP cannot
+    // interrupt but SIGKILL can: the test watches the temporary file and kills
+    // copier as soon as it holds data; if the copy won the race, it retries with
+    // a larger source.
+    let t = TempDir::new("faults-copier-kill");
+    let src = t.join("src/big");
+    let dest_dir = t.join("dest");
+    fs::create_dir_all(src.parent().expect("parent")).expect("mkdir");
+    fs::create_dir_all(&dest_dir).expect("mkdir");
+    let dest = dest_dir.join("big");
+    let tmp = dest_dir.join(".big.tmp");
+    let mut size = 0u64;
+    let mut caught = None;
+    for (attempt, add) in [200u64 << 20, 200 << 20, 400 << 20].into_iter().enumerate() {
+        append_random(&src, add);
+        size += add;
+        fs::write(&dest, "old\n").expect("old destination");
+        let mut c = start("copier", [&src, &dest]);
+        let mut killed = false;
+        while c.running() {
+            if fs::symlink_metadata(&tmp).is_ok_and(|m| m.len() > 0) {
+                send(c.id(), libc::SIGKILL);
+                killed = true;
+                break;
+            }
+        }
+        let r = c.finish(LIMIT, "copier");
+        let partial = fs::symlink_metadata(&tmp).map_or(0, |m| m.len());
+        if killed && r.code == 128 + libc::SIGKILL && partial > 0 {
+            caught = Some((attempt, partial));
+            break;
+        }
+        eprintln!(
+            "copier finished {} MiB before it could be killed (status {}); retrying larger",
+            size >> 20,
+            r.code
+        );
+        let _ = fs::remove_file(&tmp);
+    }
+    let Some((attempt, partial)) = caught else {
+        eprintln!("SKIPPED: copier always finished before the kill (fast copy_file_range)");
+        return;
+    };
+    eprintln!("killed copier on attempt {} with {partial} of {size} bytes in {}", attempt + 1, tmp.display());
+    assert!(partial <= size);
+    assert_file(&dest, "old\n");
+    assert_eq!(names(&dest_dir), set(&["big", ".big.tmp"]));
+
+    // The next run reclaims the stale temporary file and succeeds.
+    let r = run("copier", [&src, &dest]);
+    assert_raw(&r, 0, b"");
+    assert_same_content(&src, &dest);
+    assert_eq!(names(&dest_dir), set(&["big"]));
+}
+
+// ------------------------------------------------- full and read-only filesystems
+
+#[test]
+fn full_filesystem_markers_and_message_fail_cleanly_and_keep_the_status() {
+    let test = "full_filesystem_markers_and_message_fail_cleanly_and_keep_the_status";
+    let t = TempDir::new("faults-enospc");
+    let full = t.join("full");
+    let Some(_m) = mount_or_skip(test, &full, "size=64k", false) else {
+        return;
+    };
+    fill(&full);
+    let ok_dir = t.join("ok");
+
+    // Failure marker on the full filesystem: P.err cannot be written.
+    let p = full.join("P");
+    let r = run(
+        "entrypoint",
+        argv([&"--post-file", &p, &"--termination-path", &ok_dir.join("T1"), &"--", &"sh", &"-c", &"exit 3"]),
+    );
+    assert_raw(&r, 3, &cannot_write(&with(&p, ".err"), "No space left on device"));
+    assert_termination(&ok_dir.join("T1"), 3, "Error", None);
+
+    // Success marker: P cannot be written; the status (0) is still returned.
+    let q = full.join("Q");
+    let r = run("entrypoint", argv([&"--post-file", &q, &"--", &"true"]));
+    assert_raw(&r, 0, &cannot_write(&q, "No space left on device"));
+
+    // The termination message on the full filesystem, the marker elsewhere.
+    let term = full.join("T");
+    let r2 = ok_dir.join("R");
+    let r = run(
+        "entrypoint",
+        argv([&"--post-file", &r2, &"--termination-path", &term, &"--", &"sh", &"-c", &"exit 4"]),
+    );
+    assert_raw(&r, 4, &cannot_write(&term, "No space left on device"));
+    assert_file(&with(&r2, ".err"), "4\n");
+
+    // Nothing half-written, no temporary file: only the filler and the locks.
+    assert_eq!(names(&full), set(&["fill", "P.lock", "Q.lock"]));
+    for lock in ["P.lock", "Q.lock"] {
+        assert_file(&full.join(lock), "");
+    }
+}
+
+#[test]
+fn read_only_step_directory_fails_early_with_125() {
+    let test = "read_only_step_directory_fails_early_with_125";
+    let t = TempDir::new("faults-rofs");
+    let dir = t.join("ro");
+    let ran = t.join("ran");
+    let p = dir.join("P");
+    let reason;
+    let _mount = if is_root() {
+        reason = "Read-only file system";
+        let Some(m) = mount_or_skip(test, &dir, "", true) else {
+            return;
+        };
+        Some(m)
+    } else {
+        // Without root: a directory without write permission.
+        reason = "Permission denied";
+        fs::create_dir(&dir).expect("mkdir");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)).expect("chmod");
+        None
+    };
+    let r = run("entrypoint", argv([&"--post-file", &p, &"--", &"sh", &"-c", &"echo ran > \"$0\"", &ran]));
+    // The lock cannot be created: the tool fails (125) before running the
+    // command, and says so; then it tries, and fails, to leave P.err.
+    let want = concat(&[
+        b"entrypoint: cannot create '",
+        &shown(b(&with(&p, ".lock"))),
+        b"': ",
+        reason.as_bytes(),
+        b"\n",
+        &cannot_write(&with(&p, ".err"), reason),
+    ]);
+    assert_raw(&r, 125, &want);
+    assert_absent(&ran);
+    assert_eq!(names(&dir), set(&[]));
+    if !is_root() {
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+}
+
+#[test]
+fn missing_step_directories_are_created_on_demand() {
+    let t = TempDir::new("faults-mkdir");
+    let p = t.join("a/b/c/P");
+    let term = t.join("x/y/z/T");
+    let r = run("entrypoint", argv([&"--post-file", &p, &"--termination-path", &term, &"--", &"true"]));
+    assert_raw(&r, 0, b"");
+    assert_file(&p, "0\n");
+    assert_termination(&term, 0, "Completed", None);
+    // A failing step in another missing directory: P.err there.
+    let q = t.join("d/e/Q");
+    let r = run("entrypoint", argv([&"--post-file", &q, &"--", &"sh", &"-c", &"exit 5"]));
+    assert_raw(&r, 5, b"");
+    assert_file(&with(&q, ".err"), "5\n");
+    assert_no_temporaries(&t.join("a/b/c"));
+    assert_no_temporaries(&t.join("d/e"));
+}
+
+/// A command that runs tool `name` as uid/gid 65534 (when root), or as is.
+fn tool_as_nobody(name: &str) -> Command {
+    if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"]);
+        c.args(tool_argv(name));
+        c
+    } else {
+        tool(name)
+    }
+}
+
+#[test]
+fn dependency_in_an_unreadable_directory_cannot_be_observed_and_times_out() {
+    // A dependency whose directory cannot be searched cannot be observed: not
+    // done, not failed, not dead. The wait goes on until its limit (124).
+    if is_root() && !have("setpriv") {
+        eprintln!("SKIPPED: setpriv(1) is not installed (needed to drop root)");
+        return;
+    }
+    let t = TempDir::new("faults-eacces");
+    let dep = t.join("dep");
+    let public = t.join("public");
+    fs::create_dir(&dep).expect("mkdir");
+    fs::create_dir(&public).expect("mkdir");
+    fs::set_permissions(&public, fs::Permissions::from_mode(0o777)).expect("chmod");
+    // Both results are there, but out of sight.
+    let done = dep.join("A");
+    let bad = dep.join("B");
+    fs::write(&done, "0\n").expect("write");
+    fs::write(with(&bad, ".err"), "1\n").expect("write");
+    fs::write(with(&bad, ".lock"), "").expect("write");
+    let mode = if is_root() { 0o700 } else { 0o000 };
+    fs::set_permissions(&dep, fs::Permissions::from_mode(mode)).expect("chmod");
+    struct Restore(PathBuf);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = fs::set_permissions(&self.0, fs::Permissions::from_mode(0o755));
+        }
+    }
+    let _restore = Restore(dep.clone());
+
+    let r =
+        run_cmd(tool_as_nobody("waitfor").args(argv([&"--timeout", &"500ms", &done])), "waitfor as nobody");
+    assert_raw(&r, 124, &timed_out("waitfor", &done));
+
+    let c = public.join("C");
+    let term = public.join("T");
+    let r = run_cmd(
+        tool_as_nobody("entrypoint").args(argv([
+            &"--wait",
+            &bad,
+            &"--wait-timeout",
+            &"500ms",
+            &"--post-file",
+            &c,
+            &"--termination-path",
+            &term,
+            &"--",
+            &"true",
+        ])),
+        "entrypoint as nobody",
+    );
+    assert_raw(&r, 124, &timed_out("entrypoint", &bad));
+    assert_file(&with(&c, ".err"), "124\n");
+    assert_termination(&term, 124, "TimeoutExceeded", Some(&message_of(&timed_out("entrypoint", &bad))));
+}
+
+// ------------------------------------------------- signal storm
+
+#[test]
+fn signal_storm_neither_kills_the_wrapper_nor_loses_the_status() {
+    let t = TempDir::new("faults-storm");
+    let p = t.join("P");
+    let term = t.join("T");
+    let (got, ready, go) = (t.join("got"), t.join("ready"), t.join("go"));
+    let script = r#"
+        exec 2>/dev/null  # sh reports each sleep the storm kills
+        u1=0 u2=0 h=0 w=0
+        trap 'u1=1' USR1; trap 'u2=1' USR2; trap 'h=1' HUP; trap 'w=1' WINCH
+        : > "$2"
+        while [ ! -e "$3" ]; do sleep 0.05; done
+        echo "$u1 $u2 $h $w" > "$1"
+        exit 7
+    "#;
+    let mut ep = start(
+        "entrypoint",
+        argv([
+            &"--post-file",
+            &p,
+            &"--termination-path",
+            &term,
+            &"--",
+            &"sh",
+            &"-c",
+            &script,
+            &"sh",
+            &got,
+            &ready,
+            &go,
+        ]),
+    );
+    assert!(eventually(LIMIT, || ready.exists()), "the command never set its traps");
+    let pid = ep.id() as libc::pid_t;
+    let signals = [libc::SIGUSR1, libc::SIGUSR2, libc::SIGHUP, libc::SIGWINCH];
+    for i in 0..10_000 {
+        // SAFETY: kill(2) on the wrapper this test started.
+        let rc = unsafe { libc::kill(pid, signals[i % 4]) };
+        assert_eq!(rc, 0, "signal {i}: the wrapper is gone");
+    }
+    assert!(ep.running(), "the wrapper died in the storm");
+    fs::write(&go, "").expect("go");
+    let r = ep.finish(LIMIT, "entrypoint after the storm");
+    assert_raw(&r, 7, b"");
+    assert_file(&with(&p, ".err"), "7\n");
+    assert_absent(&p);
+    assert_file(&got, "1 1 1 1\n");
+    assert_termination(&term, 7, "Error", None);
+}
+
+#[test]
+fn signal_storm_while_waiting_neither_cancels_nor_kills_the_step() {
+    // Only TERM and INT cancel a wait; other signals are read and dropped.
+    let t = TempDir::new("faults-storm-wait");
+    let (dep, p, term) = (t.join("dep"), t.join("P"), t.join("T"));
+    let ran = t.join("ran");
+    let mut ep = start(
+        "entrypoint",
+        argv([
+            &"--wait",
+            &dep,
+            &"--post-file",
+            &p,
+            &"--termination-path",
+            &term,
+            &"--",
+            &"sh",
+            &"-c",
+            &"echo ran > \"$0\"; exit 7",
+            &ran,
+        ]),
+    );
+    wait_until_polling(&mut ep, "waiting step");
+    let pid = ep.id() as libc::pid_t;
+    let signals = [libc::SIGUSR1, libc::SIGUSR2, libc::SIGHUP, libc::SIGWINCH];
+    for i in 0..10_000 {
+        // SAFETY: kill(2) on the wrapper this test started.
+        let rc = unsafe { libc::kill(pid, signals[i % 4]) };
+        assert_eq!(rc, 0, "signal {i}: the wrapper is gone");
+    }
+    wait_until_polling(&mut ep, "step after the storm");
+    assert_absent(&ran);
+    assert_absent(&with(&p, ".err"));
+    fs::write(&dep, "0\n").expect("dep");
+    let r = ep.finish(LIMIT, "entrypoint after a storm while waiting");
+    assert_raw(&r, 7, b"");
+    assert_file(&ran, "ran\n");
+    assert_file(&with(&p, ".err"), "7\n");
+    assert_termination(&term, 7, "Error", None);
+}
+
+/// The state letter of `pid` in /proc (R, S, T, Z...; '?' if gone).
+fn proc_state(pid: i32) -> char {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()).unwrap_or('?')
+}
+
+#[test]
+fn stop_and_continue_reach_the_command_not_the_wrapper() {
+    // TSTP is forwarded like any other signal; a stopped command has not
+    // ended (the wrapper waits on), and CONT lets it finish with its status.
+    let t = TempDir::new("faults-tstp");
+    let (p, pid_file, go) = (t.join("P"), t.join("pid"), t.join("go"));
+    let mut ep = start(
+        "entrypoint",
+        argv([
+            &"--post-file",
+            &p,
+            &"--",
+            &"sh",
+            &"-c",
+            &"echo $$ > \"$0\"; while [ ! -e \"$1\" ]; do sleep 0.02; done; exit 4",
+            &pid_file,
+            &go,
+        ]),
+    );
+    let cmd = read_pid(&pid_file);
+    send(ep.id(), libc::SIGTSTP);
+    assert!(
+        eventually(LIMIT, || proc_state(cmd) == 'T'),
+        "the command was not stopped (state {})",
+        proc_state(cmd)
+    );
+    fs::write(&go, "").expect("go");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(ep.running(), "the wrapper ended while its command was stopped");
+    assert_ne!(proc_state(ep.id() as i32), 'T', "the wrapper itself stopped");
+    assert_eq!(proc_state(cmd), 'T', "the command ran on while stopped");
+    send(ep.id(), libc::SIGCONT);
+    let r = ep.finish(LIMIT, "entrypoint after TSTP, CONT");
+    assert_raw(&r, 4, b"");
+    assert_file(&with(&p, ".err"), "4\n");
+}
+
+// ------------------------------------------------- zombie storm
+
+/// The command of the zombie storms: leaves 1000 orphans (each a `sleep 0.2`
+/// whose parent subshell exits at once), then counts, for up to ~3 s, the
+/// zombies among the processes whose parent is the wrapper ($PPID; with
+/// ANY=1, any process: in its own PID namespace), writes `ADOPTED ZOMBIES`
+/// to $OUT (ADOPTED: the orphans it saw adopted by the wrapper right after
+/// the storm), leaves one long orphan (its pid in $ORPHAN) and exits 5.
+const ZOMBIE_STORM: &str = r#"
+    exec </dev/null >/dev/null 2>&1
+    i=0
+    while [ $i -lt 1000 ]; do (sleep 0.2 &); i=$((i+1)); done
+    count() {
+        n=0
+        for f in /proc/[0-9]*/stat; do
+            read -r l < "$f" 2>/dev/null || continue
+            [ "${l%% *}" = $$ ] && continue
+            set -- ${l##*) }
+            [ "$2" = "$PPID" ] || [ "$ANY" = 1 ] || continue
+            case "$1" in $want) n=$((n+1));; esac
+        done
+        echo $n
+    }
+    want='[RSD]'; adopted=$(count)
+    sleep 1
+    want=Z; tries=0
+    while z=$(count); [ "$z" != 0 ] && [ $tries -lt 20 ]; do sleep 0.1; tries=$((tries+1)); done
+    echo "$adopted $z" > "$OUT"
+    sleep 60 &
+    echo $! > "$ORPHAN"
+    exit 5
+"#;
+
+/// Checks the zombie storm's outcome: status 5, P.err, no zombie left.
+fn check_zombie_storm(r: &Raw, out: &Path, p: &Path, adopted_too: bool) {
+    assert_raw(r, 5, b"");
+    assert_file(&with(p, ".err"), "5\n");
+    let text = fs::read_to_string(out).expect("the command's counts");
+    let v: Vec<u32> = text.split_whitespace().map(|n| n.parse().expect("a count")).collect();
+    assert_eq!(v.len(), 2, "{text:?}");
+    assert_eq!(v[1], 0, "zombies left unreaped ({text:?})");
+    if adopted_too {
+        assert!(v[0] > 0, "no orphan was adopted by the wrapper ({text:?})");
+    }
+}
+
+#[test]
+fn zombie_storm_as_pid_1_reaps_every_orphan() {
+    if !is_root() {
+        eprintln!("SKIPPED: zombie storm as PID 1: needs root for a PID namespace");
+        return;
+    }
+    let probe = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .stderr(Stdio::null())
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: zombie storm as PID 1: unshare --pid --fork --mount-proc fails");
+        return;
+    }
+    let t = TempDir::new("faults-zombies-pid1");
+    let (p, out, orphan) = (t.join("P"), t.join("counts"), t.join("orphan"));
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--mount-proc"])
+        .args(tool_argv("entrypoint"))
+        .args(argv([&"--post-file", &p, &"--", &"sh", &"-c", &ZOMBIE_STORM]))
+        .env("OUT", &out)
+        .env("ORPHAN", &orphan)
+        .env("ANY", "1");
+    // The wrapper is PID 1 of the namespace: when it exits (right after the
+    // command), the kernel ends the long orphan too.
+    let r = run_cmd(&mut cmd, "entrypoint as PID 1");
+    check_zombie_storm(&r, &out, &p, false);
+}
+
+#[test]
+fn zombie_storm_as_subreaper_reaps_every_orphan() {
+    let t = TempDir::new("faults-zombies-sub");
+    let (p, out, orphan) = (t.join("P"), t.join("counts"), t.join("orphan"));
+    let mut cmd = tool("entrypoint");
+    cmd.args(argv([&"--post-file", &p, &"--", &"sh", &"-c", &ZOMBIE_STORM]))
+        .env("OUT", &out)
+        .env("ORPHAN", &orphan)
+        .env("ANY", "0");
+    let r = run_cmd(&mut cmd, "entrypoint as subreaper");
+    // qemu-user refuses PR_SET_CHILD_SUBREAPER (EINVAL): there the orphans go
+    // to init, and only "no zombie of ours is left" can be checked.
+    let adoption = !emulated();
+    if !adoption {
+        eprintln!("SKIPPED: adoption of orphans under qemu-user (no PR_SET_CHILD_SUBREAPER)");
+    }
+    // The wrapper exited with its command, while the long orphan lives on.
+    let orphan_pid = read_pid(&orphan);
+    let _guard = PidGuard(orphan_pid);
+    // SAFETY: kill(2) with signal 0 only checks that the process exists.
+    let alive = unsafe { libc::kill(orphan_pid, 0) } == 0;
+    assert!(alive, "the orphan did not outlive the wrapper");
+    check_zombie_storm(&r, &out, &p, adoption);
+}
+
+// ------------------------------------------------- hostile commands
+
+#[test]
+fn command_that_closes_or_redirects_its_output_still_gets_its_status() {
+    let t = TempDir::new("faults-closed");
+    for (i, script) in [
+        "exec >&- 2>&-; exit 9",
+        "exec <&- >&- 2>&-; sleep 0.1; exit 9",
+        "exec >/dev/null 2>&1; echo lost; exit 9",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = t.join(&format!("P{i}"));
+        let term = t.join(&format!("T{i}"));
+        let r = run(
+            "entrypoint",
+            argv([&"--post-file", &p, &"--termination-path", &term, &"--", &"sh", &"-c", &script]),
+        );
+        assert_raw(&r, 9, b"");
+        assert_file(&with(&p, ".err"), "9\n");
+        assert_termination(&term, 9, "Error", None);
+    }
+}
+
+#[test]
+fn wrapper_started_with_stdio_closed_keeps_its_files_apart() {
+    // With 0, 1 and 2 closed, the lock or a marker could take descriptor 2 and
+    // receive the diagnostics: they must not.
+    let t = TempDir::new("faults-no-stdio");
+    let p = t.join("P");
+    let term = t.join("T");
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "exec \"$@\" <&- >&- 2>&-", "sh"]).args(tool_argv("entrypoint")).args(argv([
+        &"--post-file",
+        &p,
+        &"--termination-path",
+        &term,
+        &"--",
+        &"no-such-command-here",
+    ]));
+    let r = run_cmd(cmd.env("PATH", PLAIN_PATH), "entrypoint without stdio");
+    assert_raw(&r, 127, b"");
+    assert_file(&with(&p, ".err"), "127\n");
+    assert_file(&with(&p, ".lock"), "");
+    assert_termination(
+        &term,
+        127,
+        "Error",
+        Some("cannot run 'no-such-command-here': No such file or directory"),
+    );
+}
+
+#[test]
+fn command_in_another_session_still_gets_its_status() {
+    if !have("setsid") {
+        eprintln!("SKIPPED: setsid(1) is not installed");
+        return;
+    }
+    let t = TempDir::new("faults-setsid");
+    let p = t.join("P");
+    let term = t.join("T");
+    // The command leads its own group, so setsid(1) forks: -w waits and passes
+    // the status of the process in the new session on.
+    let r = run(
+        "entrypoint",
+        argv([
+            &"--post-file",
+            &p,
+            &"--termination-path",
+            &term,
+            &"--",
+            &"sh",
+            &"-c",
+            &"exec setsid -w sh -c 'exit 9'",
+        ]),
+    );
+    assert_raw(&r, 9, b"");
+    assert_file(&with(&p, ".err"), "9\n");
+    assert_termination(&term, 9, "Error", None);
+}
+
+#[test]
+fn command_that_leaves_its_process_group_still_gets_signals_and_its_status() {
+    if !have("perl") {
+        eprintln!("SKIPPED: perl is not installed (needed for setpgrp)");
+        return;
+    }
+    let t = TempDir::new("faults-setpgrp");
+    let p = t.join("P");
+    let ready = t.join("ready");
+    // Joins the group of its parent's parent (this test's group), then exits 9
+    // on SIGTERM: the wrapper must send TERM to the command itself.
+    let script = r#"
+        my $pg = getpgrp(getppid());
+        setpgrp(0, $pg) or die "setpgrp: $!";
+        $SIG{TERM} = sub { exit 9 };
+        open(my $f, ">", $ARGV[0]) or die; close($f);
+        sleep 1 while 1;
+    "#;
+    let mut ep = start("entrypoint", argv([&"--post-file", &p, &"--", &"perl", &"-e", &script, &ready]));
+    assert!(eventually(LIMIT, || ready.exists()), "the command never got going");
+    assert!(ep.running());
+    send(ep.id(), libc::SIGTERM);
+    let r = ep.finish(LIMIT, "entrypoint with a command out of its group");
+    assert_raw(&r, 9, b"");
+    assert_file(&with(&p, ".err"), "9\n");
+}
+
+#[test]
+fn stale_and_planted_files_at_step_names_neither_break_nor_leak() {
+    // What a wrapper killed while writing leaves (a regular `.P.tmp`), and
+    // symlinks planted at the temporary, lock and marker names: the step's
+    // files are written all the same and no symlink is followed.
+    let t = TempDir::new("faults-planted");
+    let steps = t.join("steps");
+    fs::create_dir(&steps).expect("mkdir");
+    let victim = t.join("victim");
+    fs::write(&victim, "keep\n").expect("victim");
+    let p = steps.join("P");
+    fs::write(steps.join(".P.tmp"), "stale").expect("stale");
+    for name in [".P.lock.tmp", ".T.tmp", "P.lock", "T"] {
+        std::os::unix::fs::symlink(&victim, steps.join(name)).expect("symlink");
+    }
+    std::os::unix::fs::symlink(&victim, &p).expect("symlink");
+    let term = steps.join("T");
+    let r = run("entrypoint", argv([&"--post-file", &p, &"--termination-path", &term, &"--", &"true"]));
+    assert_raw(&r, 0, b"");
+    assert_file(&victim, "keep\n");
+    for f in [&p, &term, &with(&p, ".lock")] {
+        let m = fs::symlink_metadata(f).expect("stat");
+        assert!(m.file_type().is_file(), "{} is not a regular file", f.display());
+    }
+    assert_file(&p, "0\n");
+    assert_file(&with(&p, ".lock"), "");
+    assert_termination(&term, 0, "Completed", None);
+    // Only what was planted at the temporary names is left, untouched.
+    assert_eq!(names(&steps), set(&[".P.tmp", ".P.lock.tmp", ".T.tmp", "P", "P.lock", "T"]));
+    assert_file(&steps.join(".P.tmp"), "stale");
+    assert!(fs::symlink_metadata(steps.join(".T.tmp")).expect("stat").file_type().is_symlink());
+}
+
+#[test]
+fn bind_mounted_termination_file_is_rewritten_in_place() {
+    // Kubernetes bind-mounts the terminationMessagePath file: rename over it
+    // fails (EBUSY), so the message is written into it.
+    if !is_root() {
+        eprintln!("SKIPPED: bind-mounted termination file: needs root");
+        return;
+    }
+    let t = TempDir::new("faults-bind");
+    let host = t.join("host-file");
+    fs::write(&host, "x".repeat(5000)).expect("host file");
+    let dir = t.join("dir");
+    fs::create_dir(&dir).expect("mkdir");
+    let term = dir.join("termination-log");
+    fs::write(&term, "").expect("mount point");
+    let (src, dst) = (CString::new(b(&host)).expect("path"), CString::new(b(&term)).expect("path"));
+    // SAFETY: valid NUL-terminated strings that outlive the call.
+    let rc =
+        unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()) };
+    if rc != 0 {
+        eprintln!("SKIPPED: bind-mounted termination file: mount: {}", std::io::Error::last_os_error());
+        return;
+    }
+    let _m = Mount(dst);
+    let p = t.join("P");
+    let r = run(
+        "entrypoint",
+        argv([&"--post-file", &p, &"--termination-path", &term, &"--", &"sh", &"-c", &"exit 6"]),
+    );
+    assert_raw(&r, 6, b"");
+    // The old, longer content is gone (truncated), the file is the same one.
+    assert_termination(&term, 6, "Error", None);
+    assert_termination(&host, 6, "Error", None);
+    assert_eq!(names(&dir), set(&["termination-log"]));
+}
+
+// ------------------------------------------------- hostile paths
+
+/// A directory name with a space, a newline, a tab, DEL, UTF-8 and bytes
+/// that are not UTF-8.
+fn hostile_name() -> OsString {
+    OsString::from_vec(b"we ird\nname\t\x7f-\xc3\xa9-\xff\xfe".to_vec())
+}
+
+#[test]
+fn hostile_paths_make_correct_markers_lines_and_json() {
+    let t = TempDir::new("faults-hostile");
+    let dir = t.path().join(hostile_name());
+    let dep = dir.join(OsString::from_vec(b"dep \n\x01\xff".to_vec()));
+    let p = dir.join(OsString::from_vec(b"post \n\xfe".to_vec()));
+    let term = dir.join(OsString::from_vec(b"term\n\xfd/T \x1b".to_vec()));
+
+    // A step that succeeds, then its dependents, through hostile names.
+    let r = run("entrypoint", argv([&"--post-file", &dep, &"--", &"true"]));
+    assert_raw(&r, 0, b"");
+    assert_file(&dep, "0\n");
+    assert_raw(&run("waitfor", [&dep]), 0, b"");
+    let r = run(
+        "entrypoint",
+        argv([
+            &"--wait",
+            &dep,
+            &"--post-file",
+            &p,
+            &"--termination-path",
+            &term,
+            &"--",
+            &"sh",
+            &"-c",
+            &"exit 3",
+        ]),
+    );
+    assert_raw(&r, 3, b"");
+    assert_file(&with(&p, ".err"), "3\n");
+    assert_termination(&term, 3, "Error", None);
+
+    // A failed dependency: the line escapes control characters and passes
+    // other bytes on; the Message is the same text as JSON.
+    fs::remove_file(&dep).expect("rm");
+    fs::write(with(&dep, ".err"), "2\n").expect("write");
+    let r = run(
+        "entrypoint",
+        argv([&"--wait", &dep, &"--post-file", &p, &"--termination-path", &term, &"--", &"true"]),
+    );
+    let line = failed("entrypoint", &dep);
+    assert_raw(&r, 1, &line);
+    assert_eq!(line.iter().filter(|&&c| c == b'\n').count(), 1);
+    assert_file(&with(&p, ".err"), "1\n");
+    let message = message_of(&line);
+    assert!(message.contains("\\x0a") && message.contains('\u{fffd}') && message.contains('é'));
+    assert_termination(&term, 1, "Skipped", Some(&message));
+    let r = run("waitfor", [&dep]);
+    assert_raw(&r, 1, &failed("waitfor", &dep));
+
+    // A command that cannot be found, named with every kind of byte.
+    let cmd = OsString::from_vec(b"no such\n\"cmd\\\x02\xff\xc3\xa9".to_vec());
+    let r = run_cmd(
+        tool("entrypoint").env("PATH", PLAIN_PATH).args(argv([
+            &"--post-file",
+            &p,
+            &"--termination-path",
+            &term,
+            &"--",
+            &cmd,
+        ])),
+        "entrypoint",
+    );
+    let line =
+        concat(&[b"entrypoint: cannot run '", &shown(cmd.as_bytes()), b"': No such file or directory\n"]);
+    assert_raw(&r, 127, &line);
+    assert_file(&with(&p, ".err"), "127\n");
+    let message = message_of(&line);
+    assert_eq!(message, "cannot run 'no such\\x0a\"cmd\\\\x02\u{fffd}é': No such file or directory");
+    assert_termination(&term, 127, "Error", Some(&message));
+    // The raw file holds the escapes JSON needs: \" \\ and \ufffd.
+    let raw = fs::read(&term).expect("read");
+    let raw = String::from_utf8(raw).expect("the message is UTF-8");
+    assert!(raw.contains(r#"no such\\x0a\"cmd\\\\x02\ufffdé'"#), "escaping in {raw}");
+    assert_no_temporaries(&dir);
+}
+
+/// A path of `len - 101` to `len - 1` bytes under `root`, ending in `leaf`:
+/// 100-byte directory names.
+fn deep_path(root: &Path, len: usize, leaf: &str) -> PathBuf {
+    let mut p = root.to_path_buf();
+    let mut i = 0;
+    while b(&p).len() + 101 + leaf.len() + 1 < len {
+        p.push(format!("{i:02}{}", "d".repeat(98)));
+        i += 1;
+    }
+    p.join(leaf)
+}
+
+#[test]
+fn paths_of_4000_bytes_work_for_markers_waits_and_messages() {
+    let t = TempDir::new("faults-deep");
+    let p = deep_path(&t.join("a"), 4000, "P");
+    let term = deep_path(&t.join("b"), 4000, "T");
+    let q = deep_path(&t.join("c"), 4000, "Q");
+    assert!(b(&p).len() > 3800 && b(&p).len() <= 4000, "{}", b(&p).len());
+
+    // A waiter whose directories do not exist yet (20 levels down).
+    let mut w = start("waitfor", [&p]);
+    wait_until_polling(&mut w, "waitfor on a deep path");
+    let r = run("entrypoint", argv([&"--post-file", &p, &"--termination-path", &term, &"--", &"true"]));
+    assert_raw(&r, 0, b"");
+    assert_file(&p, "0\n");
+    assert_termination(&term, 0, "Completed", None);
+    assert_raw(&w.finish(LIMIT, "waitfor on a deep path"), 0, b"");
+
+    let r = run(
+        "entrypoint",
+        argv([
+            &"--wait",
+            &p,
+            &"--post-file",
+            &q,
+            &"--termination-path",
+            &term,
+            &"--",
+            &"sh",
+            &"-c",
+            &"exit 3",
+        ]),
+    );
+    assert_raw(&r, 3, b"");
+    assert_file(&with(&q, ".err"), "3\n");
+
+    // A failed dependency named by a deep path: one line, and a Message cut
+    // to keep the termination message within 4096 bytes, still valid JSON.
+    let r = run(
+        "entrypoint",
+        argv([&"--wait", &q, &"--post-file", &with(&p, "2"), &"--termination-path", &term, &"--", &"true"]),
+    );
+    let line = failed("entrypoint", &q);
+    assert_raw(&r, 1, &line);
+    let pairs = termination(&term);
+    assert_eq!(pairs.len(), 4);
+    assert_eq!((pairs[1].1.as_str(), pairs[2].1.as_str()), ("1", "Skipped"));
+    let full = message_of(&line);
+    assert!(
+        full.starts_with(&pairs[3].1) && pairs[3].1.len() > 3500,
+        "Message {} bytes of {}",
+        pairs[3].1.len(),
+        full.len()
+    );
+    assert_no_temporaries(p.parent().expect("parent"));
+}
+
+#[test]
+fn path_too_long_for_the_lock_fails_early_with_125() {
+    let t = TempDir::new("faults-toolong");
+    // P itself fits in PATH_MAX (4096 with its NUL), P.lock does not.
+    let dir = deep_path(t.path(), 4000, "x").parent().expect("parent").to_path_buf();
+    let name_len = 4093 - b(&dir).len() - 1;
+    assert!((1..=250).contains(&name_len), "{name_len}");
+    let p = dir.join("p".repeat(name_len));
+    assert_eq!(b(&p).len(), 4093);
+    fs::create_dir_all(&dir).expect("mkdir");
+    let ran = t.join("ran");
+    let r = run("entrypoint", argv([&"--post-file", &p, &"--", &"sh", &"-c", &"echo ran > \"$0\"", &ran]));
+    let want = concat(&[
+        b"entrypoint: cannot create '",
+        &shown(b(&with(&p, ".lock"))),
+        b"': Filename too long\n",
+        &cannot_write(&with(&p, ".err"), "Filename too long"),
+    ]);
+    assert_raw(&r, 125, &want);
+    assert_absent(&ran);
+}
