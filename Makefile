@@ -7,6 +7,8 @@
 #   make lint       clippy (warnings are errors) and rustfmt --check
 #   make bench      performance figures beside baselines (QUICK=1: < 1 min)
 #   make image      the scratch image, both platforms, as dist/image.oci.tar
+#   make fuzz       libFuzzer on the parsers (nightly + cargo-fuzz; not in CI):
+#                   FUZZ_SECONDS per target (default 600)
 #   make clean
 
 CARGO   ?= cargo
@@ -16,7 +18,7 @@ DIST    ?= dist
 QEMU    ?= qemu-aarch64-static
 BUDGET  := 32768
 
-.PHONY: all build targets size test unit blackbox blackbox-x86_64 blackbox-aarch64 pods lint bench image clean
+.PHONY: all build targets size test unit blackbox blackbox-x86_64 blackbox-aarch64 pods lint bench image fuzz clean
 
 all: build size
 
@@ -73,6 +75,15 @@ bench: build
 
 image: build
 	scripts/image
+
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= args duration path line json
+
+fuzz:
+	@rustup toolchain list | grep -q '^nightly' || { echo "make: installing the nightly toolchain (rustup)"; rustup toolchain install nightly --profile minimal; }
+	@command -v cargo-fuzz >/dev/null || { echo "make: installing cargo-fuzz (cargo install)"; cargo install cargo-fuzz; }
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 
 clean:
 	$(CARGO) clean
