@@ -1134,6 +1134,15 @@ fn on_error_continue_writes_p_and_exits_0() {
     assert_ran(&r, 0, "", "");
     assert_marker(&p, 0);
     assert_message(&tm, 137, "Signaled", None);
+    // A command that cannot be run is a failing command too.
+    let (p, tm) = (t.join("v"), t.join("w"));
+    let r = run_ep(
+        t.path(),
+        ["-on_error=continue", "--post-file", &s(&p), "--termination-path", &s(&tm), "--", "no-such-cmd"],
+    );
+    assert_ran(&r, 0, "", "entrypoint: cannot run 'no-such-cmd': No such file or directory\n");
+    assert_marker(&p, 0);
+    assert_message(&tm, 127, "Error", Some("cannot run 'no-such-cmd': No such file or directory"));
     // --on-error stop is the default.
     let p = t.join("r");
     let r = run_ep(t.path(), ["--on-error", "stop", "--post-file", &s(&p), "--", "sh", "-c", "exit 3"]);
@@ -1794,7 +1803,7 @@ fn timeout_counts_from_the_command_start_not_the_wait() {
                 "--wait",
                 &s(&a),
                 "--timeout",
-                "1s",
+                "1500ms",
                 "--post-file",
                 &s(&p),
                 "--termination-path",
@@ -1807,7 +1816,7 @@ fn timeout_counts_from_the_command_start_not_the_wait() {
         &p,
     );
     // Longer than the timeout: had it counted from the wait, it would expire.
-    std::thread::sleep(std::time::Duration::from_millis(1300));
+    std::thread::sleep(std::time::Duration::from_millis(2000));
     put(&a, "0\n");
     let r = finish(c, LIMIT, "--timeout after a long wait");
     assert_ran(&r, 0, "ran\n", "");

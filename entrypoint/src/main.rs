@@ -42,7 +42,7 @@ mod options;
 mod report;
 mod supervise;
 
-use options::{OnError, Refused};
+use options::Refused;
 use report::{Reason, Step};
 use rustix::fd::{AsFd, OwnedFd};
 use stepkit::args::{Args, UsageError};
@@ -98,7 +98,7 @@ fn run(mut args: Args) -> u8 {
 
     // 2. Options.
     let mut step = Step { post_file: None, termination_path: None, started_ms: clock::unix_millis() };
-    let mut opts = match options::parse(&args, &mut step.post_file, USAGE, VERSION) {
+    let mut opts = match options::parse(&args, &mut step, USAGE, VERSION) {
         Ok(Some(o)) => o,
         Ok(None) => return status::OK,
         Err(Refused::Usage(e)) => {
@@ -109,18 +109,18 @@ fn run(mut args: Args) -> u8 {
             return fail(&step, Line::new(TOOL).text("cannot allocate the path lists").reason(e))
         }
     };
-    step.post_file = opts.post_file;
-    step.termination_path = opts.termination_path;
     let signals = match signals {
         Ok(fd) => fd,
         Err(e) => return fail(&step, Line::new(TOOL).text("cannot create signalfd").reason(e)),
     };
 
     // 3. Liveness: hold P.lock while alive.
-    let _lock = match opts.post_file.map(hold_lock) {
+    let _lock = match step.post_file.map(hold_lock) {
         Some(Err(e)) => {
-            let p = opts.post_file.unwrap_or_default();
-            return fail(&step, Line::new(TOOL).text("cannot create ").quoted(p).text(".lock").reason(e));
+            let p = step.post_file.unwrap_or_default();
+            let lock = PathBuf::with_suffix(p, b".lock");
+            let lock = lock.as_ref().map_or(p, |l| l.as_bytes());
+            return fail(&step, Line::new(TOOL).text("cannot create ").quoted(lock).reason(e));
         }
         Some(Ok(fd)) => Some(fd),
         None => None,
@@ -185,7 +185,7 @@ fn run(mut args: Args) -> u8 {
             let code = status::for_exec_error(e);
             let line = Line::new(TOOL).text("cannot run ").quoted(name).reason(e);
             line.emit();
-            return step.finish(code, code, Reason::Error, Some(&line));
+            return step.finish(opts.on_error.wrapper_status(code), code, Reason::Error, Some(&line));
         }
     };
 
@@ -208,8 +208,7 @@ fn run(mut args: Args) -> u8 {
         timed_out_line.emit();
         note = Some(&timed_out_line);
     }
-    let wrapper = if opts.on_error == OnError::Continue { status::OK } else { code };
-    step.finish(wrapper, code, reason, note)
+    step.finish(opts.on_error.wrapper_status(code), code, reason, note)
 }
 
 /// The signals entrypoint handles: all but those that report a fault of its

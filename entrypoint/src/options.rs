@@ -10,6 +10,8 @@ use stepkit::args::{flag_value, Args, Item, Parser, UsageError};
 use stepkit::duration::{self, Duration};
 use stepkit::wait_engine::{self, Engine};
 
+use crate::report::Step;
+
 /// What to do when COMMAND fails.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum OnError {
@@ -20,12 +22,18 @@ pub enum OnError {
     Continue,
 }
 
+impl OnError {
+    /// The wrapper's status (and so the marker) for COMMAND's status `code`.
+    pub fn wrapper_status(self, code: u8) -> u8 {
+        match self {
+            OnError::Stop => code,
+            OnError::Continue => 0,
+        }
+    }
+}
+
 /// The parsed command line.
 pub struct Options {
-    /// `--post-file P` / `-post_file`.
-    pub post_file: Option<&'static [u8]>,
-    /// `--termination-path T` / `-termination_path`.
-    pub termination_path: Option<&'static [u8]>,
     /// The `--wait` / `-wait_file` paths (comma lists split), if any.
     pub waits: Option<Engine>,
     /// `--wait-timeout D`.
@@ -126,18 +134,11 @@ impl From<UsageError> for Refused {
 }
 
 /// Parses the command line (after `entrypoint`); `None` when `--help` or
-/// `--version` was answered. The post file is stored in
-/// `post_file` as soon as it is read, so that a usage error after it can
-/// still leave `P.err` for the steps that wait on this one.
-pub fn parse(
-    args: &Args,
-    post_file: &mut Option<&'static [u8]>,
-    usage: &str,
-    version: &str,
-) -> Result<Option<Options>, Refused> {
+/// `--version` was answered. The post file and termination path go into
+/// `step` as soon as they are read, so that a usage error after them still
+/// leaves `P.err` and a termination message for the steps that wait on this one.
+pub fn parse(args: &Args, step: &mut Step, usage: &str, version: &str) -> Result<Option<Options>, Refused> {
     let mut o = Options {
-        post_file: None,
-        termination_path: None,
         waits: None,
         wait_timeout: None,
         timeout: None,
@@ -182,11 +183,11 @@ pub fn parse(
         let v = p.value(inline)?;
         let added = match key {
             Key::PostFile => {
-                *post_file = Some(v);
+                step.post_file = Some(v);
                 Ok(())
             }
             Key::TerminationPath => {
-                o.termination_path = Some(v);
+                step.termination_path = Some(v);
                 Ok(())
             }
             Key::Wait => add_path(&mut o.waits, capacity, v),
@@ -225,7 +226,6 @@ pub fn parse(
     if let Some(e) = o.stop_when.as_mut() {
         e.set_options(wait_engine::Options { any: true, always: true, ..wait_engine::Options::default() });
     }
-    o.post_file = *post_file;
     if o.program.is_none() && o.command >= args.len() {
         return Err(UsageError::Other("missing COMMAND").into());
     }
@@ -255,9 +255,14 @@ mod tests {
         unsafe { Args::from_main(list.len() as i32, ptrs.as_ptr()) }
     }
 
-    fn opts(list: &[&str]) -> Options {
-        match parse(&args(list), &mut None, "", "") {
-            Ok(Some(o)) => o,
+    fn step() -> Step {
+        Step { post_file: None, termination_path: None, started_ms: 0 }
+    }
+
+    fn opts(list: &[&str]) -> (Options, Step) {
+        let mut st = step();
+        match parse(&args(list), &mut st, "", "") {
+            Ok(Some(o)) => (o, st),
             _ => panic!("parse failed: {list:?}"),
         }
     }
@@ -292,9 +297,9 @@ mod tests {
             "-c",
             "x",
         ];
-        let o = opts(&list);
-        assert_eq!(o.post_file, Some(&b"/s/c"[..]));
-        assert_eq!(o.termination_path, Some(&b"/t"[..]));
+        let (o, st) = opts(&list);
+        assert_eq!(st.post_file, Some(&b"/s/c"[..]));
+        assert_eq!(st.termination_path, Some(&b"/t"[..]));
         assert_eq!(o.timeout, Some(Duration::secs(60)));
         assert_eq!(o.grace, Duration::secs(2));
         assert_eq!(o.on_error, OnError::Continue);
@@ -318,8 +323,8 @@ mod tests {
             "-c",
             "echo hi",
         ];
-        let o = opts(&list);
-        assert_eq!(o.post_file, Some(&b"/s/c"[..]));
+        let (o, st) = opts(&list);
+        assert_eq!(st.post_file, Some(&b"/s/c"[..]));
         assert_eq!(paths(&o.waits), ["/s/a", "/s/b"]);
         assert_eq!(o.timeout, None);
         assert_eq!(o.on_error, OnError::Stop);
@@ -329,13 +334,13 @@ mod tests {
 
     #[test]
     fn command_without_double_dash() {
-        let o = opts(&["entrypoint", "--post-file", "/p", "true"]);
+        let (o, _) = opts(&["entrypoint", "--post-file", "/p", "true"]);
         assert_eq!(o.command, 3);
     }
 
     #[test]
     fn errors() {
-        let bad = |list: &[&str]| match parse(&args(list), &mut None, "", "") {
+        let bad = |list: &[&str]| match parse(&args(list), &mut step(), "", "") {
             Err(Refused::Usage(e)) => Some(e),
             _ => None,
         };
@@ -352,8 +357,8 @@ mod tests {
     #[test]
     fn post_file_found_before_a_bad_option() {
         let a = args(&["e", "-post_file=/s/x", "--bogus", "--", "true"]);
-        let mut post = None;
-        assert!(parse(&a, &mut post, "", "").is_err());
-        assert_eq!(post, Some(&b"/s/x"[..]));
+        let mut st = step();
+        assert!(parse(&a, &mut st, "", "").is_err());
+        assert_eq!(st.post_file, Some(&b"/s/x"[..]));
     }
 }
