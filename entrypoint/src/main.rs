@@ -244,7 +244,7 @@ fn hold_lock(post_file: &'static [u8]) -> Result<OwnedFd, rustix::io::Errno> {
     let create = || -> Result<OwnedFd, rustix::io::Errno> {
         let file = AtomicFile::create(lock.as_bytes(), false)?;
         rustix::fs::flock(file.fd(), rustix::fs::FlockOperation::LockExclusive)?;
-        file.commit_keep(lock.as_bytes(), 0o644)
+        file.commit_keep(0o644)
     };
     match create() {
         Err(rustix::io::Errno::NOENT) => {

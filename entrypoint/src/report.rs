@@ -6,6 +6,7 @@ use stepkit::atomic;
 use stepkit::clock;
 use stepkit::path::{create_dirs, dirname, PathBuf};
 use stepkit::say::{self, Line};
+use stepkit::sys::Buf;
 
 use crate::TOOL;
 
@@ -119,31 +120,29 @@ const MAX: usize = 4096;
 
 /// Tekton's termination message: a JSON array of `{"key","value","type":3}`.
 pub struct Json {
-    buf: [u8; MAX],
+    /// Bytes `..len` are written.
+    buf: Buf<MAX>,
     len: usize,
 }
 
 impl Json {
     /// An empty message.
     pub fn new() -> Json {
-        Json { buf: [0; MAX], len: 0 }
+        Json { buf: Buf::new(), len: 0 }
     }
 
     /// The bytes written so far.
     pub fn as_bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or_default()
+        // SAFETY: bytes ..len are always written (see the field).
+        unsafe { self.buf.prefix(self.len) }
     }
 
     fn raw(&mut self, s: &[u8]) -> bool {
-        let end = self.len + s.len();
-        match self.buf.get_mut(self.len..end) {
-            Some(dst) => {
-                dst.copy_from_slice(s);
-                self.len = end;
-                true
-            }
-            None => false,
+        let fits = self.len + s.len() <= MAX && self.buf.write(self.len, s);
+        if fits {
+            self.len += s.len();
         }
+        fits
     }
 
     /// Appends `s` as JSON string content, escaped, cut to leave `reserve`

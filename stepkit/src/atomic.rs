@@ -14,16 +14,22 @@ const NAME_KEEP: usize = 240;
 
 /// A temporary file that becomes `dest` on [`AtomicFile::commit`], and
 /// disappears if dropped before.
-pub struct AtomicFile {
+///
+/// It keeps the destination's name, not the temporary path: the path is
+/// rebuilt in place when needed, so no 4 KiB buffer is carried or moved.
+pub struct AtomicFile<'a> {
     fd: OwnedFd,
-    tmp: PathBuf,
+    dest: &'a [u8],
+    n: u32,
     committed: bool,
 }
 
-fn temp_name(dest: &[u8], n: u32) -> Result<PathBuf, Errno> {
+/// Writes the `n`th temporary name for `dest` into `tmp`: `DIR/.NAME.tmp[n]`.
+fn temp_name(tmp: &mut PathBuf, dest: &[u8], n: u32) -> Result<(), Errno> {
     let base = basename(dest);
     let base = base.get(..base.len().min(NAME_KEEP)).unwrap_or(base);
-    let mut tmp = PathBuf::new(dirname(dest))?;
+    tmp.truncate(0);
+    tmp.push(dirname(dest))?;
     tmp.push(b"/.")?;
     tmp.push(base)?;
     tmp.push(b".tmp")?;
@@ -31,23 +37,24 @@ fn temp_name(dest: &[u8], n: u32) -> Result<PathBuf, Errno> {
         let mut digits = [0u8; 20];
         tmp.push(crate::say::fmt_u64(u64::from(n), &mut digits))?;
     }
-    Ok(tmp)
+    Ok(())
 }
 
-impl AtomicFile {
+impl<'a> AtomicFile<'a> {
     /// Creates the temporary file for `dest` (mode 0600 until commit).
     ///
     /// `reclaim_stale`: the caller holds the lock that writers of this
     /// directory take (see `copy`), so a regular file already at a temporary
     /// name was left by a writer that died, and is removed and reused. A symlink
     /// or anything else there is left alone and the next name is tried.
-    pub fn create(dest: &[u8], reclaim_stale: bool) -> Result<AtomicFile, Errno> {
+    pub fn create(dest: &'a [u8], reclaim_stale: bool) -> Result<AtomicFile<'a>, Errno> {
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let mut n = 0;
+        let mut tmp = PathBuf::empty();
         while n < 100 {
-            let tmp = temp_name(dest, n)?;
+            temp_name(&mut tmp, dest, n)?;
             match openat(CWD, tmp.as_cstr(), flags, Mode::from_raw_mode(0o600)) {
-                Ok(fd) => return Ok(AtomicFile { fd, tmp, committed: false }),
+                Ok(fd) => return Ok(AtomicFile { fd, dest, n, committed: false }),
                 Err(Errno::EXIST) => {
                     if reclaim_stale && is_regular_nofollow(&tmp) {
                         unlinkat(CWD, tmp.as_cstr(), AtFlags::empty())?;
@@ -67,27 +74,31 @@ impl AtomicFile {
     }
 
     /// Gives the file its final `mode` and renames it to `dest`.
-    pub fn commit(mut self, dest: &[u8], mode: u32) -> Result<(), Errno> {
+    pub fn commit(mut self, mode: u32) -> Result<(), Errno> {
         fchmod(&self.fd, Mode::from_raw_mode(mode))?;
-        let dest = PathBuf::new(dest)?;
-        rustix::fs::renameat(CWD, self.tmp.as_cstr(), CWD, dest.as_cstr())?;
+        let mut tmp = PathBuf::empty();
+        temp_name(&mut tmp, self.dest, self.n)?;
+        let mut dest = PathBuf::empty();
+        dest.push(self.dest)?;
+        rustix::fs::renameat(CWD, tmp.as_cstr(), CWD, dest.as_cstr())?;
         self.committed = true;
         Ok(())
     }
 
     /// Like [`commit`](Self::commit), and keeps the file open (close-on-exec):
     /// for a lock file that must never be seen unlocked at its final name.
-    pub fn commit_keep(self, dest: &[u8], mode: u32) -> Result<OwnedFd, Errno> {
+    pub fn commit_keep(self, mode: u32) -> Result<OwnedFd, Errno> {
         let fd = rustix::io::fcntl_dupfd_cloexec(&self.fd, 0)?;
-        self.commit(dest, mode)?;
+        self.commit(mode)?;
         Ok(fd)
     }
 }
 
-impl Drop for AtomicFile {
+impl Drop for AtomicFile<'_> {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = unlinkat(CWD, self.tmp.as_cstr(), AtFlags::empty());
+        let mut tmp = PathBuf::empty();
+        if !self.committed && temp_name(&mut tmp, self.dest, self.n).is_ok() {
+            let _ = unlinkat(CWD, tmp.as_cstr(), AtFlags::empty());
         }
     }
 }
@@ -99,8 +110,9 @@ fn is_regular_nofollow(p: &PathBuf) -> bool {
 
 /// Creates (or replaces) the symlink `dest` pointing to `target`, atomically.
 pub fn symlink(target: &core::ffi::CStr, dest: &[u8]) -> Result<(), Errno> {
+    let mut tmp = PathBuf::empty();
     for n in 0..100 {
-        let tmp = temp_name(dest, n)?;
+        temp_name(&mut tmp, dest, n)?;
         match rustix::fs::symlinkat(target, CWD, tmp.as_cstr()) {
             Ok(()) => {
                 let d = PathBuf::new(dest)?;
@@ -127,7 +139,7 @@ pub fn write_file(dest: &[u8], content: &[u8], mode: u32) -> Result<(), Errno> {
             Err(e) => return Err(e),
         }
     }
-    file.commit(dest, mode)
+    file.commit(mode)
 }
 
 #[cfg(test)]

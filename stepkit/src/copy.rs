@@ -77,7 +77,7 @@ pub fn copy_file(src: &CStr, dest: &[u8], mode: Option<u32>) -> Result<(), CopyE
     };
     let out = AtomicFile::create(dest, lock.is_some()).map_err(CopyError::Dest)?;
     transfer(input.as_fd(), out.fd())?;
-    out.commit(dest, dest_mode(src_mode, mode)).map_err(CopyError::Dest)
+    out.commit(dest_mode(src_mode, mode)).map_err(CopyError::Dest)
 }
 
 /// Moves all data from `input` to `output`, by the fastest way that works.

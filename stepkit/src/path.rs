@@ -1,6 +1,7 @@
 //! Paths without an allocator: a NUL-terminated copy in a stack buffer, the
 //! pure `dirname`/`basename` splits, and `mkdir -p`.
 
+use crate::sys::SpillBuf;
 use core::ffi::CStr;
 use rustix::fs::{mkdirat, statat, AtFlags, FileType, Mode, CWD};
 use rustix::io::Errno;
@@ -8,17 +9,25 @@ use rustix::io::Errno;
 /// Longest path we build: PATH_MAX plus room for a suffix such as `.err`.
 pub const CAP: usize = 4096 + 64;
 
-/// A path (plus an optional suffix) as a C string in a fixed buffer.
+/// A path (plus an optional suffix) as a C string.
 pub struct PathBuf {
-    buf: [u8; CAP],
+    /// The path, then a NUL at `len` (on the stack while short, see [`SpillBuf`]).
+    buf: SpillBuf,
     len: usize,
 }
 
 impl PathBuf {
+    /// An empty path, to be filled in place with [`PathBuf::push`].
+    pub fn empty() -> PathBuf {
+        let mut p = PathBuf { buf: SpillBuf::new(), len: 0 };
+        p.buf.write(0, b"\0");
+        p
+    }
+
     /// `path` followed by `suffix`; `ENAMETOOLONG` if it does not fit, `EINVAL`
     /// for an embedded NUL (which no argv string can hold anyway).
     pub fn with_suffix(path: &[u8], suffix: &[u8]) -> Result<PathBuf, Errno> {
-        let mut p = PathBuf { buf: [0; CAP], len: 0 };
+        let mut p = PathBuf::empty();
         p.push(path)?;
         p.push(suffix)?;
         Ok(p)
@@ -36,35 +45,30 @@ impl PathBuf {
         }
         let end = self.len + more.len();
         // Keep one byte for the NUL.
-        let dst = self.buf.get_mut(self.len..end).filter(|_| end < CAP).ok_or(Errno::NAMETOOLONG)?;
-        dst.copy_from_slice(more);
-        self.len = end;
-        if let Some(nul) = self.buf.get_mut(end) {
-            *nul = 0;
+        if end >= CAP || !self.buf.write(self.len, more) || !self.buf.write(end, b"\0") {
+            return Err(Errno::NAMETOOLONG);
         }
+        self.len = end;
         Ok(())
     }
 
     /// Cuts the path back to `len` bytes.
     pub fn truncate(&mut self, len: usize) {
-        if len < self.len {
+        if len <= self.len && self.buf.write(len, b"\0") {
             self.len = len;
-            if let Some(nul) = self.buf.get_mut(len) {
-                *nul = 0;
-            }
         }
     }
 
     /// The bytes, without the NUL.
     pub fn as_bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or_default()
+        self.buf.bytes().get(..self.len).unwrap_or_default()
     }
 
     /// The C string.
     pub fn as_cstr(&self) -> &CStr {
-        let bytes = self.buf.get(..=self.len).unwrap_or(b"\0");
-        // SAFETY: `push` rejects NUL bytes and always writes a NUL at `len`
-        // (< CAP), so `bytes` is NUL-terminated with no interior NUL.
+        let bytes = self.buf.bytes().get(..=self.len).unwrap_or(b"\0");
+        // SAFETY: `push` rejects NUL bytes and always writes a NUL at `len`,
+        // so `bytes` is NUL-terminated with no interior NUL.
         unsafe { CStr::from_bytes_with_nul_unchecked(bytes) }
     }
 }
@@ -164,6 +168,19 @@ mod tests {
         assert_eq!(p.as_cstr().to_bytes(), b"/steps/one.err");
         assert_eq!(PathBuf::new(&[b'a'; CAP]).err(), Some(Errno::NAMETOOLONG));
         assert_eq!(PathBuf::new(b"a\0b").err(), Some(Errno::INVAL));
+    }
+
+    #[test]
+    fn long_paths_move_off_the_stack() {
+        let long = vec![b'x'; 3000];
+        let mut p = PathBuf::new(b"/a/").unwrap();
+        p.push(&long).unwrap();
+        p.push(b".err").unwrap();
+        assert_eq!(p.as_bytes().len(), 3 + 3000 + 4);
+        assert_eq!(p.as_cstr().to_bytes(), p.as_bytes());
+        p.truncate(3);
+        assert_eq!(p.as_cstr().to_bytes(), b"/a/");
+        assert_eq!(PathBuf::new(&vec![b'y'; 4200]).err(), Some(Errno::NAMETOOLONG));
     }
 
     #[test]

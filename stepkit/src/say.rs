@@ -5,21 +5,24 @@
 //! `strerror`), or for usage errors `TOOL: MESSAGE (try 'TOOL --help')`.
 
 use crate::args::UsageError;
-use crate::sys;
+use crate::sys::{self, SpillBuf};
 use rustix::io::Errno;
 
-const CAP: usize = 8192;
+/// Long enough for a 4096-byte path and the words around it.
+const CAP: usize = sys::SPILL_CAP;
 
 /// A message line being built. Too long a line is cut, never split.
 pub struct Line {
-    buf: [u8; CAP],
+    /// Short lines stay on the stack, long ones move to a mapping.
+    buf: SpillBuf,
     len: usize,
 }
 
 impl Line {
     /// A line that starts with `TOOL: `.
+    #[inline(never)]
     pub fn new(tool: &str) -> Line {
-        let mut line = Line { buf: [0; CAP], len: 0 };
+        let mut line = Line { buf: SpillBuf::new(), len: 0 };
         line.push(tool.as_bytes());
         line.push(b": ");
         line
@@ -30,24 +33,26 @@ impl Line {
         // Keep room for the final newline.
         let room = CAP - 1 - self.len;
         let n = bytes.len().min(room);
-        if let (Some(dst), Some(src)) = (self.buf.get_mut(self.len..self.len + n), bytes.get(..n)) {
-            dst.copy_from_slice(src);
+        if self.buf.write(self.len, bytes.get(..n).unwrap_or_default()) {
             self.len += n;
         }
     }
 
     /// Plain text.
+    #[inline(never)]
     pub fn text(mut self, s: &str) -> Line {
         self.add_text(s);
         self
     }
 
     /// Plain text, in place.
+    #[inline(never)]
     pub fn add_text(&mut self, s: &str) {
         self.push(s.as_bytes());
     }
 
     /// A quoted path, in place (see [`Line::quoted`]).
+    #[inline(never)]
     pub fn add_quoted(&mut self, s: &[u8]) {
         self.push(b"'");
         self.add_bytes(s);
@@ -55,6 +60,7 @@ impl Line {
     }
 
     /// Raw bytes (an option name, say), control characters escaped.
+    #[inline(never)]
     pub fn bytes(mut self, s: &[u8]) -> Line {
         self.add_bytes(s);
         self
@@ -75,6 +81,7 @@ impl Line {
 
     /// A path or command in single quotes (`'a b'`), control characters escaped
     /// so that a hostile name cannot break the line.
+    #[inline(never)]
     pub fn quoted(mut self, s: &[u8]) -> Line {
         self.add_quoted(s);
         self
@@ -89,6 +96,7 @@ impl Line {
     }
 
     /// `: ` and the system's text for `e`.
+    #[inline(never)]
     pub fn reason(mut self, e: Errno) -> Line {
         self.push(b": ");
         self.push(sys::strerror(e));
@@ -97,7 +105,7 @@ impl Line {
 
     /// The line so far (tests).
     pub fn as_bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or_default()
+        self.buf.bytes().get(..self.len).unwrap_or_default()
     }
 
     /// The line without its `TOOL: ` prefix (for the termination message).

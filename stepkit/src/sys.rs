@@ -229,53 +229,49 @@ pub fn exec(cmd: Argv) -> Errno {
     Errno::from_raw_os_error(errno())
 }
 
-/// A fixed-capacity list of `Copy` values in an anonymous private mapping, for
-/// lists whose length comes from the command line: pages that are never
-/// touched never become resident. The mapping lives until the process exits.
+/// A fixed-capacity list of `Copy` values in an anonymous mapping, for lists
+/// whose length comes from the command line: pages that are never touched
+/// never become resident.
 pub struct Slab<T: Copy + 'static> {
-    items: &'static mut [MaybeUninit<T>],
+    map: Mapping,
     len: usize,
+    _items: core::marker::PhantomData<T>,
 }
 
 impl<T: Copy + 'static> Slab<T> {
     /// Room for `cap` values.
     pub fn with_capacity(cap: usize) -> Result<Slab<T>, Errno> {
-        let bytes = cap.checked_mul(size_of::<T>()).ok_or(Errno::NOMEM)?.max(1);
-        // SAFETY: a fresh anonymous mapping at an address of the kernel's choice
-        // aliases nothing; it is page-aligned (enough for any T) and zero-filled,
-        // and is never unmapped, so the 'static slice stays valid.
-        let items = unsafe {
-            let ptr = rustix::mm::mmap_anonymous(
-                core::ptr::null_mut(),
-                bytes,
-                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
-                rustix::mm::MapFlags::PRIVATE,
-            )?;
-            core::slice::from_raw_parts_mut(ptr.cast::<MaybeUninit<T>>(), cap)
-        };
-        Ok(Slab { items, len: 0 })
+        let bytes = cap.checked_mul(size_of::<T>()).ok_or(Errno::NOMEM)?;
+        Ok(Slab { map: Mapping::new(bytes)?, len: 0, _items: core::marker::PhantomData })
+    }
+
+    fn cap(&self) -> usize {
+        self.map.bytes().len() / size_of::<T>().max(1)
     }
 
     /// Appends `v`; `ENOMEM` when full.
     pub fn push(&mut self, v: T) -> Result<(), Errno> {
-        let slot = self.items.get_mut(self.len).ok_or(Errno::NOMEM)?;
-        slot.write(v);
+        if self.len >= self.cap() {
+            return Err(Errno::NOMEM);
+        }
+        // SAFETY: len < cap, so slot `len` lies inside the mapping, which is
+        // page-aligned (enough for any T) and exclusively ours (&mut self).
+        unsafe { self.map.bytes_mut().as_mut_ptr().cast::<T>().add(self.len).write(v) };
         self.len += 1;
         Ok(())
     }
 
     /// The values pushed so far.
     pub fn as_slice(&self) -> &[T] {
-        let init = self.items.get(..self.len).unwrap_or_default();
-        // SAFETY: the first `len` slots were written by `push`.
-        unsafe { &*(init as *const [MaybeUninit<T>] as *const [T]) }
+        // SAFETY: the first `len` slots were written by `push`; the mapping is
+        // aligned for T and lives as long as `self`.
+        unsafe { core::slice::from_raw_parts(self.map.bytes().as_ptr().cast::<T>(), self.len) }
     }
 
     /// The values pushed so far, mutable.
     pub fn as_mut_slice(&mut self) -> &mut [T] {
-        let init = self.items.get_mut(..self.len).unwrap_or_default();
-        // SAFETY: the first `len` slots were written by `push`.
-        unsafe { &mut *(init as *mut [MaybeUninit<T>] as *mut [T]) }
+        // SAFETY: as in `as_slice`, and `&mut self` makes this the only reference.
+        unsafe { core::slice::from_raw_parts_mut(self.map.bytes_mut().as_mut_ptr().cast::<T>(), self.len) }
     }
 }
 
@@ -301,4 +297,152 @@ pub fn clock_gettime(id: ClockId) -> libc::timespec {
     // time on both targets); both clocks exist on every Linux.
     unsafe { libc::syscall(libc::SYS_clock_gettime, clock, &mut ts as *mut libc::timespec) };
     ts
+}
+
+/// A fixed buffer whose bytes are left uninitialised until written, so that a
+/// large buffer on the stack costs resident memory only for what is used (the
+/// wrapper's RSS is a budget). Reads see only the written prefix.
+pub struct Buf<const N: usize> {
+    bytes: [MaybeUninit<u8>; N],
+}
+
+impl<const N: usize> Buf<N> {
+    /// An unwritten buffer.
+    pub const fn new() -> Buf<N> {
+        Buf { bytes: [const { MaybeUninit::uninit() }; N] }
+    }
+
+    /// Writes `src` at `at`; false (nothing written) if it does not fit.
+    pub fn write(&mut self, at: usize, src: &[u8]) -> bool {
+        let Some(dst) = self.bytes.get_mut(at..at.saturating_add(src.len())) else { return false };
+        for (d, s) in dst.iter_mut().zip(src) {
+            d.write(*s);
+        }
+        true
+    }
+
+    /// The first `len` bytes.
+    ///
+    /// # Safety
+    /// All of them must have been written with [`Buf::write`].
+    pub unsafe fn prefix(&self, len: usize) -> &[u8] {
+        let len = len.min(N);
+        // SAFETY: len <= N, and the caller guarantees these bytes were written.
+        unsafe { core::slice::from_raw_parts(self.bytes.as_ptr().cast::<u8>(), len) }
+    }
+}
+
+impl<const N: usize> Default for Buf<N> {
+    fn default() -> Self {
+        Buf::new()
+    }
+}
+
+/// An anonymous private mapping of `len` zeroed bytes, unmapped when dropped:
+/// room for the rare long path without a large stack frame (large frames are
+/// probed page by page, which makes them resident).
+pub struct Mapping {
+    ptr: core::ptr::NonNull<u8>,
+    len: usize,
+}
+
+impl Mapping {
+    /// Maps `len` bytes (`mmap(2)`).
+    pub fn new(len: usize) -> Result<Mapping, Errno> {
+        // SAFETY: a fresh anonymous mapping at an address of the kernel's
+        // choice aliases nothing; it is unmapped only by `drop`.
+        let ptr = unsafe {
+            rustix::mm::mmap_anonymous(
+                core::ptr::null_mut(),
+                len.max(1),
+                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+                rustix::mm::MapFlags::PRIVATE,
+            )?
+        };
+        let ptr = core::ptr::NonNull::new(ptr.cast::<u8>()).ok_or(Errno::NOMEM)?;
+        Ok(Mapping { ptr, len })
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes (zero-filled by the
+        // kernel), alive until drop.
+        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// The bytes, writable.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `bytes`, and `&mut self` makes this the only reference.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    #[inline(never)]
+    fn drop(&mut self) {
+        // SAFETY: ptr/len describe the mapping made in `new`, used by no one else.
+        let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), self.len.max(1)) };
+    }
+}
+
+/// Bytes a [`SpillBuf`] keeps on the stack.
+const SPILL_SMALL: usize = 256;
+/// Bytes a [`SpillBuf`] can hold: a 4096-byte path and words around it.
+pub const SPILL_CAP: usize = 4096 + 512;
+
+/// A buffer of up to [`SPILL_CAP`] bytes that starts in a few hundred bytes on
+/// the stack and moves to a [`Mapping`] only when something longer is written:
+/// paths and message lines are short nearly always, and a large stack frame
+/// would be probed page by page (made resident) on every run.
+pub struct SpillBuf {
+    small: Buf<SPILL_SMALL>,
+    big: Option<Mapping>,
+    /// Bytes `..written` are written (in `big` if it exists).
+    written: usize,
+}
+
+impl SpillBuf {
+    /// An empty buffer.
+    pub const fn new() -> Self {
+        SpillBuf { small: Buf::new(), big: None, written: 0 }
+    }
+
+    /// Writes `src` at `at` (at most the written length so far, so no gap is
+    /// left); false if it would pass the capacity or no memory could be mapped.
+    pub fn write(&mut self, at: usize, src: &[u8]) -> bool {
+        let end = at.saturating_add(src.len());
+        if at > self.written || end > SPILL_CAP {
+            return false;
+        }
+        if self.big.is_none() && end > SPILL_SMALL {
+            let Ok(mut big) = Mapping::new(SPILL_CAP) else { return false };
+            if let Some(dst) = big.bytes_mut().get_mut(..self.written) {
+                dst.copy_from_slice(self.bytes());
+            }
+            self.big = Some(big);
+        }
+        let ok = match self.big.as_mut() {
+            Some(big) => big.bytes_mut().get_mut(at..end).map(|dst| dst.copy_from_slice(src)).is_some(),
+            None => self.small.write(at, src),
+        };
+        if ok {
+            self.written = self.written.max(end);
+        }
+        ok
+    }
+
+    /// Everything written so far.
+    pub fn bytes(&self) -> &[u8] {
+        match self.big.as_ref() {
+            Some(big) => big.bytes().get(..self.written).unwrap_or_default(),
+            // SAFETY: bytes ..written of `small` were written while `big` was None.
+            None => unsafe { self.small.prefix(self.written) },
+        }
+    }
+}
+
+impl Default for SpillBuf {
+    fn default() -> Self {
+        SpillBuf::new()
+    }
 }

@@ -168,7 +168,7 @@ impl Engine {
         let Some(fd) = self.inotify.as_ref() else {
             return self.verdict();
         };
-        let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
+        let mut buf = [MaybeUninit::<u8>::uninit(); 1024];
         let mut reader = inotify::Reader::new(fd.as_fd(), &mut buf);
         let mut full = false;
         let nonempty = self.opts.nonempty;
