@@ -74,21 +74,14 @@ impl Bytes<'_> {
 
     /// An address-sized field (`Elf32_Off` or `Elf64_Off`).
     fn off(&self, at: usize, is64: bool) -> usize {
-        let v = if is64 {
-            self.u64(at)
-        } else {
-            u64::from(self.u32(at))
-        };
+        let v = if is64 { self.u64(at) } else { u64::from(self.u32(at)) };
         usize::try_from(v).unwrap_or_else(|_| panic!("{}: offset {v} out of range", self.name))
     }
 }
 
 /// Parses the ELF header, program headers and section headers of `data`.
 fn parse_elf(name: &str, data: &[u8]) -> Elf {
-    assert!(
-        data.len() >= 16 && data.starts_with(b"\x7fELF"),
-        "{name}: not an ELF file"
-    );
+    assert!(data.len() >= 16 && data.starts_with(b"\x7fELF"), "{name}: not an ELF file");
     let is64 = match data[4] {
         1 => false,
         2 => true,
@@ -112,14 +105,8 @@ fn parse_elf(name: &str, data: &[u8]) -> Elf {
     assert!(phnum > 0, "{name}: no program headers");
     // p_type and sh_type are the first word of their header (sh_type after sh_name).
     let segments = (0..phnum).map(|i| b.u32(phoff + i * phentsize)).collect();
-    let sections = (0..shnum)
-        .map(|i| b.u32(shoff + i * shentsize + 4))
-        .collect();
-    Elf {
-        machine,
-        segments,
-        sections,
-    }
+    let sections = (0..shnum).map(|i| b.u32(shoff + i * shentsize + 4)).collect();
+    Elf { machine, segments, sections }
 }
 
 fn read_binary(tool: &str) -> (std::path::PathBuf, Vec<u8>) {
@@ -130,9 +117,7 @@ fn read_binary(tool: &str) -> (std::path::PathBuf, Vec<u8>) {
 
 fn check_size(tool: &str) {
     let path = harness::bin(tool);
-    let size = std::fs::metadata(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .len();
+    let size = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).len();
     eprintln!("{}: {size} bytes (budget {BUDGET})", path.display());
     assert!(
         size <= BUDGET,
@@ -183,26 +168,15 @@ fn check_machine(tool: &str) {
 fn check_stripped(tool: &str) {
     let (path, data) = read_binary(tool);
     let elf = parse_elf(&path.display().to_string(), &data);
-    assert!(
-        !elf.sections.contains(&SHT_SYMTAB),
-        "{} has a symbol table: not stripped",
-        path.display()
-    );
+    assert!(!elf.sections.contains(&SHT_SYMTAB), "{} has a symbol table: not stripped", path.display());
 }
 
 fn check_executable(tool: &str) {
     use std::os::unix::fs::PermissionsExt;
     let path = harness::bin(tool);
-    let mode = std::fs::metadata(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .permissions()
-        .mode();
-    assert_eq!(
-        mode & 0o111,
-        0o111,
-        "{}: mode {mode:o} is not executable by all",
-        path.display()
-    );
+    let mode =
+        std::fs::metadata(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode();
+    assert_eq!(mode & 0o111, 0o111, "{}: mode {mode:o} is not executable by all", path.display());
 }
 
 macro_rules! per_tool {
@@ -256,10 +230,7 @@ fn every_tool_is_in_bin_dir() {
 fn parser_rejects_a_dynamic_executable() {
     // The checks would be worthless if the parser could not see PT_INTERP in
     // an ordinary dynamically linked program of the host.
-    let host = ["/bin/sh", "/bin/true", "/usr/bin/env"]
-        .into_iter()
-        .map(Path::new)
-        .find(|p| p.is_file());
+    let host = ["/bin/sh", "/bin/true", "/usr/bin/env"].into_iter().map(Path::new).find(|p| p.is_file());
     let Some(host) = host else {
         eprintln!("SKIPPED: no host program to parse");
         return;
@@ -270,9 +241,5 @@ fn parser_rejects_a_dynamic_executable() {
         eprintln!("SKIPPED: {} is itself static", host.display());
         return;
     }
-    assert!(
-        elf.segments.contains(&PT_DYNAMIC),
-        "{}: PT_INTERP without PT_DYNAMIC",
-        host.display()
-    );
+    assert!(elf.segments.contains(&PT_DYNAMIC), "{}: PT_INTERP without PT_DYNAMIC", host.display());
 }

@@ -68,8 +68,7 @@ fn pattern(len: usize, seed: u64) -> Vec<u8> {
 
 fn write(p: &Path, content: &[u8]) {
     if let Some(parent) = p.parent() {
-        std::fs::create_dir_all(parent)
-            .unwrap_or_else(|e| panic!("mkdir {}: {e}", parent.display()));
+        std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("mkdir {}: {e}", parent.display()));
     }
     std::fs::write(p, content).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
 }
@@ -90,10 +89,7 @@ fn read(p: &Path) -> Vec<u8> {
 
 /// Permission bits (with setuid, setgid, sticky) of `p`, not following a symlink.
 fn mode(p: &Path) -> u32 {
-    std::fs::symlink_metadata(p)
-        .unwrap_or_else(|e| panic!("stat {}: {e}", p.display()))
-        .permissions()
-        .mode()
+    std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("stat {}: {e}", p.display())).permissions().mode()
         & 0o7777
 }
 
@@ -118,12 +114,7 @@ fn symlink(target: impl AsRef<Path>, link: &Path) {
 fn names(d: &Path) -> BTreeSet<String> {
     std::fs::read_dir(d)
         .unwrap_or_else(|e| panic!("readdir {}: {e}", d.display()))
-        .map(|e| {
-            e.expect("dir entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
+        .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
         .collect()
 }
 
@@ -154,10 +145,7 @@ fn leftovers(root: &Path) -> Vec<PathBuf> {
     walk(root)
         .into_iter()
         .filter(|p| {
-            let n = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             n.starts_with('.') && n.contains(".tmp")
         })
         .collect()
@@ -166,11 +154,7 @@ fn leftovers(root: &Path) -> Vec<PathBuf> {
 #[track_caller]
 fn assert_no_leftovers(root: &Path) {
     let left = leftovers(root);
-    assert!(
-        left.is_empty(),
-        "temporary files left under {}: {left:?}",
-        root.display()
-    );
+    assert!(left.is_empty(), "temporary files left under {}: {left:?}", root.display());
 }
 
 /// Asserts that the trees `a` and `b` hold the same entries: same file
@@ -181,35 +165,19 @@ fn assert_same_tree(a: &Path, b: &Path) {
     assert_eq!(wa, wb, "entries of {} and {}", a.display(), b.display());
     for rel in wa {
         let (pa, pb) = (a.join(&rel), b.join(&rel));
-        let (ma, mb) = (
-            std::fs::symlink_metadata(&pa).expect("stat"),
-            std::fs::symlink_metadata(&pb).expect("stat"),
-        );
+        let (ma, mb) =
+            (std::fs::symlink_metadata(&pa).expect("stat"), std::fs::symlink_metadata(&pb).expect("stat"));
         assert_eq!(
             ma.file_type().is_symlink(),
             mb.file_type().is_symlink(),
             "{}: symlink in one tree only",
             rel.display()
         );
-        assert_eq!(
-            ma.is_dir(),
-            mb.is_dir(),
-            "{}: directory in one tree only",
-            rel.display()
-        );
+        assert_eq!(ma.is_dir(), mb.is_dir(), "{}: directory in one tree only", rel.display());
         if ma.file_type().is_symlink() {
-            assert_eq!(
-                readlink(&pa),
-                readlink(&pb),
-                "{}: symlink target",
-                rel.display()
-            );
+            assert_eq!(readlink(&pa), readlink(&pb), "{}: symlink target", rel.display());
         } else if ma.is_file() {
-            assert!(
-                mb.is_file(),
-                "{}: regular file in one tree only",
-                rel.display()
-            );
+            assert!(mb.is_file(), "{}: regular file in one tree only", rel.display());
             assert!(read(&pa) == read(&pb), "{}: content differs", rel.display());
         }
     }
@@ -226,13 +194,7 @@ impl Mount {
         let flags = if ro { libc::MS_RDONLY } else { 0 };
         // SAFETY: every pointer is a valid NUL-terminated string that outlives the call.
         let rc = unsafe {
-            libc::mount(
-                c"tmpfs".as_ptr(),
-                target.as_ptr(),
-                c"tmpfs".as_ptr(),
-                flags,
-                data.as_ptr().cast(),
-            )
+            libc::mount(c"tmpfs".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), flags, data.as_ptr().cast())
         };
         if rc != 0 {
             return Err(std::io::Error::last_os_error());
@@ -252,12 +214,7 @@ impl Mount {
                 std::ptr::null(),
             )
         };
-        assert_eq!(
-            rc,
-            0,
-            "remount read-only: {}",
-            std::io::Error::last_os_error()
-        );
+        assert_eq!(rc, 0, "remount read-only: {}", std::io::Error::last_os_error());
     }
 }
 
@@ -299,19 +256,13 @@ fn help_prints_usage_and_exits_0() {
     assert_eq!(r.stderr, "");
     // Options before operands: --help wins over what follows.
     let r2 = copier(["--help", "no-such-source", "dest"]);
-    assert_eq!(
-        (r2.code, &r2.stdout, r2.stderr.as_str()),
-        (0, &r.stdout, "")
-    );
+    assert_eq!((r2.code, &r2.stdout, r2.stderr.as_str()), (0, &r.stdout, ""));
 }
 
 #[test]
 fn version_prints_name_and_version() {
     let r = copier(["--version"]);
-    assert_eq!(
-        (r.code, r.stdout.as_str(), r.stderr.as_str()),
-        (0, "copier 0.1.0\n", "")
-    );
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "copier 0.1.0\n", ""));
 }
 
 #[test]
@@ -320,10 +271,7 @@ fn unknown_option_is_a_usage_error_and_copies_nothing() {
     let (src, dest) = (t.join("src"), t.join("dest"));
     write(&src, b"x");
     let r = copier([OsStr::new("--bogus"), src.as_os_str(), dest.as_os_str()]);
-    assert_fails(
-        &r,
-        "copier: unknown option '--bogus' (try 'copier --help')\n",
-    );
+    assert_fails(&r, "copier: unknown option '--bogus' (try 'copier --help')\n");
     assert!(!exists_nofollow(&dest));
     let r = copier(["-x"]);
     assert_fails(&r, "copier: unknown option '-x' (try 'copier --help')\n");
@@ -338,18 +286,9 @@ fn missing_operands_are_usage_errors() {
         &copier::<[&str; 0], &str>([]),
         &format!("copier: missing source and destination{USAGE_HINT}"),
     );
-    assert_fails(
-        &copier(["-r"]),
-        &format!("copier: missing source and destination{USAGE_HINT}"),
-    );
-    assert_fails(
-        &copier(["--"]),
-        &format!("copier: missing source and destination{USAGE_HINT}"),
-    );
-    assert_fails(
-        &copier([&src]),
-        &format!("copier: missing destination{USAGE_HINT}"),
-    );
+    assert_fails(&copier(["-r"]), &format!("copier: missing source and destination{USAGE_HINT}"));
+    assert_fails(&copier(["--"]), &format!("copier: missing source and destination{USAGE_HINT}"));
+    assert_fails(&copier([&src]), &format!("copier: missing destination{USAGE_HINT}"));
     assert_fails(
         &copier([OsStr::new("--mode"), OsStr::new("644"), src.as_os_str()]),
         &format!("copier: missing destination{USAGE_HINT}"),
@@ -372,10 +311,7 @@ fn invalid_mode_is_a_usage_error_and_copies_nothing() {
         let mut argv: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
         argv.extend([src.as_os_str(), dest.as_os_str()]);
         let r = copier(&argv);
-        assert_fails(
-            &r,
-            &format!("copier: invalid mode '{shown_value}'{USAGE_HINT}"),
-        );
+        assert_fails(&r, &format!("copier: invalid mode '{shown_value}'{USAGE_HINT}"));
         assert!(!exists_nofollow(&dest), "{args:?} copied anyway");
     }
 }
@@ -384,10 +320,7 @@ fn invalid_mode_is_a_usage_error_and_copies_nothing() {
 fn mode_without_value_is_a_usage_error() {
     let r = copier(["--mode"]);
     assert_eq!((r.code, r.stdout.as_str()), (125, ""), "{r:?}");
-    assert!(
-        r.stderr.starts_with("copier: ") && r.stderr.ends_with(USAGE_HINT),
-        "{r:?}"
-    );
+    assert!(r.stderr.starts_with("copier: ") && r.stderr.ends_with(USAGE_HINT), "{r:?}");
     assert_eq!(r.stderr.lines().count(), 1, "{r:?}");
 }
 
@@ -395,11 +328,7 @@ fn mode_without_value_is_a_usage_error() {
 fn double_dash_ends_options() {
     let t = TempDir::new("copier-dashdash");
     write(&t.join("-r"), b"dash file");
-    let r = harness::run(
-        harness::tool("copier")
-            .current_dir(t.path())
-            .args(["--", "-r", "out/"]),
-    );
+    let r = harness::run(harness::tool("copier").current_dir(t.path()).args(["--", "-r", "out/"]));
     assert_ok(&r);
     assert_eq!(read(&t.join("out/-r")), b"dash file");
 }
@@ -409,12 +338,7 @@ fn double_dash_ends_options() {
 #[test]
 fn one_file_to_a_new_file_path() {
     let t = TempDir::new("copier-file");
-    for (name, len) in [
-        ("empty", 0usize),
-        ("small", 13),
-        ("odd", 16384 * 3 + 7),
-        ("big", 1 << 20),
-    ] {
+    for (name, len) in [("empty", 0usize), ("small", 13), ("odd", 16384 * 3 + 7), ("big", 1 << 20)] {
         let src = t.join(&format!("src/{name}"));
         let dest = t.join(&format!("dst/{name}.copy"));
         let content = pattern(len, len as u64);
@@ -424,10 +348,7 @@ fn one_file_to_a_new_file_path() {
         assert!(read(&dest) == content, "{name}: content differs");
         assert_eq!(mode(&dest), 0o644, "{name}");
     }
-    assert_eq!(
-        names(&t.join("dst")),
-        set(&["empty.copy", "small.copy", "odd.copy", "big.copy"])
-    );
+    assert_eq!(names(&t.join("dst")), set(&["empty.copy", "small.copy", "odd.copy", "big.copy"]));
 }
 
 #[test]
@@ -480,10 +401,7 @@ fn one_file_into_a_path_ending_in_slash_is_created_with_parents() {
 #[test]
 fn several_sources_into_a_directory_created_with_parents() {
     let t = TempDir::new("copier-many");
-    let srcs: Vec<PathBuf> = ["one", "two", "three"]
-        .iter()
-        .map(|n| t.join(&format!("src/{n}")))
-        .collect();
+    let srcs: Vec<PathBuf> = ["one", "two", "three"].iter().map(|n| t.join(&format!("src/{n}"))).collect();
     for (i, s) in srcs.iter().enumerate() {
         write(s, &pattern(1000 + i * 4097, i as u64));
     }
@@ -505,13 +423,7 @@ fn several_sources_into_an_existing_file_fail() {
     write(&b, b"b");
     write(&dest, b"keep");
     let r = copier([&a, &b, &dest]);
-    assert_fails(
-        &r,
-        &format!(
-            "copier: cannot create directory '{}': Not a directory\n",
-            shown(&dest)
-        ),
-    );
+    assert_fails(&r, &format!("copier: cannot create directory '{}': Not a directory\n", shown(&dest)));
     assert_eq!(read(&dest), b"keep");
 }
 
@@ -521,10 +433,7 @@ fn file_in_a_missing_directory_fails() {
     let src = t.join("src");
     write(&src, b"x");
     let dest = t.join("missing/dest");
-    assert_fails(
-        &copier([&src, &dest]),
-        &cannot_write(&dest, "No such file or directory"),
-    );
+    assert_fails(&copier([&src, &dest]), &cannot_write(&dest, "No such file or directory"));
     assert!(!exists_nofollow(&t.join("missing")));
 }
 
@@ -565,17 +474,9 @@ fn modes_come_from_the_source_and_executables_get_read_and_execute_for_all() {
     {
         let src = t.join(&format!("src/m{src_mode:o}"));
         write_mode(&src, b"#!/bin/sh\n", src_mode);
-        assert_ok(&copier([
-            src.as_os_str(),
-            OsStr::new(&format!("{}/", shown(&out))),
-        ]));
+        assert_ok(&copier([src.as_os_str(), OsStr::new(&format!("{}/", shown(&out)))]));
         let dest = out.join(src.file_name().expect("name"));
-        assert_eq!(
-            mode(&dest),
-            want,
-            "source mode {src_mode:o}: got {:o}",
-            mode(&dest)
-        );
+        assert_eq!(mode(&dest), want, "source mode {src_mode:o}: got {:o}", mode(&dest));
     }
 }
 
@@ -627,30 +528,13 @@ fn recursive_copy_recreates_the_tree_and_its_symlinks() {
     make_tree(&src);
     let dest = t.join("out/copy");
     std::fs::create_dir_all(t.join("out")).expect("mkdir");
-    assert_ok(&copier([
-        OsStr::new("-r"),
-        src.as_os_str(),
-        dest.as_os_str(),
-    ]));
+    assert_ok(&copier([OsStr::new("-r"), src.as_os_str(), dest.as_os_str()]));
     assert_same_tree(&src, &dest);
     assert!(is_symlink(&dest.join("a/rel-link")));
-    assert_eq!(
-        readlink(&dest.join("a/rel-link")),
-        Path::new("b/c/deep.txt")
-    );
-    assert_eq!(
-        read(&dest.join("a/rel-link")),
-        b"deep\n",
-        "the relative link resolves in the copy"
-    );
-    assert_eq!(
-        readlink(&dest.join("a/abs-link")),
-        Path::new("/nonexistent/absolute")
-    );
-    assert_eq!(
-        readlink(&dest.join("a/b/dangling")),
-        Path::new("../nowhere")
-    );
+    assert_eq!(readlink(&dest.join("a/rel-link")), Path::new("b/c/deep.txt"));
+    assert_eq!(read(&dest.join("a/rel-link")), b"deep\n", "the relative link resolves in the copy");
+    assert_eq!(readlink(&dest.join("a/abs-link")), Path::new("/nonexistent/absolute"));
+    assert_eq!(readlink(&dest.join("a/b/dangling")), Path::new("../nowhere"));
     // The directory symlink is not followed: no copy of a/b under dir-link.
     assert!(is_symlink(&dest.join("dir-link")));
     assert_eq!(readlink(&dest.join("dir-link")), Path::new("a/b"));
@@ -669,22 +553,14 @@ fn recursive_spellings_and_copy_into_an_existing_directory() {
     for (i, flag) in ["-r", "-R", "--recursive"].iter().enumerate() {
         let out = t.join(&format!("out{i}"));
         std::fs::create_dir(&out).expect("mkdir");
-        assert_ok(&copier([
-            OsStr::new(flag),
-            src.as_os_str(),
-            out.as_os_str(),
-        ]));
+        assert_ok(&copier([OsStr::new(flag), src.as_os_str(), out.as_os_str()]));
         assert_eq!(names(&out), set(&["tree"]), "{flag}");
         assert_same_tree(&src, &out.join("tree"));
     }
     // A trailing slash on the source names the same directory.
     let out = t.join("slash/");
     let src_slash = format!("{}/", shown(&src));
-    assert_ok(&copier([
-        OsStr::new("-r"),
-        OsStr::new(&src_slash),
-        out.as_os_str(),
-    ]));
+    assert_ok(&copier([OsStr::new("-r"), OsStr::new(&src_slash), out.as_os_str()]));
     assert_same_tree(&src, &t.join("slash/tree"));
 }
 
@@ -695,11 +571,7 @@ fn recursive_copy_recreates_a_symlink_given_as_source() {
     let link = t.join("link");
     symlink("target", &link);
     let dest = t.join("dest");
-    assert_ok(&copier([
-        OsStr::new("-r"),
-        link.as_os_str(),
-        dest.as_os_str(),
-    ]));
+    assert_ok(&copier([OsStr::new("-r"), link.as_os_str(), dest.as_os_str()]));
     assert!(is_symlink(&dest));
     assert_eq!(readlink(&dest), Path::new("target"));
 }
@@ -719,11 +591,7 @@ fn recursive_copy_with_mode_sets_files_only() {
     ]));
     assert_eq!(mode(&dest.join("a/b/run.sh")), 0o640);
     assert_eq!(mode(&dest.join("top.txt")), 0o640);
-    assert_eq!(
-        mode(&dest.join("a/b")),
-        0o755,
-        "directories stay searchable"
-    );
+    assert_eq!(mode(&dest.join("a/b")), 0o755, "directories stay searchable");
     assert_eq!(read(&dest.join("a/b/c/deep.txt")), b"deep\n");
 }
 
@@ -736,24 +604,12 @@ fn directory_without_r_is_an_error_and_other_sources_are_still_copied() {
     write(&f2, b"2");
     let out = t.join("out");
     let r = copier([&f1, &dir, &f2, &out]);
-    assert_fails(
-        &r,
-        &format!(
-            "copier: cannot copy '{}': Is a directory (use -r)\n",
-            shown(&dir)
-        ),
-    );
+    assert_fails(&r, &format!("copier: cannot copy '{}': Is a directory (use -r)\n", shown(&dir)));
     assert_eq!(names(&out), set(&["f1", "f2"]));
     assert_eq!(read(&out.join("f2")), b"2");
     // The single-source form says the same.
     let r = copier([&dir, &t.join("x")]);
-    assert_fails(
-        &r,
-        &format!(
-            "copier: cannot copy '{}': Is a directory (use -r)\n",
-            shown(&dir)
-        ),
-    );
+    assert_fails(&r, &format!("copier: cannot copy '{}': Is a directory (use -r)\n", shown(&dir)));
     assert!(!exists_nofollow(&t.join("x")));
 }
 
@@ -770,19 +626,12 @@ fn rerun_is_idempotent_and_leaves_no_temporary_files() {
     for round in 0..3 {
         // The tree goes into the existing directory OUT (as OUT/src): a re-run
         // of `-r SRC OUT/tree` would nest, as with cp, once OUT/tree exists.
-        assert_ok(&copier([
-            OsStr::new("-r"),
-            src.as_os_str(),
-            out.as_os_str(),
-        ]));
+        assert_ok(&copier([OsStr::new("-r"), src.as_os_str(), out.as_os_str()]));
         assert_ok(&copier([file.as_os_str(), out.join("single").as_os_str()]));
         assert_ok(&copier([file.as_os_str(), out.join("bin/").as_os_str()]));
         assert_same_tree(&src, &out.join("src"));
         assert!(read(&out.join("single")) == read(&file), "round {round}");
-        assert!(
-            read(&out.join("bin/single")) == read(&file),
-            "round {round}"
-        );
+        assert!(read(&out.join("bin/single")) == read(&file), "round {round}");
         assert_eq!(mode(&out.join("single")), 0o755);
         assert_eq!(names(&out), set(&["src", "single", "bin"]), "round {round}");
         assert_no_leftovers(&out);
@@ -800,15 +649,9 @@ fn deep_tree_is_copied() {
     let bottom = t.path().join(&rel);
     write(&bottom.join("leaf"), b"leaf\n");
     symlink("leaf", &bottom.join("leaf-link"));
-    let r = copier([
-        OsStr::new("-r"),
-        t.join("src").as_os_str(),
-        t.join("dest").as_os_str(),
-    ]);
+    let r = copier([OsStr::new("-r"), t.join("src").as_os_str(), t.join("dest").as_os_str()]);
     assert_ok(&r);
-    let copied = t
-        .join("dest")
-        .join(rel.strip_prefix("src").expect("prefix"));
+    let copied = t.join("dest").join(rel.strip_prefix("src").expect("prefix"));
     assert_eq!(read(&copied.join("leaf")), b"leaf\n");
     assert_eq!(readlink(&copied.join("leaf-link")), Path::new("leaf"));
 }
@@ -818,19 +661,12 @@ fn recursive_copy_into_itself_fails_without_recursing_forever() {
     let t = TempDir::new("copier-itself");
     write(&t.join("r/f"), b"f");
     std::fs::create_dir_all(t.join("r/s")).expect("mkdir");
-    let r = harness::run(
-        harness::tool("copier")
-            .current_dir(t.path())
-            .args(["-r", "r", "r/s"]),
-    );
+    let r = harness::run(harness::tool("copier").current_dir(t.path()).args(["-r", "r", "r/s"]));
     assert_eq!(r.code, 125, "{r:?}");
     assert_eq!(r.stdout, "");
     assert!(!r.stderr.is_empty(), "{r:?}");
     for line in r.stderr.lines() {
-        assert!(
-            line.starts_with("copier: "),
-            "not a copier diagnostic: {line:?}"
-        );
+        assert!(line.starts_with("copier: "), "not a copier diagnostic: {line:?}");
     }
     assert!(
         !exists_nofollow(&t.join("r/s/r/s/r")),
@@ -847,15 +683,9 @@ fn missing_source_is_reported_and_the_others_are_copied() {
     let t = TempDir::new("copier-missing");
     let (missing, good, out) = (t.join("no such file"), t.join("good"), t.join("out"));
     write(&good, b"g");
-    assert_fails(
-        &copier([&missing, &t.join("dest")]),
-        &cannot_copy(&missing, "No such file or directory"),
-    );
+    assert_fails(&copier([&missing, &t.join("dest")]), &cannot_copy(&missing, "No such file or directory"));
     assert!(!exists_nofollow(&t.join("dest")));
-    assert_fails(
-        &copier([&missing, &good, &out]),
-        &cannot_copy(&missing, "No such file or directory"),
-    );
+    assert_fails(&copier([&missing, &good, &out]), &cannot_copy(&missing, "No such file or directory"));
     assert_eq!(names(&out), set(&["good"]));
 }
 
@@ -866,10 +696,7 @@ fn fifo_is_an_error() {
     let c = CString::new(fifo.as_os_str().as_bytes()).expect("path");
     // SAFETY: a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
-    assert_fails(
-        &copier([&fifo, &t.join("dest")]),
-        &cannot_copy(&fifo, "is a fifo"),
-    );
+    assert_fails(&copier([&fifo, &t.join("dest")]), &cannot_copy(&fifo, "is a fifo"));
     assert!(!exists_nofollow(&t.join("dest")));
     assert_no_leftovers(t.path());
 }
@@ -898,10 +725,7 @@ fn fifo_inside_a_tree_fails_that_entry_only() {
 fn device_is_an_error() {
     let t = TempDir::new("copier-dev");
     let dev = Path::new("/dev/null");
-    assert_fails(
-        &copier([dev, &t.join("dest")]),
-        &cannot_copy(dev, "is a device"),
-    );
+    assert_fails(&copier([dev, &t.join("dest")]), &cannot_copy(dev, "is a device"));
     assert!(!exists_nofollow(&t.join("dest")));
 }
 
@@ -910,10 +734,7 @@ fn socket_is_an_error() {
     let t = TempDir::new("copier-sock");
     let sock = t.join("sock");
     let _listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
-    assert_fails(
-        &copier([&sock, &t.join("dest")]),
-        &cannot_copy(&sock, "is a socket"),
-    );
+    assert_fails(&copier([&sock, &t.join("dest")]), &cannot_copy(&sock, "is a socket"));
     assert!(!exists_nofollow(&t.join("dest")));
 }
 
@@ -924,10 +745,7 @@ fn control_characters_in_a_name_stay_on_one_line() {
     let r = copier([&bad, &t.join("dest")]);
     assert_fails(
         &r,
-        &format!(
-            "copier: cannot copy '{}/bad\\x0aname': No such file or directory\n",
-            shown(t.path())
-        ),
+        &format!("copier: cannot copy '{}/bad\\x0aname': No such file or directory\n", shown(t.path())),
     );
 }
 
@@ -952,19 +770,9 @@ fn running_binary_is_replaced_without_text_file_busy() {
     let _ = child.kill();
     let status = child.wait().expect("wait");
     assert_ok(&r);
-    assert!(
-        still_running,
-        "the running program ended when its file was replaced"
-    );
-    assert_eq!(
-        harness::status_code(status),
-        128 + libc::SIGKILL,
-        "it ran until killed"
-    );
-    assert!(
-        read(&dest) == read(other),
-        "DEST does not hold the new binary"
-    );
+    assert!(still_running, "the running program ended when its file was replaced");
+    assert_eq!(harness::status_code(status), 128 + libc::SIGKILL, "it ran until killed");
+    assert!(read(&dest) == read(other), "DEST does not hold the new binary");
     assert_eq!(mode(&dest), 0o755);
     assert_no_leftovers(t.path());
     let ran = harness::run(&mut std::process::Command::new(&dest));
@@ -975,10 +783,7 @@ fn running_binary_is_replaced_without_text_file_busy() {
 fn tools_copy_themselves_into_a_bin_dir_and_run_from_there() {
     let t = TempDir::new("copier-self");
     let bin = t.join("shared/bin");
-    let tools: Vec<PathBuf> = ["copier", "waitfor", "entrypoint"]
-        .iter()
-        .map(|n| harness::bin(n))
-        .collect();
+    let tools: Vec<PathBuf> = ["copier", "waitfor", "entrypoint"].iter().map(|n| harness::bin(n)).collect();
     let mut argv: Vec<&OsStr> = tools.iter().map(|p| p.as_os_str()).collect();
     argv.push(bin.as_os_str());
     assert_ok(&copier(&argv));
@@ -986,13 +791,7 @@ fn tools_copy_themselves_into_a_bin_dir_and_run_from_there() {
     for tool in &tools {
         let copy = bin.join(tool.file_name().expect("name"));
         assert!(read(&copy) == read(tool), "{} differs", copy.display());
-        assert_eq!(
-            mode(&copy) & 0o555,
-            0o555,
-            "{}: {:o}",
-            copy.display(),
-            mode(&copy)
-        );
+        assert_eq!(mode(&copy) & 0o555, 0o555, "{}: {:o}", copy.display(), mode(&copy));
     }
     let copied = |args: &[&OsStr]| {
         let mut c = match harness::runner() {
@@ -1006,10 +805,7 @@ fn tools_copy_themselves_into_a_bin_dir_and_run_from_there() {
         harness::run(c.args(args))
     };
     let r = copied(&[OsStr::new("--version")]);
-    assert_eq!(
-        (r.code, r.stdout.as_str(), r.stderr.as_str()),
-        (0, "copier 0.1.0\n", "")
-    );
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "copier 0.1.0\n", ""));
     // The copied copier refreshes the bin dir, itself included, while it runs.
     assert_ok(&copied(&argv));
     assert_eq!(names(&bin), set(&["copier", "waitfor", "entrypoint"]));
@@ -1034,17 +830,11 @@ fn planted_symlink_at_the_temporary_name_is_not_followed() {
     assert_eq!(read(&dest), b"new");
     assert_eq!(read(&dest2), b"new");
     assert!(!is_symlink(&dest) && !is_symlink(&dest2));
-    assert!(
-        !exists_nofollow(&created),
-        "a dangling planted symlink was followed"
-    );
+    assert!(!exists_nofollow(&created), "a dangling planted symlink was followed");
     assert!(is_symlink(&d.join(".dest.tmp")) && is_symlink(&d.join(".dest2.tmp")));
     assert_eq!(readlink(&d.join(".dest.tmp")), victim);
     assert_eq!(readlink(&d.join(".dest2.tmp")), created);
-    assert_eq!(
-        names(&d),
-        set(&["victim", "dest", "dest2", ".dest.tmp", ".dest2.tmp"])
-    );
+    assert_eq!(names(&d), set(&["victim", "dest", "dest2", ".dest.tmp", ".dest2.tmp"]));
 }
 
 #[test]
@@ -1053,11 +843,7 @@ fn stale_temporary_file_is_reclaimed() {
     let d = t.join("vol");
     let (src, dest) = (t.join("src"), d.join("dest"));
     write_mode(&src, b"fresh", 0o755);
-    write_mode(
-        &d.join(".dest.tmp"),
-        b"half a file from a killed copier",
-        0o600,
-    );
+    write_mode(&d.join(".dest.tmp"), b"half a file from a killed copier", 0o600);
     write(&dest, b"old");
     assert_ok(&copier([&src, &dest]));
     assert_eq!(read(&dest), b"fresh");
@@ -1100,10 +886,7 @@ fn concurrent_copies_to_one_destination_all_succeed() {
         assert_ok(&r);
     }
     let got = read(&dest);
-    assert!(
-        sources.iter().any(|(_, c)| *c == got),
-        "dest is not one whole source"
-    );
+    assert!(sources.iter().any(|(_, c)| *c == got), "dest is not one whole source");
     assert_eq!(names(&t.join("vol")), set(&["dest"]));
 }
 
@@ -1116,17 +899,10 @@ fn paths_with_spaces() {
     assert_ok(&copier([&src, &dest]));
     assert_eq!(read(&t.join("dest dir/sub dir/a file.txt")), b"spaced");
     let tree = t.join("tree copy");
-    assert_ok(&copier([
-        OsStr::new("-r"),
-        t.join("my src dir").as_os_str(),
-        tree.as_os_str(),
-    ]));
+    assert_ok(&copier([OsStr::new("-r"), t.join("my src dir").as_os_str(), tree.as_os_str()]));
     assert_eq!(read(&tree.join("a file.txt")), b"spaced");
     let missing = t.join("not here.txt");
-    assert_fails(
-        &copier([&missing, &dest]),
-        &cannot_copy(&missing, "No such file or directory"),
-    );
+    assert_fails(&copier([&missing, &dest]), &cannot_copy(&missing, "No such file or directory"));
 }
 
 #[test]
@@ -1153,12 +929,8 @@ fn longest_names_are_copied() {
 fn full_filesystem_keeps_the_old_destination() {
     let t = TempDir::new("copier-enospc");
     let mnt = t.join("small");
-    let Some(_mount) = mount_or_skip(
-        "full_filesystem_keeps_the_old_destination",
-        &mnt,
-        "size=64k",
-        false,
-    ) else {
+    let Some(_mount) = mount_or_skip("full_filesystem_keeps_the_old_destination", &mnt, "size=64k", false)
+    else {
         return;
     };
     let (src, dest) = (t.join("big"), mnt.join("dest"));
@@ -1170,10 +942,7 @@ fn full_filesystem_keeps_the_old_destination() {
     assert_eq!(names(&mnt), set(&["dest"]), "temporary file left behind");
     // The into-directory form: nothing appears.
     let r = copier([&src, &mnt]);
-    assert_fails(
-        &r,
-        &cannot_write(&mnt.join("big"), "No space left on device"),
-    );
+    assert_fails(&r, &cannot_write(&mnt.join("big"), "No space left on device"));
     assert_eq!(names(&mnt), set(&["dest"]), "temporary file left behind");
 }
 
@@ -1184,42 +953,26 @@ fn read_only_destination_fails_and_keeps_the_old_file() {
     write(&src, b"new");
     let dir = t.join("ro");
     if is_root() {
-        let Some(mount) = mount_or_skip(
-            "read_only_destination_fails_and_keeps_the_old_file",
-            &dir,
-            "size=1m",
-            false,
-        ) else {
+        let Some(mount) =
+            mount_or_skip("read_only_destination_fails_and_keeps_the_old_file", &dir, "size=1m", false)
+        else {
             return;
         };
         write(&dir.join("dest"), b"old");
         mount.remount_ro();
         let dest = dir.join("dest");
-        assert_fails(
-            &copier([&src, &dest]),
-            &cannot_write(&dest, "Read-only file system"),
-        );
+        assert_fails(&copier([&src, &dest]), &cannot_write(&dest, "Read-only file system"));
         assert_eq!(read(&dest), b"old");
-        assert_fails(
-            &copier([&src, &dir]),
-            &cannot_write(&dir.join("src"), "Read-only file system"),
-        );
+        assert_fails(&copier([&src, &dir]), &cannot_write(&dir.join("src"), "Read-only file system"));
         assert_eq!(names(&dir), set(&["dest"]));
         drop(mount);
         // A tmpfs mounted read-only from the start.
-        let Some(_m) = mount_or_skip(
-            "read_only_destination_fails_and_keeps_the_old_file",
-            &dir,
-            "",
-            true,
-        ) else {
+        let Some(_m) = mount_or_skip("read_only_destination_fails_and_keeps_the_old_file", &dir, "", true)
+        else {
             return;
         };
         let dest = dir.join("new");
-        assert_fails(
-            &copier([&src, &dest]),
-            &cannot_write(&dest, "Read-only file system"),
-        );
+        assert_fails(&copier([&src, &dest]), &cannot_write(&dest, "Read-only file system"));
     } else {
         std::fs::create_dir(&dir).expect("mkdir");
         write(&dir.join("dest"), b"old");

@@ -34,11 +34,7 @@ where
 }
 
 fn spawn_cmd(cmd: &mut Command) -> Child {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn")
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn")
 }
 
 /// True while the child has not exited.
@@ -67,10 +63,7 @@ fn finish(mut child: Child, secs: f64, what: &str) -> Ran {
     if !eventually(secs, || !running(&mut child)) {
         let _ = child.kill();
         let out = child.wait_with_output().expect("wait");
-        panic!(
-            "{what}: still running after {secs} s; stderr: {:?}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        panic!("{what}: still running after {secs} s; stderr: {:?}", String::from_utf8_lossy(&out.stderr));
     }
     child.wait_with_output().expect("wait_with_output").into()
 }
@@ -84,11 +77,7 @@ fn wchan(pid: u32) -> String {
 /// every path, and processed every event so far. Setup, not a timing check.
 fn wait_until_polling(pid: u32) {
     let ok = eventually(LIMIT, || wchan(pid).contains("poll"));
-    assert!(
-        ok,
-        "pid {pid} never went to sleep in poll (wchan {:?})",
-        wchan(pid)
-    );
+    assert!(ok, "pid {pid} never went to sleep in poll (wchan {:?})", wchan(pid));
 }
 
 /// Starts a waiter and returns it once it is waiting; it must not have exited.
@@ -99,20 +88,14 @@ where
 {
     let mut c = spawn(args);
     wait_until_polling(c.id());
-    assert!(
-        running(&mut c),
-        "waitfor exited before anything was created"
-    );
+    assert!(running(&mut c), "waitfor exited before anything was created");
     c
 }
 
 /// Writes `content` to `path` atomically (temporary file, then rename), as a
 /// step writes its marker.
 fn put(path: &Path, content: &str) {
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp",
-        path.file_name().expect("file name").to_string_lossy()
-    ));
+    let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().expect("file name").to_string_lossy()));
     fs::write(&tmp, content).expect("write temp");
     fs::rename(&tmp, path).expect("rename");
 }
@@ -122,11 +105,7 @@ fn s(p: &Path) -> String {
 }
 
 fn assert_ran(r: &Ran, code: i32, stdout: &str, stderr: &str) {
-    assert_eq!(
-        (r.code, r.stdout.as_str(), r.stderr.as_str()),
-        (code, stdout, stderr),
-        "{r:?}"
-    );
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (code, stdout, stderr), "{r:?}");
 }
 
 fn usage_line(msg: &str) -> String {
@@ -174,12 +153,7 @@ fn send(pid: u32, sig: libc::c_int) {
 
 /// Opens (creating) `path` and takes an exclusive flock on it.
 fn hold_lock(path: &Path) -> File {
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .expect("open lock");
+    let f = OpenOptions::new().create(true).truncate(false).write(true).open(path).expect("open lock");
     // SAFETY: flock(2) on a descriptor this File owns.
     let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
     assert_eq!(rc, 0, "flock");
@@ -208,9 +182,7 @@ fn context_switches(pid: u32) -> u64 {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
     status
         .lines()
-        .filter(|l| {
-            l.starts_with("voluntary_ctxt_switches") || l.starts_with("nonvoluntary_ctxt_switches")
-        })
+        .filter(|l| l.starts_with("voluntary_ctxt_switches") || l.starts_with("nonvoluntary_ctxt_switches"))
         .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         .sum()
 }
@@ -290,12 +262,7 @@ fn directories_created_one_at_a_time() {
         assert!(running(&mut c), "exited after creating {d} only");
     }
     put(&p, "0\n");
-    assert_ran(
-        &finish(c, LIMIT, "marker after directories one by one"),
-        0,
-        "",
-        "",
-    );
+    assert_ran(&finish(c, LIMIT, "marker after directories one by one"), 0, "", "");
 }
 
 #[test]
@@ -312,12 +279,7 @@ fn directory_deleted_and_recreated_before_the_file() {
     wait_until_polling(c.id());
     assert!(running(&mut c), "exited when the directory was re-created");
     put(&p, "0\n");
-    assert_ran(
-        &finish(c, LIMIT, "marker in a re-created directory"),
-        0,
-        "",
-        "",
-    );
+    assert_ran(&finish(c, LIMIT, "marker in a re-created directory"), 0, "", "");
 }
 
 #[test]
@@ -336,23 +298,13 @@ fn directory_replaced_by_rename() {
     wait_until_polling(c.id());
     assert!(running(&mut c));
     put(&p, "0\n");
-    assert_ran(
-        &finish(c, LIMIT, "marker in a directory renamed into place"),
-        0,
-        "",
-        "",
-    );
+    assert_ran(&finish(c, LIMIT, "marker in a directory renamed into place"), 0, "", "");
 }
 
 #[test]
 fn relative_path_under_the_cwd() {
     let t = TempDir::new("wf-relative");
-    let mut c =
-        spawn_cmd(
-            tool("waitfor")
-                .current_dir(t.path())
-                .args(["--interval", "1h", "steps/P"]),
-        );
+    let mut c = spawn_cmd(tool("waitfor").current_dir(t.path()).args(["--interval", "1h", "steps/P"]));
     wait_until_polling(c.id());
     assert!(running(&mut c));
     fs::create_dir(t.join("steps")).unwrap();
@@ -361,11 +313,7 @@ fn relative_path_under_the_cwd() {
     put(&t.join("steps/P"), "0\n");
     assert_ran(&finish(c, LIMIT, "relative path"), 0, "", "");
     // A bare name in the cwd.
-    let mut c = spawn_cmd(
-        tool("waitfor")
-            .current_dir(t.path())
-            .args(["--interval", "1h", "Q"]),
-    );
+    let mut c = spawn_cmd(tool("waitfor").current_dir(t.path()).args(["--interval", "1h", "Q"]));
     wait_until_polling(c.id());
     assert!(running(&mut c));
     put(&t.join("Q"), "0\n");
@@ -398,11 +346,7 @@ fn thousand_paths_in_random_order_all_of() {
     });
     creator.join().unwrap();
     wait_until_polling(c.id());
-    assert!(
-        running(&mut c),
-        "exited with 999 of 1000 paths present (missing {})",
-        last.display()
-    );
+    assert!(running(&mut c), "exited with 999 of 1000 paths present (missing {})", last.display());
     put(&last, "0\n");
     assert_ran(&finish(c, LIMIT, "1000 paths"), 0, "", "");
 }
@@ -427,19 +371,12 @@ fn nonempty_waits_for_content() {
     let t = TempDir::new("wf-nonempty");
     let p = t.join("ready");
     fs::write(&p, "").unwrap();
-    let mut c = start_waiting([
-        OsString::from("--nonempty"),
-        "--interval".into(),
-        "1h".into(),
-        p.clone().into(),
-    ]);
+    let mut c =
+        start_waiting([OsString::from("--nonempty"), "--interval".into(), "1h".into(), p.clone().into()]);
     // Touching the empty file again is not content.
     OpenOptions::new().append(true).open(&p).unwrap();
     wait_until_polling(c.id());
-    assert!(
-        running(&mut c),
-        "--nonempty exited while the file was empty"
-    );
+    assert!(running(&mut c), "--nonempty exited while the file was empty");
     let mut f = OpenOptions::new().append(true).open(&p).unwrap();
     f.write_all(b"true").unwrap();
     f.flush().unwrap();
@@ -448,18 +385,8 @@ fn nonempty_waits_for_content() {
     // A file with content already there.
     assert_ran(&wf([OsString::from("--nonempty"), p.into()]), 0, "", "");
     // A directory is not a file with content.
-    let r = wf([
-        OsString::from("--nonempty"),
-        "--timeout".into(),
-        "200ms".into(),
-        t.path().into(),
-    ]);
-    assert_ran(
-        &r,
-        124,
-        "",
-        &format!("waitfor: timed out waiting for '{}'\n", s(t.path())),
-    );
+    let r = wf([OsString::from("--nonempty"), "--timeout".into(), "200ms".into(), t.path().into()]);
+    assert_ran(&r, 124, "", &format!("waitfor: timed out waiting for '{}'\n", s(t.path())));
 }
 
 // ---------------------------------------------------------------- failed steps
@@ -486,12 +413,7 @@ fn err_marker_appearing_later_fails() {
     let p = t.join("P");
     let c = start_waiting([OsString::from("--interval"), "1h".into(), p.clone().into()]);
     put(&t.join("P.err"), "137\n");
-    assert_ran(
-        &finish(c, LIMIT, "P.err later"),
-        1,
-        "",
-        &format!("waitfor: step '{}' failed\n", s(&p)),
-    );
+    assert_ran(&finish(c, LIMIT, "P.err later"), 1, "", &format!("waitfor: step '{}' failed\n", s(&p)));
 }
 
 #[test]
@@ -540,12 +462,7 @@ fn any_fails_only_when_every_path_failed() {
     let r = wf([OsString::from("--any"), a.clone().into(), b.clone().into()]);
     assert_ran(&r, 1, "", &format!("waitfor: step '{}' failed\n", s(&a)));
     // ... and with --always that counts as done.
-    let r = wf([
-        OsString::from("--any"),
-        "--always".into(),
-        a.into(),
-        b.into(),
-    ]);
+    let r = wf([OsString::from("--any"), "--always".into(), a.into(), b.into()]);
     assert_ran(&r, 0, "", "");
 }
 
@@ -578,23 +495,13 @@ fn unlocked_lock_without_result_is_a_dead_step() {
     let p = t.join("P");
     fs::write(t.join("P.lock"), "").unwrap();
     let r = wf_cmd(tool("waitfor").args([&s(&p), "--", "echo", "ran"]));
-    assert_ran(
-        &r,
-        1,
-        "",
-        &format!("waitfor: step '{}' died without a result\n", s(&p)),
-    );
+    assert_ran(&r, 1, "", &format!("waitfor: step '{}' died without a result\n", s(&p)));
     // --always: counts as done.
     let r = wf_cmd(tool("waitfor").args(["--always", &s(&p), "--", "echo", "ran"]));
     assert_ran(&r, 0, "ran\n", "");
     // A result beside the stale lock decides.
     fs::write(t.join("P.err"), "1\n").unwrap();
-    assert_ran(
-        &wf([&p]),
-        1,
-        "",
-        &format!("waitfor: step '{}' failed\n", s(&p)),
-    );
+    assert_ran(&wf([&p]), 1, "", &format!("waitfor: step '{}' failed\n", s(&p)));
     fs::write(&p, "0\n").unwrap();
     assert_ran(&wf([&p]), 0, "", "");
 }
@@ -605,12 +512,7 @@ fn lock_that_is_not_a_regular_file_is_not_a_death() {
     let p = t.join("P");
     fs::create_dir(t.join("P.lock")).unwrap();
     let r = wf_cmd(tool("waitfor").args(["--timeout", "300ms", &s(&p)]));
-    assert_ran(
-        &r,
-        124,
-        "",
-        &format!("waitfor: timed out waiting for '{}'\n", s(&p)),
-    );
+    assert_ran(&r, 124, "", &format!("waitfor: timed out waiting for '{}'\n", s(&p)));
 }
 
 #[test]
@@ -618,11 +520,7 @@ fn held_lock_keeps_waiting_until_the_result() {
     let t = TempDir::new("wf-held");
     let p = t.join("P");
     let lock = hold_lock(&t.join("P.lock"));
-    let mut c = start_waiting([
-        OsString::from("--interval"),
-        "100ms".into(),
-        p.clone().into(),
-    ]);
+    let mut c = start_waiting([OsString::from("--interval"), "100ms".into(), p.clone().into()]);
     // Several safety re-checks pass while the lock is held.
     thread::sleep(Duration::from_millis(500));
     assert!(running(&mut c), "exited while the step held its lock");
@@ -640,12 +538,7 @@ fn lock_released_without_result_is_a_dead_step() {
     assert!(running(&mut c));
     drop(lock);
     let r = finish(c, 5.0, "lock released without a result (5 s limit)");
-    assert_ran(
-        &r,
-        1,
-        "",
-        &format!("waitfor: step '{}' died without a result\n", s(&p)),
-    );
+    assert_ran(&r, 1, "", &format!("waitfor: step '{}' died without a result\n", s(&p)));
 }
 
 #[test]
@@ -665,21 +558,13 @@ fn lock_holder_killed_is_a_dead_step() {
         .stdin(Stdio::piped())
         .spawn()
         .expect("flock");
-    assert!(
-        eventually(LIMIT, || lock_held(&lock)),
-        "flock(1) never took the lock"
-    );
+    assert!(eventually(LIMIT, || lock_held(&lock)), "flock(1) never took the lock");
     let mut c = start_waiting([&p]);
     assert!(running(&mut c));
     send(holder.id(), libc::SIGKILL);
     holder.wait().unwrap();
     let r = finish(c, 5.0, "lock holder killed (5 s limit)");
-    assert_ran(
-        &r,
-        1,
-        "",
-        &format!("waitfor: step '{}' died without a result\n", s(&p)),
-    );
+    assert_ran(&r, 1, "", &format!("waitfor: step '{}' died without a result\n", s(&p)));
 }
 
 #[test]
@@ -692,27 +577,16 @@ fn lock_holder_exits_normally_without_result() {
     let p = t.join("P");
     let lock = t.join("P.lock");
     // `flock P.lock cat`: forks cat, which shares the lock until it ends.
-    let mut holder = Command::new("flock")
-        .args([&s(&lock), "cat"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("flock");
-    assert!(
-        eventually(LIMIT, || lock_held(&lock)),
-        "flock(1) never took the lock"
-    );
+    let mut holder =
+        Command::new("flock").args([&s(&lock), "cat"]).stdin(Stdio::piped()).spawn().expect("flock");
+    assert!(eventually(LIMIT, || lock_held(&lock)), "flock(1) never took the lock");
     let mut c = start_waiting([&p]);
     thread::sleep(Duration::from_millis(300));
     assert!(running(&mut c), "exited while the lock was held");
     drop(holder.stdin.take());
     holder.wait().unwrap();
     let r = finish(c, 5.0, "holder exited (5 s limit)");
-    assert_ran(
-        &r,
-        1,
-        "",
-        &format!("waitfor: step '{}' died without a result\n", s(&p)),
-    );
+    assert_ran(&r, 1, "", &format!("waitfor: step '{}' died without a result\n", s(&p)));
 }
 
 // ---------------------------------------------------------------- timeout, durations, usage
@@ -725,30 +599,13 @@ fn timeout_exits_124_naming_a_pending_path() {
     let start = Instant::now();
     let r = wf_cmd(tool("waitfor").args(["--timeout", "300ms", &s(&a), &s(&b)]));
     let took = start.elapsed();
-    assert_ran(
-        &r,
-        124,
-        "",
-        &format!("waitfor: timed out waiting for '{}'\n", s(&b)),
-    );
-    assert!(
-        took >= Duration::from_millis(300),
-        "gave up before the timeout: {took:?}"
-    );
+    assert_ran(&r, 124, "", &format!("waitfor: timed out waiting for '{}'\n", s(&b)));
+    assert!(took >= Duration::from_millis(300), "gave up before the timeout: {took:?}");
     // A timeout of 0 disables it, as with timeout(1): wait forever.
-    assert_ran(
-        &wf([OsString::from("--timeout"), "0".into(), a.into()]),
-        0,
-        "",
-        "",
-    );
+    assert_ran(&wf([OsString::from("--timeout"), "0".into(), a.into()]), 0, "", "");
     for zero in ["--timeout=0", "--timeout=0s"] {
-        let mut c = start_waiting([
-            OsString::from(zero),
-            "--interval".into(),
-            "100ms".into(),
-            b.clone().into(),
-        ]);
+        let mut c =
+            start_waiting([OsString::from(zero), "--interval".into(), "100ms".into(), b.clone().into()]);
         thread::sleep(Duration::from_millis(300));
         assert!(running(&mut c), "{zero} gave up");
         put(&b, "0\n");
@@ -762,19 +619,12 @@ fn every_duration_form_is_accepted() {
     let t = TempDir::new("wf-durations");
     let p = s(&t.join("P"));
     fs::write(&p, "").unwrap();
-    for d in [
-        "2", "0.5", "250ms", "1.5s", "1m30s", "1h", "100us", "2h45m", ".5s", "7ns",
-    ] {
+    for d in ["2", "0.5", "250ms", "1.5s", "1m30s", "1h", "100us", "2h45m", ".5s", "7ns"] {
         for args in [
             vec!["--timeout".to_string(), d.to_string(), p.clone()],
             vec![format!("--timeout={d}"), p.clone()],
             vec!["--interval".to_string(), d.to_string(), p.clone()],
-            vec![
-                format!("--interval={d}"),
-                "--timeout".to_string(),
-                d.to_string(),
-                p.clone(),
-            ],
+            vec![format!("--interval={d}"), "--timeout".to_string(), d.to_string(), p.clone()],
         ] {
             let r = wf(&args);
             assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{args:?}: {r:?}");
@@ -787,16 +637,7 @@ fn bad_durations_are_usage_errors() {
     let t = TempDir::new("wf-baddur");
     let p = s(&t.join("P"));
     fs::write(&p, "").unwrap();
-    for d in [
-        "5x",
-        "-1",
-        "",
-        "1m30",
-        "abc",
-        "1.2.3",
-        "5d",
-        "99999999999999h",
-    ] {
+    for d in ["5x", "-1", "", "1m30", "abc", "1.2.3", "5d", "99999999999999h"] {
         for opt in ["--timeout", "--interval"] {
             let want = usage_line(&format!("invalid duration '{d}'"));
             assert_ran(&wf([opt, d, &p]), 125, "", &want);
@@ -824,18 +665,8 @@ fn usage_errors() {
     assert_ran(&wf(["--any", "--timeout", "1s"]), 125, "", &missing);
     assert_ran(&wf(["--"]), 125, "", &missing);
     assert_ran(&wf(["--", "--", "true"]), 125, "", &missing);
-    assert_ran(
-        &wf(["--bogus", "/"]),
-        125,
-        "",
-        &usage_line("unknown option '--bogus'"),
-    );
-    assert_ran(
-        &wf(["-x", "/"]),
-        125,
-        "",
-        &usage_line("unknown option '-x'"),
-    );
+    assert_ran(&wf(["--bogus", "/"]), 125, "", &usage_line("unknown option '--bogus'"));
+    assert_ran(&wf(["-x", "/"]), 125, "", &usage_line("unknown option '-x'"));
     // An option without its value.
     for opt in ["--timeout", "--interval"] {
         let want = usage_line(&format!("option '{opt}' needs a value"));
@@ -848,14 +679,7 @@ fn help_and_version() {
     let r = wf(["--help"]);
     assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
     assert!(r.stdout.starts_with("Usage: waitfor "), "{r:?}");
-    for word in [
-        "--timeout",
-        "--interval",
-        "--nonempty",
-        "--any",
-        "--always",
-        "124",
-    ] {
+    for word in ["--timeout", "--interval", "--nonempty", "--any", "--always", "124"] {
         assert!(r.stdout.contains(word), "--help does not mention {word}");
     }
     assert_ran(&wf(["--version"]), 0, "waitfor 0.1.0\n", "");
@@ -880,12 +704,7 @@ fn command_status_passes_through() {
     let p = s(&t.join("P"));
     fs::write(&p, "0\n").unwrap();
     assert_ran(&wf([&p, "--", "sh", "-c", "exit 7"]), 7, "", "");
-    assert_ran(
-        &wf([&p, "--", "sh", "-c", "echo oops >&2; exit 255"]),
-        255,
-        "",
-        "oops\n",
-    );
+    assert_ran(&wf([&p, "--", "sh", "-c", "echo oops >&2; exit 255"]), 255, "", "oops\n");
     // Killed by a signal: the waitfor process itself dies of it.
     let r = wf([&p, "--", "sh", "-c", "kill -KILL $$"]);
     assert_ran(&r, 137, "", "");
@@ -898,18 +717,7 @@ fn command_arguments_are_passed_untouched() {
     let t = TempDir::new("wf-argv");
     let p = s(&t.join("P"));
     fs::write(&p, "0\n").unwrap();
-    let r = wf([
-        &p,
-        "--",
-        "sh",
-        "-c",
-        "printf '%s|' \"$0\" \"$@\"",
-        "zero",
-        "--",
-        "--help",
-        "",
-        "a b",
-    ]);
+    let r = wf([&p, "--", "sh", "-c", "printf '%s|' \"$0\" \"$@\"", "zero", "--", "--help", "", "a b"]);
     assert_ran(&r, 0, "zero|--|--help||a b|", "");
 }
 
@@ -921,11 +729,7 @@ fn command_after_waiting_gets_a_clean_signal_state() {
     // unblock them before exec. Dispositions: nothing ignored that was not
     // (not under qemu-user, which keeps some host real-time signals for itself).
     // COMMAND is grep itself: a shell in between would reset the mask.
-    let pattern = if runner().is_some() {
-        "^SigBlk"
-    } else {
-        "^(SigBlk|SigIgn)"
-    };
+    let pattern = if runner().is_some() { "^SigBlk" } else { "^(SigBlk|SigIgn)" };
     let grep = ["grep", "-E", pattern, "/proc/self/status"];
     let baseline = run(Command::new("grep").args(&grep[1..]));
     assert!(baseline.stdout.starts_with("SigBlk:"), "{baseline:?}");
@@ -941,12 +745,7 @@ fn command_cannot_be_executed_126() {
     let p = s(&t.join("P"));
     fs::write(&p, "0\n").unwrap();
     let r = wf([&p, "--", "/etc/passwd"]);
-    assert_ran(
-        &r,
-        126,
-        "",
-        "waitfor: cannot run '/etc/passwd': Permission denied\n",
-    );
+    assert_ran(&r, 126, "", "waitfor: cannot run '/etc/passwd': Permission denied\n");
 }
 
 #[test]
@@ -955,20 +754,10 @@ fn command_not_found_127() {
     let p = s(&t.join("P"));
     fs::write(&p, "0\n").unwrap();
     let r = wf([&p, "--", "no-such-cmd", "arg"]);
-    assert_ran(
-        &r,
-        127,
-        "",
-        "waitfor: cannot run 'no-such-cmd': No such file or directory\n",
-    );
+    assert_ran(&r, 127, "", "waitfor: cannot run 'no-such-cmd': No such file or directory\n");
     let missing = s(&t.join("nope"));
     let r = wf([&p, "--", &missing]);
-    assert_ran(
-        &r,
-        127,
-        "",
-        &format!("waitfor: cannot run '{missing}': No such file or directory\n"),
-    );
+    assert_ran(&r, 127, "", &format!("waitfor: cannot run '{missing}': No such file or directory\n"));
 }
 
 #[test]
@@ -991,10 +780,7 @@ fn no_descriptor_leaks_into_the_command() {
     let r = wf(["--always", &q, &p, "--", "sh", "-c", script]);
     assert_ran(&r, 0, &baseline.stdout, "");
     if baseline.stdout != "0\n1\n2\n3\n" {
-        eprintln!(
-            "note: the test process itself passes descriptors on: {:?}",
-            baseline.stdout
-        );
+        eprintln!("note: the test process itself passes descriptors on: {:?}", baseline.stdout);
     }
 }
 
@@ -1032,21 +818,14 @@ fn sigterm_as_pid_1_of_a_pid_namespace() {
     }
     let probe = run(Command::new("unshare").args(["--pid", "--fork", "--kill-child", "true"]));
     if probe.code != 0 {
-        eprintln!(
-            "SKIP: unshare --pid does not work here: {}",
-            probe.stderr.trim()
-        );
+        eprintln!("SKIP: unshare --pid does not work here: {}", probe.stderr.trim());
         return;
     }
     let t = TempDir::new("wf-pid1");
     let p = t.join("P");
     let mut argv = tool_argv("waitfor");
     argv.push(s(&p));
-    let mut c = spawn_cmd(
-        Command::new("unshare")
-            .args(["--pid", "--fork", "--kill-child"])
-            .args(&argv),
-    );
+    let mut c = spawn_cmd(Command::new("unshare").args(["--pid", "--fork", "--kill-child"]).args(&argv));
     let mut inner = 0;
     assert!(
         eventually(LIMIT, || {
@@ -1057,15 +836,8 @@ fn sigterm_as_pid_1_of_a_pid_namespace() {
     );
     wait_until_polling(inner);
     let status = fs::read_to_string(format!("/proc/{inner}/status")).unwrap_or_default();
-    let nspid = status
-        .lines()
-        .find(|l| l.starts_with("NSpid:"))
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        nspid.ends_with("\t1"),
-        "not PID 1 of its namespace: {nspid:?}"
-    );
+    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap_or_default().to_string();
+    assert!(nspid.ends_with("\t1"), "not PID 1 of its namespace: {nspid:?}");
     assert!(running(&mut c));
     send(inner, libc::SIGTERM);
     let r = finish(c, LIMIT, "SIGTERM to PID 1");
@@ -1092,11 +864,7 @@ fn idle_waiter_sleeps() {
     let _ = c.kill();
     let _ = c.wait();
     eprintln!("context switches in 3 s idle: {}", after - before);
-    assert!(
-        after - before <= 5,
-        "an idle waiter woke {} times in 3 s (interval 1 s)",
-        after - before
-    );
+    assert!(after - before <= 5, "an idle waiter woke {} times in 3 s (interval 1 s)", after - before);
 }
 
 #[test]
@@ -1107,10 +875,7 @@ fn works_without_inotify_by_polling() {
     argv.extend(["--interval".into(), "100ms".into(), s(&p)]);
     let quoted: Vec<String> = argv.iter().map(|a| format!("'{a}'")).collect();
     // A child user namespace has its own inotify instance limit: set it to 0.
-    let script = format!(
-        "echo 0 > /proc/sys/user/max_inotify_instances && exec {}",
-        quoted.join(" ")
-    );
+    let script = format!("echo 0 > /proc/sys/user/max_inotify_instances && exec {}", quoted.join(" "));
     let probe = if have("unshare") {
         run(Command::new("unshare").args([
             "--user",
@@ -1120,42 +885,26 @@ fn works_without_inotify_by_polling() {
             "echo 0 > /proc/sys/user/max_inotify_instances",
         ]))
     } else {
-        Ran {
-            code: 127,
-            stdout: String::new(),
-            stderr: "unshare(1) is not installed".into(),
-        }
+        Ran { code: 127, stdout: String::new(), stderr: "unshare(1) is not installed".into() }
     };
     let mut c = if probe.code == 0 {
         eprintln!("inotify disabled with max_inotify_instances = 0 in a child user namespace");
         spawn_cmd(Command::new("unshare").args(["--user", "--map-root-user", "sh", "-c", &script]))
     } else if runner().is_none() && have("prlimit") {
         // Fallback: descriptors 0-2 and the signalfd leave none for inotify_init.
-        eprintln!(
-            "user namespace route unavailable ({}), using prlimit --nofile=4",
-            probe.stderr.trim()
-        );
+        eprintln!("user namespace route unavailable ({}), using prlimit --nofile=4", probe.stderr.trim());
         spawn_cmd(Command::new("prlimit").arg("--nofile=4:4").args(&argv))
     } else {
-        eprintln!(
-            "SKIP: cannot take inotify away here: {}",
-            probe.stderr.trim()
-        );
+        eprintln!("SKIP: cannot take inotify away here: {}", probe.stderr.trim());
         return;
     };
     let pid = c.id();
     wait_until_polling(pid);
     assert!(running(&mut c));
     // Really without inotify: none of its descriptors is an inotify instance.
-    for e in fs::read_dir(format!("/proc/{pid}/fdinfo"))
-        .unwrap()
-        .flatten()
-    {
+    for e in fs::read_dir(format!("/proc/{pid}/fdinfo")).unwrap().flatten() {
         let info = fs::read_to_string(e.path()).unwrap_or_default();
-        assert!(
-            !info.contains("inotify"),
-            "waitfor has an inotify descriptor: {info}"
-        );
+        assert!(!info.contains("inotify"), "waitfor has an inotify descriptor: {info}");
     }
     put(&p, "0\n");
     assert_ran(&finish(c, LIMIT, "polling without inotify"), 0, "", "");
@@ -1178,12 +927,8 @@ fn nonempty_downward_api_update_wakes_on_events() {
     std::os::unix::fs::symlink("..t1", vol.join("..data")).unwrap();
     std::os::unix::fs::symlink("..data/ready", vol.join("ready")).unwrap();
     let ready = vol.join("ready");
-    let mut c = start_waiting([
-        OsString::from("--nonempty"),
-        "--interval".into(),
-        "1h".into(),
-        ready.clone().into(),
-    ]);
+    let mut c =
+        start_waiting([OsString::from("--nonempty"), "--interval".into(), "1h".into(), ready.clone().into()]);
     assert!(running(&mut c));
     fs::create_dir(vol.join("..t2")).unwrap();
     fs::write(vol.join("..t2/ready"), "true").unwrap();
@@ -1194,11 +939,7 @@ fn nonempty_downward_api_update_wakes_on_events() {
     fs::rename(vol.join("..data_tmp"), vol.join("..data")).unwrap();
     fs::remove_dir_all(vol.join("..t1")).unwrap();
     assert_eq!(fs::read_to_string(&ready).unwrap(), "true");
-    let r = finish(
-        c,
-        5.0,
-        "downward-API update with --interval 1h (only an event can wake it)",
-    );
+    let r = finish(c, 5.0, "downward-API update with --interval 1h (only an event can wake it)");
     assert_ran(&r, 0, "", "");
 }
 

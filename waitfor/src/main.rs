@@ -149,7 +149,9 @@ fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
                 }
                 opts.wait.interval = d;
             }
-            Item::Opt { name: name @ b"nonempty", inline, .. } => opts.wait.nonempty = flag_value(name, inline)?,
+            Item::Opt { name: name @ b"nonempty", inline, .. } => {
+                opts.wait.nonempty = flag_value(name, inline)?
+            }
             Item::Opt { name: name @ b"any", inline, .. } => opts.wait.any = flag_value(name, inline)?,
             Item::Opt { name: name @ b"always", inline, .. } => opts.wait.always = flag_value(name, inline)?,
             Item::Opt { name: b"help", dashes: 2, .. } => {
