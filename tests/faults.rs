@@ -19,7 +19,7 @@ use std::ffi::{CString, OsStr, OsString};
 use std::fs::{self, File};
 use std::io::Read;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -1195,8 +1195,13 @@ fn proc_state(pid: i32) -> char {
 fn stop_and_continue_reach_the_command_not_the_wrapper() {
     // TSTP is forwarded like any other signal; a stopped command has not
     // ended (the wrapper waits on), and CONT lets it finish with its status.
+    // The command forks nothing while stopped (a vfork parent whose child is
+    // stopped shows as D, not T): it blocks opening a fifo.
     let t = TempDir::new("faults-tstp");
-    let (p, pid_file, go) = (t.join("P"), t.join("pid"), t.join("go"));
+    let (p, pid_file, fifo) = (t.join("P"), t.join("pid"), t.join("fifo"));
+    let c_fifo = CString::new(b(&fifo)).expect("path");
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o600) }, 0, "mkfifo");
     let mut ep = start(
         "entrypoint",
         argv([
@@ -1205,9 +1210,9 @@ fn stop_and_continue_reach_the_command_not_the_wrapper() {
             &"--",
             &"sh",
             &"-c",
-            &"echo $$ > \"$0\"; while [ ! -e \"$1\" ]; do sleep 0.02; done; exit 4",
+            &"echo $$ > \"$0\"; read line < \"$1\"; exit 4",
             &pid_file,
-            &go,
+            &fifo,
         ]),
     );
     let cmd = read_pid(&pid_file);
@@ -1217,12 +1222,23 @@ fn stop_and_continue_reach_the_command_not_the_wrapper() {
         "the command was not stopped (state {})",
         proc_state(cmd)
     );
-    fs::write(&go, "").expect("go");
     std::thread::sleep(Duration::from_millis(300));
     assert!(ep.running(), "the wrapper ended while its command was stopped");
     assert_ne!(proc_state(ep.id() as i32), 'T', "the wrapper itself stopped");
-    assert_eq!(proc_state(cmd), 'T', "the command ran on while stopped");
+    assert_eq!(proc_state(cmd), 'T', "the command did not stay stopped");
     send(ep.id(), libc::SIGCONT);
+    // Release the reader: a non-blocking open for writing succeeds once it
+    // has the fifo open (ENXIO before).
+    let mut writer = None;
+    let opened = eventually(LIMIT, || {
+        writer = fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&fifo).ok();
+        writer.is_some()
+    });
+    assert!(opened, "the command never opened its fifo after CONT");
+    {
+        use std::io::Write;
+        writer.expect("writer").write_all(b"go\n").expect("write fifo");
+    }
     let r = ep.finish(LIMIT, "entrypoint after TSTP, CONT");
     assert_raw(&r, 4, b"");
     assert_file(&with(&p, ".err"), "4\n");
