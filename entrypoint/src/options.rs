@@ -252,6 +252,7 @@ mod tests {
         ptrs.push(core::ptr::null());
         let _ = Box::leak(owned.into_boxed_slice());
         let ptrs = Box::leak(ptrs.into_boxed_slice());
+        // SAFETY: the vector and its strings are leaked: valid for the rest of the test.
         unsafe { Args::from_main(list.len() as i32, ptrs.as_ptr()) }
     }
 

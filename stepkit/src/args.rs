@@ -227,6 +227,7 @@ mod tests {
         let owned = Box::leak(owned.into_boxed_slice());
         let ptrs = Box::leak(ptrs.into_boxed_slice());
         let _ = owned;
+        // SAFETY: the vector and its strings are leaked: valid for the rest of the test.
         let args = unsafe { Args::from_main(list.len() as c_int, ptrs.as_ptr()) };
         f(args)
     }

@@ -176,11 +176,12 @@ pub fn spawn(cmd: Argv) -> Result<rustix::process::Pid, Errno> {
     let argv = cmd.as_ptr();
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     let empty = SigSet::empty();
-    // SAFETY: the process has a single thread, so the child may run any code;
-    // it runs only async-signal-safe calls (setpgid, sigprocmask, execvp,
-    // write, _exit) on memory that is valid in its copy of our address space:
-    // `argv` is a non-empty null-terminated vector of C strings (an `Argv`
-    // guarantees it), `empty` is an initialised sigset.
+    // The process has a single thread, so the child may run any code; it runs
+    // only async-signal-safe calls (setpgid, sigprocmask, execvp, write, _exit)
+    // on memory valid in its copy of our address space: `argv` is a non-empty
+    // null-terminated vector of C strings (an `Argv` guarantees it), `empty`
+    // an initialised sigset.
+    // SAFETY: as just said; _Fork has no other precondition.
     let pid = unsafe { _Fork() };
     if pid == 0 {
         // SAFETY: see above; _exit never returns and skips atexit handlers.
