@@ -77,13 +77,13 @@ image: build
 	scripts/image
 
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS ?= args duration path line json
+FUZZ_TARGETS ?= args:4096 duration:4096 path:4096 line:12000 json:8192
 
 fuzz:
 	@rustup toolchain list | grep -q '^nightly' || { echo "make: installing the nightly toolchain (rustup)"; rustup toolchain install nightly --profile minimal; }
 	@command -v cargo-fuzz >/dev/null || { echo "make: installing cargo-fuzz (cargo install)"; cargo install cargo-fuzz; }
-	cd fuzz && for t in $(FUZZ_TARGETS); do \
-	  cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+	cd fuzz && for tl in $(FUZZ_TARGETS); do \
+	  cargo +nightly fuzz run $${tl%%:*} -- -max_total_time=$(FUZZ_SECONDS) -max_len=$${tl#*:} || exit 1; done
 
 clean:
 	$(CARGO) clean

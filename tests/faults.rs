@@ -1096,6 +1096,11 @@ fn dependency_in_an_unreadable_directory_cannot_be_observed_and_times_out() {
 
 #[test]
 fn signal_storm_neither_kills_the_wrapper_nor_loses_the_status() {
+    // The command notes each kind of signal it gets; the test lets it finish
+    // only once all four have arrived (or fails after LIMIT): the wrapper reads
+    // pending signals lowest number first, so during the storm WINCH (28)
+    // waits behind HUP, USR1 and USR2 and is forwarded when the storm ends.
+    // Releasing the command right after the storm would race with that.
     let t = TempDir::new("faults-storm");
     let p = t.join("P");
     let term = t.join("T");
@@ -1103,10 +1108,13 @@ fn signal_storm_neither_kills_the_wrapper_nor_loses_the_status() {
     let script = r#"
         exec 2>/dev/null  # sh reports each sleep the storm kills
         u1=0 u2=0 h=0 w=0
-        trap 'u1=1' USR1; trap 'u2=1' USR2; trap 'h=1' HUP; trap 'w=1' WINCH
+        note() { echo "$u1 $u2 $h $w" > "$got"; }
+        got=$1
+        trap 'u1=1; note' USR1; trap 'u2=1; note' USR2
+        trap 'h=1; note' HUP; trap 'w=1; note' WINCH
         : > "$2"
         while [ ! -e "$3" ]; do sleep 0.05; done
-        echo "$u1 $u2 $h $w" > "$1"
+        note
         exit 7
     "#;
     let mut ep = start(
@@ -1135,6 +1143,13 @@ fn signal_storm_neither_kills_the_wrapper_nor_loses_the_status() {
         assert_eq!(rc, 0, "signal {i}: the wrapper is gone");
     }
     assert!(ep.running(), "the wrapper died in the storm");
+    let all = eventually(LIMIT, || fs::read_to_string(&got).is_ok_and(|g| g == "1 1 1 1\n"));
+    assert!(
+        all,
+        "the command did not get every kind of signal: {:?} (USR1 USR2 HUP WINCH)",
+        fs::read_to_string(&got).unwrap_or_default()
+    );
+    assert!(ep.running(), "the wrapper ended before its command");
     fs::write(&go, "").expect("go");
     let r = ep.finish(LIMIT, "entrypoint after the storm");
     assert_raw(&r, 7, b"");
