@@ -13,7 +13,7 @@
 //! fails the test instead of hanging. Root-only cases (mounts, namespaces,
 //! another uid) print `SKIPPED: reason` when they cannot run.
 
-use harness::{emulated, eventually, is_root, status_code, tool, tool_argv, TempDir};
+use harness::{emulated, eventually, is_root, json, status_code, tool, tool_argv, TempDir};
 use std::collections::BTreeSet;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{self, File};
@@ -305,155 +305,6 @@ fn have(cmd: &str) -> bool {
 
 // ---------------------------------------------------------------- JSON
 
-/// A JSON value, as far as the termination message needs.
-#[derive(Debug, PartialEq)]
-enum Json {
-    Str(String),
-    Num(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
-    Lit(&'static str),
-}
-
-/// A strict RFC 8259 parser of one whole document.
-struct Parser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn peek(&mut self) -> Option<u8> {
-        while matches!(self.s.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.i += 1;
-        }
-        self.s.get(self.i).copied()
-    }
-
-    fn value(&mut self) -> Result<Json, String> {
-        match self.peek() {
-            Some(b'"') => self.string().map(Json::Str),
-            Some(open @ (b'[' | b'{')) => {
-                self.i += 1;
-                let close = if open == b'[' { b']' } else { b'}' };
-                let (mut items, mut fields) = (Vec::new(), Vec::new());
-                if self.peek() == Some(close) {
-                    self.i += 1;
-                } else {
-                    loop {
-                        if open == b'[' {
-                            items.push(self.value()?);
-                        } else {
-                            if self.peek() != Some(b'"') {
-                                return Err(format!("key expected at {}", self.i));
-                            }
-                            let k = self.string()?;
-                            if self.peek() != Some(b':') {
-                                return Err(format!("':' expected at {}", self.i));
-                            }
-                            self.i += 1;
-                            fields.push((k, self.value()?));
-                        }
-                        match self.peek() {
-                            Some(b',') => self.i += 1,
-                            Some(c) if c == close => {
-                                self.i += 1;
-                                break;
-                            }
-                            _ => return Err(format!("',' or close expected at {}", self.i)),
-                        }
-                    }
-                }
-                Ok(if open == b'[' { Json::Arr(items) } else { Json::Obj(fields) })
-            }
-            Some(b'-' | b'0'..=b'9') => {
-                let start = self.i;
-                if self.s[self.i] == b'-' {
-                    self.i += 1;
-                }
-                let n = self.s[self.i..].iter().take_while(|c| c.is_ascii_digit()).count();
-                if n == 0 || (n > 1 && self.s[self.i] == b'0') {
-                    return Err(format!("bad number at {start}"));
-                }
-                self.i += n;
-                Ok(Json::Num(String::from_utf8_lossy(&self.s[start..self.i]).into_owned()))
-            }
-            _ => {
-                for lit in ["true", "false", "null"] {
-                    if self.s[self.i..].starts_with(lit.as_bytes()) {
-                        self.i += lit.len();
-                        return Ok(Json::Lit(lit));
-                    }
-                }
-                Err(format!("unexpected byte at {}", self.i))
-            }
-        }
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        self.i += 1; // the opening quote
-        let mut out = String::new();
-        loop {
-            let c = *self.s.get(self.i).ok_or("unterminated string")?;
-            match c {
-                b'"' => {
-                    self.i += 1;
-                    return Ok(out);
-                }
-                b'\\' => {
-                    let e = *self.s.get(self.i + 1).ok_or("dangling backslash")?;
-                    self.i += 2;
-                    let simple = match e {
-                        b'"' => Some('"'),
-                        b'\\' => Some('\\'),
-                        b'/' => Some('/'),
-                        b'b' => Some('\u{8}'),
-                        b'f' => Some('\u{c}'),
-                        b'n' => Some('\n'),
-                        b'r' => Some('\r'),
-                        b't' => Some('\t'),
-                        b'u' => None,
-                        _ => return Err(format!("bad escape at {}", self.i)),
-                    };
-                    match simple {
-                        Some(ch) => out.push(ch),
-                        None => {
-                            let hex = self.s.get(self.i..self.i + 4).ok_or("short \\u")?;
-                            let hex = std::str::from_utf8(hex).map_err(|e| e.to_string())?;
-                            let v = u32::from_str_radix(hex, 16).map_err(|e| e.to_string())?;
-                            self.i += 4;
-                            // The messages need no surrogate pairs: refuse them.
-                            out.push(char::from_u32(v).ok_or("surrogate in \\u")?);
-                        }
-                    }
-                }
-                0..=0x1f => return Err(format!("raw control byte at {}", self.i)),
-                _ => {
-                    let n = match c {
-                        0..=0x7f => 1,
-                        0xc0..=0xdf => 2,
-                        0xe0..=0xef => 3,
-                        _ => 4,
-                    };
-                    let chunk = self.s.get(self.i..self.i + n).ok_or("cut UTF-8")?;
-                    let text =
-                        std::str::from_utf8(chunk).map_err(|e| format!("bad UTF-8 at {}: {e}", self.i))?;
-                    out.push_str(text);
-                    self.i += n;
-                }
-            }
-        }
-    }
-}
-
-fn parse_json(s: &[u8]) -> Result<Json, String> {
-    let mut p = Parser { s, i: 0 };
-    let v = p.value()?;
-    if p.peek().is_some() {
-        return Err(format!("trailing bytes at {}", p.i));
-    }
-    Ok(v)
-}
-
 /// Reads a termination message, checks it is Tekton's shape (an array of
 /// `{"key":K,"value":V,"type":3}`, at most 4096 bytes) and returns the pairs.
 #[track_caller]
@@ -461,17 +312,16 @@ fn termination(p: &Path) -> Vec<(String, String)> {
     let raw = fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     assert!(raw.len() <= 4096, "termination message of {} bytes", raw.len());
     let text = String::from_utf8_lossy(&raw).into_owned();
-    let v = parse_json(&raw).unwrap_or_else(|e| panic!("invalid JSON ({e}): {text}"));
-    let Json::Arr(entries) = v else { panic!("not an array: {text}") };
+    let utf8 = std::str::from_utf8(&raw).unwrap_or_else(|e| panic!("not UTF-8 ({e}): {text}"));
+    let v = json::parse(utf8).unwrap_or_else(|e| panic!("invalid JSON ({e}): {text}"));
+    let json::Value::Arr(entries) = v else { panic!("not an array: {text}") };
     entries
         .into_iter()
         .map(|e| match e {
-            Json::Obj(f) => match <[(String, Json); 3]>::try_from(f) {
-                Ok([(k, Json::Str(key)), (v, Json::Str(value)), (t, Json::Num(three))])
-                    if k == "key" && v == "value" && t == "type" && three == "3" =>
-                {
-                    (key, value)
-                }
+            json::Value::Obj(f) => match <[(String, json::Value); 3]>::try_from(f) {
+                Ok(
+                    [(k, json::Value::Str(key)), (v, json::Value::Str(value)), (t, json::Value::Num(three))],
+                ) if k == "key" && v == "value" && t == "type" && three == "3" => (key, value),
                 Ok(other) => panic!("bad entry {other:?} in {text}"),
                 Err(other) => panic!("bad entry {other:?} in {text}"),
             },

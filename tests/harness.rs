@@ -148,3 +148,249 @@ pub fn eventually(secs: f64, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// A small JSON parser (RFC 8259), enough to validate termination messages.
+/// Shared by the entrypoint and fault suites (termination messages).
+pub mod json {
+    #[derive(Debug, PartialEq)]
+    pub enum Value {
+        Null,
+        Bool(bool),
+        /// A number, as written.
+        Num(String),
+        Str(String),
+        Arr(Vec<Value>),
+        /// Members in document order.
+        Obj(Vec<(String, Value)>),
+    }
+
+    pub fn parse(text: &str) -> Result<Value, String> {
+        let mut p = Parser { text, i: 0 };
+        p.ws();
+        let v = p.value(0)?;
+        p.ws();
+        if p.i != text.len() {
+            return Err(format!("trailing data at byte {}", p.i));
+        }
+        Ok(v)
+    }
+
+    struct Parser<'a> {
+        text: &'a str,
+        i: usize,
+    }
+
+    impl Parser<'_> {
+        fn peek(&self) -> Option<u8> {
+            self.text.as_bytes().get(self.i).copied()
+        }
+
+        fn bump(&mut self) -> Option<u8> {
+            let c = self.peek()?;
+            self.i += 1;
+            Some(c)
+        }
+
+        fn ws(&mut self) {
+            while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+                self.i += 1;
+            }
+        }
+
+        fn err<T>(&self, what: &str) -> Result<T, String> {
+            Err(format!("{what} at byte {}", self.i))
+        }
+
+        fn value(&mut self, depth: usize) -> Result<Value, String> {
+            if depth > 64 {
+                return self.err("too deep");
+            }
+            match self.peek() {
+                Some(b'[') => {
+                    self.i += 1;
+                    let mut items = Vec::new();
+                    self.ws();
+                    if self.peek() == Some(b']') {
+                        self.i += 1;
+                        return Ok(Value::Arr(items));
+                    }
+                    loop {
+                        self.ws();
+                        items.push(self.value(depth + 1)?);
+                        self.ws();
+                        match self.bump() {
+                            Some(b',') => {}
+                            Some(b']') => return Ok(Value::Arr(items)),
+                            _ => return self.err("expected ',' or ']'"),
+                        }
+                    }
+                }
+                Some(b'{') => {
+                    self.i += 1;
+                    let mut members = Vec::new();
+                    self.ws();
+                    if self.peek() == Some(b'}') {
+                        self.i += 1;
+                        return Ok(Value::Obj(members));
+                    }
+                    loop {
+                        self.ws();
+                        let k = self.string()?;
+                        self.ws();
+                        if self.bump() != Some(b':') {
+                            return self.err("expected ':'");
+                        }
+                        self.ws();
+                        let v = self.value(depth + 1)?;
+                        members.push((k, v));
+                        self.ws();
+                        match self.bump() {
+                            Some(b',') => {}
+                            Some(b'}') => return Ok(Value::Obj(members)),
+                            _ => return self.err("expected ',' or '}'"),
+                        }
+                    }
+                }
+                Some(b'"') => self.string().map(Value::Str),
+                Some(b't') => self.literal("true", Value::Bool(true)),
+                Some(b'f') => self.literal("false", Value::Bool(false)),
+                Some(b'n') => self.literal("null", Value::Null),
+                Some(b'-' | b'0'..=b'9') => self.number(),
+                _ => self.err("expected a value"),
+            }
+        }
+
+        fn literal(&mut self, word: &str, v: Value) -> Result<Value, String> {
+            if self.text[self.i..].starts_with(word) {
+                self.i += word.len();
+                Ok(v)
+            } else {
+                self.err("bad literal")
+            }
+        }
+
+        fn digits(&mut self) -> usize {
+            let start = self.i;
+            while matches!(self.peek(), Some(b'0'..=b'9')) {
+                self.i += 1;
+            }
+            self.i - start
+        }
+
+        fn number(&mut self) -> Result<Value, String> {
+            let start = self.i;
+            if self.peek() == Some(b'-') {
+                self.i += 1;
+            }
+            match self.peek() {
+                Some(b'0') => self.i += 1,
+                Some(b'1'..=b'9') => {
+                    self.digits();
+                }
+                _ => return self.err("bad number"),
+            }
+            if self.peek() == Some(b'.') {
+                self.i += 1;
+                if self.digits() == 0 {
+                    return self.err("bad fraction");
+                }
+            }
+            if matches!(self.peek(), Some(b'e' | b'E')) {
+                self.i += 1;
+                if matches!(self.peek(), Some(b'+' | b'-')) {
+                    self.i += 1;
+                }
+                if self.digits() == 0 {
+                    return self.err("bad exponent");
+                }
+            }
+            Ok(Value::Num(self.text[start..self.i].to_string()))
+        }
+
+        fn hex4(&mut self) -> Result<u32, String> {
+            let h = self.text.get(self.i..self.i + 4).unwrap_or("");
+            if h.len() != 4 || !h.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return self.err("bad \\u escape");
+            }
+            self.i += 4;
+            u32::from_str_radix(h, 16).map_err(|e| e.to_string())
+        }
+
+        fn string(&mut self) -> Result<String, String> {
+            if self.bump() != Some(b'"') {
+                return self.err("expected a string");
+            }
+            let mut out = String::new();
+            loop {
+                let Some(c) = self.bump() else {
+                    return self.err("unterminated string");
+                };
+                match c {
+                    b'"' => return Ok(out),
+                    b'\\' => {
+                        let ch = match self.bump() {
+                            Some(b'"') => '"',
+                            Some(b'\\') => '\\',
+                            Some(b'/') => '/',
+                            Some(b'b') => '\u{8}',
+                            Some(b'f') => '\u{c}',
+                            Some(b'n') => '\n',
+                            Some(b'r') => '\r',
+                            Some(b't') => '\t',
+                            Some(b'u') => {
+                                let hi = self.hex4()?;
+                                let code = if (0xd800..0xdc00).contains(&hi) {
+                                    if self.bump() != Some(b'\\') || self.bump() != Some(b'u') {
+                                        return self.err("lone high surrogate");
+                                    }
+                                    let lo = self.hex4()?;
+                                    if !(0xdc00..0xe000).contains(&lo) {
+                                        return self.err("bad low surrogate");
+                                    }
+                                    0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00)
+                                } else if (0xdc00..0xe000).contains(&hi) {
+                                    return self.err("lone low surrogate");
+                                } else {
+                                    hi
+                                };
+                                match char::from_u32(code) {
+                                    Some(ch) => ch,
+                                    None => return self.err("bad code point"),
+                                }
+                            }
+                            _ => return self.err("bad escape"),
+                        };
+                        out.push(ch);
+                    }
+                    0..=0x1f => return self.err("raw control character in a string"),
+                    0x20..=0x7f => out.push(char::from(c)),
+                    _ => {
+                        // A multi-byte UTF-8 sequence (the text is a &str).
+                        let ch = self.text[self.i - 1..].chars().next().expect("char");
+                        out.push(ch);
+                        self.i += ch.len_utf8() - 1;
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parser_self_check() {
+        use Value::*;
+        assert_eq!(
+            parse(r#" [{"a":"x\"\\\n\u00e9\ud83d\ude00","b":-1.5e3},true,null] "#),
+            Ok(Arr(vec![
+                Obj(vec![
+                    ("a".into(), Str("x\"\\\n\u{e9}\u{1f600}".into())),
+                    ("b".into(), Num("-1.5e3".into())),
+                ]),
+                Bool(true),
+                Null,
+            ]))
+        );
+        for bad in ["[", "[1,]", "{\"a\" 1}", "\"a\nb\"", "\"\\x\"", "\"\\ud800\"", "01", "[1] x", "\"abc"] {
+            assert!(parse(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+}
