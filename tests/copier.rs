@@ -3,7 +3,7 @@
 //! binaries, planted symlinks, stale temporary files, full and read-only
 //! filesystems) and the exact diagnostics.
 
-use harness::{is_root, run_tool, Ran, TempDir};
+use harness::{is_root, mount_or_skip, run_tool, Ran, TempDir};
 use std::collections::BTreeSet;
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
@@ -179,68 +179,6 @@ fn assert_same_tree(a: &Path, b: &Path) {
         } else if ma.is_file() {
             assert!(mb.is_file(), "{}: regular file in one tree only", rel.display());
             assert!(read(&pa) == read(&pb), "{}: content differs", rel.display());
-        }
-    }
-}
-
-/// A tmpfs mounted for one test, unmounted when dropped (also on panic).
-struct Mount(CString);
-
-impl Mount {
-    /// Mounts a tmpfs on `dir` with `options` (`size=64k`), read-only if `ro`.
-    fn tmpfs(dir: &Path, options: &str, ro: bool) -> std::io::Result<Mount> {
-        let target = CString::new(dir.as_os_str().as_bytes()).expect("no NUL in path");
-        let data = CString::new(options).expect("no NUL in options");
-        let flags = if ro { libc::MS_RDONLY } else { 0 };
-        // SAFETY: every pointer is a valid NUL-terminated string that outlives the call.
-        let rc = unsafe {
-            libc::mount(c"tmpfs".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), flags, data.as_ptr().cast())
-        };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(Mount(target))
-    }
-
-    /// Makes the mount read-only.
-    fn remount_ro(&self) {
-        // SAFETY: valid NUL-terminated strings; a remount ignores source and type.
-        let rc = unsafe {
-            libc::mount(
-                c"tmpfs".as_ptr(),
-                self.0.as_ptr(),
-                c"tmpfs".as_ptr(),
-                libc::MS_REMOUNT | libc::MS_RDONLY,
-                std::ptr::null(),
-            )
-        };
-        assert_eq!(rc, 0, "remount read-only: {}", std::io::Error::last_os_error());
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        // SAFETY: a valid NUL-terminated path; a failed unmount is retried lazily.
-        unsafe {
-            if libc::umount2(self.0.as_ptr(), 0) != 0 {
-                libc::umount2(self.0.as_ptr(), libc::MNT_DETACH);
-            }
-        }
-    }
-}
-
-/// Mounts a tmpfs for a root-only test, or says why the test is skipped.
-fn mount_or_skip(test: &str, dir: &Path, options: &str, ro: bool) -> Option<Mount> {
-    if !is_root() {
-        eprintln!("SKIPPED {test}: needs root to mount a tmpfs");
-        return None;
-    }
-    std::fs::create_dir_all(dir).expect("mkdir mount point");
-    match Mount::tmpfs(dir, options, ro) {
-        Ok(m) => Some(m),
-        Err(e) => {
-            eprintln!("SKIPPED {test}: cannot mount a tmpfs ({e})");
-            None
         }
     }
 }

@@ -13,7 +13,9 @@
 //! fails the test instead of hanging. Root-only cases (mounts, namespaces,
 //! another uid) print `SKIPPED: reason` when they cannot run.
 
-use harness::{emulated, eventually, is_root, json, status_code, tool, tool_argv, TempDir};
+use harness::{
+    emulated, eventually, is_root, json, mount_or_skip, status_code, tool, tool_argv, Mount, TempDir,
+};
 use std::collections::BTreeSet;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{self, File};
@@ -383,52 +385,6 @@ fn message_of(line: &[u8]) -> String {
 }
 
 // ---------------------------------------------------------------- mounts
-
-/// A tmpfs mounted for one test, unmounted when dropped (also on panic).
-struct Mount(CString);
-
-impl Mount {
-    fn tmpfs(dir: &Path, options: &str, ro: bool) -> std::io::Result<Mount> {
-        let target = CString::new(b(dir)).expect("no NUL in path");
-        let data = CString::new(options).expect("no NUL in options");
-        let flags = if ro { libc::MS_RDONLY } else { 0 };
-        // SAFETY: every pointer is a valid NUL-terminated string that outlives the call.
-        let rc = unsafe {
-            libc::mount(c"tmpfs".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), flags, data.as_ptr().cast())
-        };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(Mount(target))
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        // SAFETY: a valid NUL-terminated path; a failed unmount is retried lazily.
-        unsafe {
-            if libc::umount2(self.0.as_ptr(), 0) != 0 {
-                libc::umount2(self.0.as_ptr(), libc::MNT_DETACH);
-            }
-        }
-    }
-}
-
-/// Mounts a tmpfs on `dir` for a root-only test, or says why it is skipped.
-fn mount_or_skip(test: &str, dir: &Path, options: &str, ro: bool) -> Option<Mount> {
-    if !is_root() {
-        eprintln!("SKIPPED: {test}: needs root to mount a tmpfs");
-        return None;
-    }
-    fs::create_dir_all(dir).expect("mkdir mount point");
-    match Mount::tmpfs(dir, options, ro) {
-        Ok(m) => Some(m),
-        Err(e) => {
-            eprintln!("SKIPPED: {test}: cannot mount a tmpfs ({e})");
-            None
-        }
-    }
-}
 
 /// Fills the filesystem under `dir` until it reports ENOSPC.
 fn fill(dir: &Path) {

@@ -394,3 +394,67 @@ pub mod json {
         }
     }
 }
+
+/// A tmpfs mounted for one test, unmounted when dropped (also on panic).
+/// The field is the mount point: `Mount(path)` adopts a mount made by hand (a bind mount).
+pub struct Mount(pub std::ffi::CString);
+
+impl Mount {
+    /// Mounts a tmpfs on `dir` with `options` (`size=64k`), read-only if `ro`.
+    pub fn tmpfs(dir: &Path, options: &str, ro: bool) -> std::io::Result<Mount> {
+        let target = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()))
+            .expect("no NUL in path");
+        let data = std::ffi::CString::new(options).expect("no NUL in options");
+        let flags = if ro { libc::MS_RDONLY } else { 0 };
+        // SAFETY: every pointer is a valid NUL-terminated string that outlives the call.
+        let rc = unsafe {
+            libc::mount(c"tmpfs".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), flags, data.as_ptr().cast())
+        };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Mount(target))
+    }
+
+    /// Makes the mount read-only.
+    pub fn remount_ro(&self) {
+        // SAFETY: valid NUL-terminated strings; a remount ignores source and type.
+        let rc = unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                self.0.as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_REMOUNT | libc::MS_RDONLY,
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "remount read-only: {}", std::io::Error::last_os_error());
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        // SAFETY: a valid NUL-terminated path; a failed unmount is retried lazily.
+        unsafe {
+            if libc::umount2(self.0.as_ptr(), 0) != 0 {
+                libc::umount2(self.0.as_ptr(), libc::MNT_DETACH);
+            }
+        }
+    }
+}
+
+/// Mounts a tmpfs for a root-only test, or says why the test is skipped.
+pub fn mount_or_skip(test: &str, dir: &Path, options: &str, ro: bool) -> Option<Mount> {
+    if !is_root() {
+        eprintln!("SKIPPED: {test}: needs root to mount a tmpfs");
+        return None;
+    }
+    std::fs::create_dir_all(dir).expect("mkdir mount point");
+    match Mount::tmpfs(dir, options, ro) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            eprintln!("SKIPPED: {test}: cannot mount a tmpfs ({e})");
+            None
+        }
+    }
+}

@@ -117,7 +117,7 @@ impl P<'_> {
                     return Err(format!("bad number at {start}"));
                 }
                 self.i += d;
-                Ok(Value::Num(String::from_utf8(self.s[start..self.i].to_vec()).unwrap()))
+                Ok(Value::Num(String::from_utf8_lossy(&self.s[start..self.i]).into_owned()))
             }
             _ => {
                 for lit in ["true", "false", "null"] {
@@ -245,7 +245,7 @@ fn check_started_at(v: &str, ms: u64) {
     if ms >= 253_402_300_800_000 {
         return; // past 9999-12-31: four digits cannot say it
     }
-    let num = |r: std::ops::Range<usize>| -> i64 { v[r].parse().unwrap() };
+    let num = |r: std::ops::Range<usize>| -> i64 { v[r].parse().unwrap_or(-1) };
     assert_eq!(
         [b[4], b[7], b[10], b[13], b[16], b[19], b[23]],
         *b"--T::.Z",
@@ -267,7 +267,9 @@ fuzz_target!(|data: &[u8]| {
     if data.len() < 10 {
         return;
     }
-    let ms = u64::from_le_bytes(data[..8].try_into().unwrap());
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&data[..8]);
+    let ms = u64::from_le_bytes(head);
     let code = data[8];
     let (reason, reason_text) = REASONS[usize::from(data[9] % 8)];
     let has_note = data[9] & 0x80 == 0;
