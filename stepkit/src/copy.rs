@@ -24,6 +24,18 @@ pub enum CopyError {
     Dest(Errno),
 }
 
+/// What a file that is not copied is, in the words both copier and
+/// `entrypoint cp` use: `cannot copy 'x': is a directory`.
+pub fn kind_words(kind: FileType) -> &'static str {
+    match kind {
+        FileType::Directory => "is a directory",
+        FileType::Fifo => "is a fifo",
+        FileType::Socket => "is a socket",
+        FileType::CharacterDevice | FileType::BlockDevice => "is a device",
+        _ => "is not a regular file",
+    }
+}
+
 /// The mode a copy gets: `mode`, or the source's permission bits; a file with any
 /// execute bit also gets read and execute for everyone, so steps running under
 /// another uid can run the tools (DESIGN.md, copier).
@@ -103,15 +115,7 @@ fn transfer(input: BorrowedFd<'_>, output: BorrowedFd<'_>) -> Result<(), CopyErr
             Err(Errno::INTR) => continue,
             Err(e) => return Err(CopyError::Source(e)),
         };
-        let mut chunk = buf.get(..n).unwrap_or_default();
-        while !chunk.is_empty() {
-            match rustix::io::write(output, chunk) {
-                Ok(0) => return Err(CopyError::Dest(Errno::IO)),
-                Ok(w) => chunk = chunk.get(w..).unwrap_or_default(),
-                Err(Errno::INTR) => {}
-                Err(e) => return Err(CopyError::Dest(e)),
-            }
-        }
+        crate::sys::write_all(output, buf.get(..n).unwrap_or_default()).map_err(CopyError::Dest)?;
     }
 }
 

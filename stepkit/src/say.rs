@@ -5,11 +5,12 @@
 //! `strerror`), or for usage errors `TOOL: MESSAGE (try 'TOOL --help')`.
 
 use crate::args::UsageError;
-use crate::sys::{self, SpillBuf};
+use crate::mem::{SpillBuf, SPILL_CAP};
+use crate::sys;
 use rustix::io::Errno;
 
 /// Long enough for a 4096-byte path and the words around it.
-const CAP: usize = sys::SPILL_CAP;
+const CAP: usize = SPILL_CAP;
 
 /// A message line being built. Too long a line is cut, never split.
 pub struct Line {
@@ -115,7 +116,7 @@ impl Line {
 
     /// Writes the line and a newline to stderr in one system call (`writev`).
     pub fn emit(&self) {
-        sys::write_line(rustix::stdio::raw_stderr(), self.as_bytes());
+        sys::write_line(sys::stdio(2), self.as_bytes());
     }
 }
 
@@ -132,6 +133,7 @@ pub fn usage(tool: &str, err: UsageError) {
         UsageError::MissingValue(name) => line.text("option '").bytes(name).text("' needs a value"),
         UsageError::UnexpectedValue(name) => line.text("option '").bytes(name).text("' takes no such value"),
         UsageError::Unknown(name) => line.text("unknown option '").bytes(name).text("'"),
+        UsageError::Unsupported(name) => line.text("unsupported Tekton option '").bytes(name).text("'"),
         UsageError::Invalid(what, value) => line.text("invalid ").text(what).text(" ").quoted(value),
         UsageError::Other(msg) => line.text(msg),
     };
@@ -140,7 +142,7 @@ pub fn usage(tool: &str, err: UsageError) {
 
 /// Prints `text` to stdout (for `--help` and `--version`).
 pub fn print(text: &str) {
-    sys::write_all(rustix::stdio::raw_stdout(), text.as_bytes());
+    let _ = sys::write_all(sys::stdio(1), text.as_bytes());
 }
 
 /// Formats `n` in decimal into `buf`, returning the digits.
