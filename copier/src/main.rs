@@ -27,7 +27,7 @@ use core::mem::MaybeUninit;
 use rustix::fs::{mkdirat, openat, statat, AtFlags, FileType, Mode, OFlags, RawDir, CWD};
 use rustix::io::Errno;
 use stepkit::args::{self, Args, Item, Parser, UsageError};
-use stepkit::copy::{copy_file, kind_words, CopyError};
+use stepkit::copy::{copy_file_locked, kind_words, CopyError};
 use stepkit::path::{basename, create_dirs, is_dir, PathBuf};
 use stepkit::say::{self, Line};
 use stepkit::status;
@@ -246,7 +246,7 @@ fn copy_entry(
         FileType::Directory if opts.recursive => copy_tree(src, dest, opts, report),
         FileType::Directory => not_copied("is a directory (use -r)"),
         FileType::Symlink => copy_symlink(src, dest),
-        FileType::RegularFile => match copy_file(src.as_cstr(), dest.as_bytes(), opts.mode) {
+        FileType::RegularFile => match copy_file_locked(src.as_cstr(), dest.as_bytes(), opts.mode) {
             Ok(()) => Ok(()),
             Err(CopyError::Source(e)) => Err(sys("cannot copy", Side::Source)(e)),
             // Replaced between the stat and the open.

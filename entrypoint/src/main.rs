@@ -21,19 +21,21 @@
 //! 3. Hold the liveness lock `P.lock` for its whole life (waiters tell a step
 //!    that died from one that is still running).
 //! 4. Wait for the `--wait` paths (the wait engine `waitfor` uses). A failed
-//!    dependency skips the step (status 1, `Skipped`); TERM or INT cancels it
-//!    (128+N, `Cancelled`).
-//! 5. Start COMMAND in its own process group, signal mask and dispositions
-//!    restored; 127 not found, 126 not executable.
+//!    dependency skips the step (status 1, `Skipped`); TERM, INT, HUP or QUIT
+//!    cancels it (128+N, `Cancelled`), other signals are dropped.
+//! 5. Start COMMAND in its own process group with an empty signal mask, given
+//!    the terminal if stdin is ours; 127 not found, 126 not executable, 125
+//!    when the child cannot be made (fork, pipe).
 //! 6. Supervise: forward signals to the group, reap every child, enforce
-//!    `--timeout` (TERM, then KILL after `--grace`; 124) and `--stop-when`
-//!    (the same, counted as success).
+//!    `--timeout` (TERM, then KILL to the whole group after `--grace`; 124)
+//!    and `--stop-when` (the same, counted as success); take the terminal back.
 //! 7. Outcome: marker `P` (status 0) or `P.err`, holding the status, then the
 //!    termination message (Tekton's JSON), then exit with the status.
 //!
 //! Exit status: COMMAND's own; 128+N when killed by signal N; 1 skipped; 124
 //! timed out; 125 usage or system error; 126/127 COMMAND not executable / not
-//! found; 0 with `--on-error continue` (the real status goes into the message).
+//! found; 0 with `--on-error continue` (the real status goes into the message;
+//! a timeout still fails).
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::undocumented_unsafe_blocks))]
@@ -262,7 +264,7 @@ fn cp(args: &Args) -> u8 {
         say::usage(TOOL, UsageError::Other("cp needs SOURCE and DEST"));
         return status::TOOL_FAILED;
     };
-    match stepkit::copy::copy_file(src, dest, None) {
+    match stepkit::copy::copy_file(src, dest) {
         Ok(()) => status::OK,
         Err(stepkit::copy::CopyError::Dest(e)) => {
             say::failed(TOOL, "cannot write", dest, e);

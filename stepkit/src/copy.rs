@@ -1,5 +1,5 @@
-//! One regular file copied atomically: `copier`'s unit of work, and what
-//! `entrypoint cp SOURCE DEST` does.
+//! One regular file copied atomically: `copier`'s unit of work (with the
+//! directory lock), and what `entrypoint cp SOURCE DEST` does (without).
 //!
 //! Writers of a directory take an exclusive `flock` on it while they copy, so a
 //! temporary file found there by a lock holder was left by a writer that died
@@ -76,10 +76,12 @@ pub fn open_source(src: &CStr) -> Result<(OwnedFd, u32), CopyError> {
     Ok((fd, st.st_mode))
 }
 
-/// Copies the regular file `src` to the file path `dest` atomically.
+/// Copies the regular file `src` to the file path `dest` atomically, holding
+/// the writers' lock of its directory, so that a temporary file a killed
+/// copier left there is reclaimed (copier: re-run into the same volume).
 /// (Not inlined: its buffers must not sit in the frames of a tree walk.)
 #[inline(never)]
-pub fn copy_file(src: &CStr, dest: &[u8], mode: Option<u32>) -> Result<(), CopyError> {
+pub fn copy_file_locked(src: &CStr, dest: &[u8], mode: Option<u32>) -> Result<(), CopyError> {
     let (input, src_mode) = open_source(src)?;
     // Without read permission on the directory (a drop box, mode 1733) there
     // is no lock to take: copy all the same, without reclaiming temporaries.
@@ -87,8 +89,25 @@ pub fn copy_file(src: &CStr, dest: &[u8], mode: Option<u32>) -> Result<(), CopyE
         Err(Errno::ACCESS) => None,
         other => Some(other.map_err(CopyError::Dest)?),
     };
-    let out = AtomicFile::create(dest, lock.is_some()).map_err(CopyError::Dest)?;
-    transfer(input.as_fd(), out.fd())?;
+    write_copy(input.as_fd(), src_mode, dest, mode, lock.is_some())
+}
+
+/// Copies the regular file `src` to the file path `dest` atomically, without
+/// the lock: `entrypoint cp`, which Tekton runs once into a fresh volume.
+pub fn copy_file(src: &CStr, dest: &[u8]) -> Result<(), CopyError> {
+    let (input, src_mode) = open_source(src)?;
+    write_copy(input.as_fd(), src_mode, dest, None, false)
+}
+
+fn write_copy(
+    input: BorrowedFd<'_>,
+    src_mode: u32,
+    dest: &[u8],
+    mode: Option<u32>,
+    reclaim: bool,
+) -> Result<(), CopyError> {
+    let out = AtomicFile::create(dest, reclaim).map_err(CopyError::Dest)?;
+    transfer(input, out.fd())?;
     out.commit(dest_mode(src_mode, mode)).map_err(CopyError::Dest)
 }
 

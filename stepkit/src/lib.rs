@@ -15,7 +15,7 @@
 //! - [`mem`]: memory without an allocator (stack buffers that spill to a
 //!   mapping, lists in anonymous mappings).
 //! - [`sys`]: the thin layer of typed wrappers over the system calls rustix does
-//!   not wrap (signal masks, signalfd, fork/exec, the terminal, kill, strerror).
+//!   not wrap (signal masks, signalfd, fork/exec, the terminal, kill, the clock).
 //!
 //! `unsafe` lives in three thin layers only, each block with a `// SAFETY:`
 //! line: `sys` (system calls), `mem` (raw memory) and `argv` (argv's pointers);

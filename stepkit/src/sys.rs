@@ -1,12 +1,12 @@
 //! System calls that rustix does not wrap, as typed wrappers: signal masks and
 //! signalfd, fork/exec, the terminal's foreground group, kill with any signal
-//! number, strerror, abort, the clock. Each wrapper's doc line names its
+//! number, abort, the clock. Each wrapper's doc line names its
 //! calls; each `unsafe` block says why the call is sound. (The other modules
 //! with `unsafe` are `mem`, memory without an allocator, and `argv`, the
 //! process's argument vector.)
 
 use crate::argv::Argv;
-use core::ffi::{c_int, CStr};
+use core::ffi::c_int;
 use core::mem::MaybeUninit;
 use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use rustix::io::Errno;
@@ -16,13 +16,6 @@ use rustix::process::Pid;
 pub fn abort() -> ! {
     // SAFETY: abort(3) takes no arguments and never returns.
     unsafe { libc::abort() }
-}
-
-/// The system's text for an error number (`strerror(3)`, musl's wording).
-pub fn strerror(e: Errno) -> &'static [u8] {
-    // SAFETY: musl's strerror returns a pointer to a static, NUL-terminated
-    // string for every input, and never writes to it afterwards.
-    unsafe { CStr::from_ptr(libc::strerror(e.raw_os_error())).to_bytes() }
 }
 
 /// Writes all of `bytes` to `fd` (`write(2)`), retrying after EINTR and
