@@ -64,22 +64,16 @@ const VERSION: &str = concat!("entrypoint ", env!("CARGO_PKG_VERSION"), "\n");
 const USAGE: &str = "\
 Usage: entrypoint [OPTION]... -- COMMAND [ARG]...
        entrypoint cp SOURCE DEST
-Runs COMMAND as one step: waits for its dependencies, forwards signals,
-reaps zombies, then writes P (success) or P.err holding the status.
-  --wait PATH          wait for the step with post file PATH (repeatable)
-  --wait-nonempty      a PATH counts only with content
-  --wait-timeout D     give up waiting after D (124)
-  --always             run even if a dependency failed
-  --post-file P        the step's marker
-  --termination-path T termination message (Tekton JSON)
-  --timeout D          stop COMMAND D after its start (124)
-  --grace D            SIGTERM to SIGKILL delay (10s)
-  --on-error continue  a failure still writes P and exits 0
-  --stop-when PATH     stop COMMAND when PATH(.err) appears: success
+Runs COMMAND as a step, then writes P (or P.err) holding its status.
+ --wait P  --wait-nonempty  --wait-timeout D  --always   dependencies
+ --post-file P  --termination-path T  --results-dir D    outcome
+ --timeout D  --grace D (10s)  --on-error continue  --stop-when P
+ --stdout-path F  --stderr-path F  --hold-until P
 Tekton: -post_file= -wait_file=A,B -wait_file_content -termination_path=
--timeout= -on_error=continue|stopAndFail -entrypoint=PROG -- ARGS
-Durations: 30, 250ms, 1.5s, 1m30s, 1h (0: none). Exit: COMMAND's, 128+N
-signal N, 1 skipped, 124 timeout, 125 usage/system, 126/127 cannot run.
+ -timeout= -on_error= -entrypoint=PROG -results=A,B -step_metadata_dir=
+ -stdout_path= -stderr_path=
+Exit: COMMAND's, 128+N signal, 1 skipped, 124 timeout, 125 usage/system,
+126/127 cannot run. Durations: 30, 250ms, 1m30s, 0 for none.
 ";
 
 stepkit::tool_main!(run);
@@ -100,7 +94,13 @@ fn run(mut args: Args) -> u8 {
     }
 
     // 2. Options.
-    let mut step = Step { post_file: None, termination_path: None, started_ms: clock::unix_millis() };
+    let mut step = Step {
+        post_file: None,
+        termination_path: None,
+        started_ms: clock::unix_millis(),
+        results: Default::default(),
+        ran: false,
+    };
     let mut opts = match options::parse(&args, &mut step, USAGE, VERSION) {
         Ok(Some(o)) => o,
         Ok(None) => return status::OK,
@@ -178,6 +178,10 @@ fn run(mut args: Args) -> u8 {
         args.replace_slot(command, prog);
     }
     let name = args.get(command).unwrap_or_default();
+    // Its results directories exist before it starts.
+    if let Err(line) = step.results.create_dirs() {
+        return fail(&step, line);
+    }
     step.started_ms = clock::unix_millis();
     // A command on a terminal gets it (as tini does), or its first read stops it.
     let terminal = sys::owns_terminal();
@@ -185,6 +189,7 @@ fn run(mut args: Args) -> u8 {
         Some(argv) => sys::spawn(argv, terminal),
         None => Err(SpawnError::Exec(rustix::io::Errno::NOENT)),
     };
+    step.ran = true;
     let child = match spawned {
         Ok(pid) => pid,
         Err(SpawnError::Setup(e)) => {
