@@ -5,7 +5,7 @@
 
 use crate::path::{basename, dirname, PathBuf};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{fchmod, openat, statat, unlinkat, AtFlags, FileType, Mode, OFlags, CWD};
+use rustix::fs::{fchmod, mknodat, openat, statat, unlinkat, AtFlags, FileType, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
 /// Longest part of the destination's name kept in the temporary name, so that
@@ -49,11 +49,33 @@ impl<'a> AtomicFile<'a> {
     /// or anything else there is left alone and the next name is tried.
     pub fn create(dest: &'a [u8], reclaim_stale: bool) -> Result<AtomicFile<'a>, Errno> {
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        AtomicFile::create_as(dest, reclaim_stale, |tmp| openat(CWD, tmp, flags, Mode::from_raw_mode(0o600)))
+    }
+
+    /// Creates the temporary as a named pipe (mode 0600 until commit), open
+    /// read-write, which never blocks: the liveness lock (see `liveness`).
+    pub fn create_fifo(dest: &'a [u8]) -> Result<AtomicFile<'a>, Errno> {
+        AtomicFile::create_as(dest, false, |tmp| {
+            mknodat(CWD, tmp, FileType::Fifo, Mode::from_raw_mode(0o600), 0)?;
+            let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            openat(CWD, tmp, flags, Mode::empty()).inspect_err(|_| {
+                let _ = unlinkat(CWD, tmp, AtFlags::empty());
+            })
+        })
+    }
+
+    /// Tries the temporary names in turn; `make` creates and opens one, and
+    /// fails with `EEXIST` when something is already there.
+    fn create_as(
+        dest: &'a [u8],
+        reclaim_stale: bool,
+        make: impl Fn(&core::ffi::CStr) -> Result<OwnedFd, Errno>,
+    ) -> Result<AtomicFile<'a>, Errno> {
         let mut n = 0;
         let mut tmp = PathBuf::empty();
         while n < 100 {
             temp_name(&mut tmp, dest, n)?;
-            match openat(CWD, tmp.as_cstr(), flags, Mode::from_raw_mode(0o600)) {
+            match make(tmp.as_cstr()) {
                 Ok(fd) => return Ok(AtomicFile { fd, dest, n, committed: false }),
                 Err(Errno::EXIST) => {
                     if reclaim_stale && is_regular_nofollow(&tmp) {

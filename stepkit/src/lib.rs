@@ -10,6 +10,8 @@
 //! - [`copy`]: one file copied atomically (copier, and `entrypoint cp`).
 //! - [`clock`]: monotonic deadlines and RFC 3339 timestamps.
 //! - [`wait_engine`]: the event-driven wait for step files.
+//! - [`liveness`]: the liveness lock `P.lock`, held by a wrapper, watched by waiters.
+//! - [`poll_set`]: the one blocking wait, `ppoll` on a set of descriptors.
 //! - [`sys`]: the thin layer of typed wrappers over the C calls rustix does not
 //!   wrap (signal masks, signalfd, spawn, exec, strerror, anonymous memory); every
 //!   `unsafe` of the project that is not the process entry lives there.
@@ -25,7 +27,9 @@ pub mod atomic;
 pub mod clock;
 pub mod copy;
 pub mod duration;
+pub mod liveness;
 pub mod path;
+pub mod poll_set;
 pub mod say;
 pub mod status;
 pub mod sys;
