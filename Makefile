@@ -17,6 +17,8 @@ TOOLS   := copier waitfor entrypoint
 DIST    ?= dist
 QEMU    ?= qemu-aarch64-static
 BUDGET  := 32768
+# entrypoint's budget (DESIGN.md section 6: 40 KiB, goal 32 KiB)
+BUDGET_entrypoint := 40960
 
 .PHONY: all build targets size test unit blackbox blackbox-x86_64 blackbox-aarch64 pods lint bench image fuzz clean
 
@@ -38,10 +40,11 @@ build: targets
 	done
 
 size:
-	@printf '%-8s %-11s %7s  %s\n' arch tool bytes "budget $(BUDGET)"
+	@printf '%-8s %-11s %7s  %s\n' arch tool bytes budget
 	@for a in $(ARCHS); do for t in $(TOOLS); do \
 	  f="$(DIST)/$$a/$$t"; [ -f "$$f" ] || { echo "make: $$f missing: run make"; exit 1; }; \
-	  s=$$(stat -c %s "$$f"); ok=ok; [ "$$s" -le $(BUDGET) ] || ok=OVER; \
+	  b=$(BUDGET); [ "$$t" = entrypoint ] && b=$(BUDGET_entrypoint); \
+	  s=$$(stat -c %s "$$f"); ok="ok ($$b)"; [ "$$s" -le $$b ] || ok="OVER ($$b)"; \
 	  printf '%-8s %-11s %7d  %s\n' "$$a" "$$t" "$$s" "$$ok"; \
 	done; done
 
