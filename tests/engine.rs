@@ -128,7 +128,7 @@ fn has_inotify(pid: u32) -> bool {
 /// dependency through its pipe alone.
 fn watches_through(pid: u32, lock: &Path) -> bool {
     let want = s(lock);
-    fd_targets(pid).iter().any(|t| *t == want) && !has_inotify(pid)
+    fd_targets(pid).contains(&want) && !has_inotify(pid)
 }
 
 /// `voluntary_ctxt_switches + nonvoluntary_ctxt_switches` of `pid`.
@@ -397,7 +397,8 @@ fn chain_with_every_inotify_instance_taken_hands_off_through_the_locks() {
     // Started last first, each once the one before has looked (it sleeps in
     // poll), so that every waiting step first sees its dependency not started
     // (it would need inotify, and says it has none).
-    let mut steps: Vec<Option<Proc>> = (0..STEPS).map(|_| None).collect();
+    // steps[k] is step k + 1.
+    let mut steps = Vec::new();
     for i in (1..STEPS).rev() {
         let c = spawn(command(
             "entrypoint",
@@ -405,33 +406,32 @@ fn chain_with_every_inotify_instance_taken_hands_off_through_the_locks() {
             &args(&[&"--wait", &post(i - 1), &"--post-file", &post(i), &"--", &"true"]),
         ));
         wait_until_polling(c.id(), &format!("step {i}"));
-        steps[i] = Some(c);
+        steps.push(c);
     }
+    steps.reverse();
     let mut first = command("entrypoint", Some(UID), &args(&[&"--post-file", &post(0), &"--", &"cat"]));
     first.stdin(Stdio::piped());
     let mut first = spawn(first);
     // Each step finds its dependency started at its re-check, and from then
     // on watches that dependency's pipe alone.
-    for i in 1..STEPS {
-        let pid = steps[i].as_ref().unwrap().id();
-        let ok = eventually(LIMIT, || watches_through(pid, &with(&post(i - 1), ".lock")));
-        assert!(ok, "step {i} does not watch s{}.lock (fds {:?})", i - 1, fd_targets(pid));
+    for (k, c) in steps.iter().enumerate() {
+        let ok = eventually(LIMIT, || watches_through(c.id(), &with(&post(k), ".lock")));
+        assert!(ok, "step {} does not watch s{k}.lock (fds {:?})", k + 1, fd_targets(c.id()));
     }
-    let before: Vec<u64> = (1..STEPS).map(|i| context_switches(steps[i].as_ref().unwrap().id())).collect();
+    let before: Vec<u64> = steps.iter().map(|c| context_switches(c.id())).collect();
     let t0 = Instant::now();
     first.close_stdin();
     let mut woken = 0;
-    for i in 1..STEPS {
-        let pid = steps[i].as_ref().unwrap().id();
-        wait_exited_unreaped(pid);
-        woken += context_switches(pid) - before[i - 1];
+    for (c, b) in steps.iter().zip(&before) {
+        wait_exited_unreaped(c.id());
+        woken += context_switches(c.id()) - b;
     }
     let took = t0.elapsed();
     assert_eq!(finish(first, "step 0"), (0, String::new()));
-    for (i, c) in steps.into_iter().enumerate().skip(1) {
-        let (code, err) = finish(c.unwrap(), &format!("step {i}"));
-        assert_eq!((code, err), (0, no_inotify_line("entrypoint")), "step {i}");
-        assert_eq!(fs::read_to_string(post(i)).expect("marker"), "0\n");
+    for (k, c) in steps.into_iter().enumerate() {
+        let (code, err) = finish(c, &format!("step {}", k + 1));
+        assert_eq!((code, err), (0, no_inotify_line("entrypoint")), "step {}", k + 1);
+        assert_eq!(fs::read_to_string(post(k + 1)).expect("marker"), "0\n");
     }
     drop(taken);
     let per_step = woken as f64 / (STEPS - 1) as f64;
