@@ -6,8 +6,9 @@
 
 use std::path::Path;
 
-/// The size budget of a binary, in bytes (DESIGN.md section 6): 32 KiB for
-/// copier and waitfor, 40 KiB for entrypoint (every feature of section 3).
+/// The size budget of each binary, in bytes.
+/// DESIGN.md section 6: copier and waitfor 32 KiB; entrypoint, with every
+/// feature of the contract, 40 KiB.
 fn budget(tool: &str) -> u64 {
     if tool == "entrypoint" {
         40 * 1024
@@ -153,10 +154,8 @@ fn check_static(tool: &str) {
 }
 
 fn check_machine(tool: &str) {
-    let Some(arch) = std::env::var("BIN_ARCH").ok().filter(|a| !a.is_empty()) else {
-        eprintln!("SKIPPED: BIN_ARCH is not set, the ELF machine of {tool} is not checked");
-        return;
-    };
+    // Without BIN_ARCH the suite runs against dist/x86_64 (the harness's default).
+    let arch = std::env::var("BIN_ARCH").ok().filter(|a| !a.is_empty()).unwrap_or_else(|| "x86_64".into());
     let want = match arch.as_str() {
         "x86_64" => EM_X86_64,
         "aarch64" => EM_AARCH64,
@@ -239,15 +238,10 @@ fn parser_rejects_a_dynamic_executable() {
     // The checks would be worthless if the parser could not see PT_INTERP in
     // an ordinary dynamically linked program of the host.
     let host = ["/bin/sh", "/bin/true", "/usr/bin/env"].into_iter().map(Path::new).find(|p| p.is_file());
-    let Some(host) = host else {
-        eprintln!("SKIPPED: no host program to parse");
-        return;
-    };
+    let host = host.expect("no host program to parse (/bin/sh, /bin/true, /usr/bin/env)");
     let data = std::fs::read(host).unwrap_or_else(|e| panic!("{}: {e}", host.display()));
     let elf = parse_elf(&host.display().to_string(), &data);
-    if !elf.segments.contains(&PT_INTERP) {
-        eprintln!("SKIPPED: {} is itself static", host.display());
-        return;
-    }
+    // Debian's /bin/sh (dash) is dynamically linked.
+    assert!(elf.segments.contains(&PT_INTERP), "{}: no PT_INTERP: the parser missed it", host.display());
     assert!(elf.segments.contains(&PT_DYNAMIC), "{}: PT_INTERP without PT_DYNAMIC", host.display());
 }

@@ -7,7 +7,8 @@
 //! Nothing else in the tools blocks.
 
 use crate::duration::Duration;
-use crate::sys::{self, Slab};
+use crate::mem::Slab;
+use crate::sys;
 use rustix::fd::{AsRawFd, BorrowedFd};
 use rustix::io::Errno;
 

@@ -32,10 +32,10 @@
 use crate::clock::Instant;
 use crate::duration::Duration;
 use crate::liveness::{self, Lock};
+use crate::mem::Slab;
 use crate::path::{basename, dirname, PathBuf};
 use crate::poll_set::{PollSet, Want};
 use crate::say::Line;
-use crate::sys::Slab;
 use core::mem::MaybeUninit;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
