@@ -131,20 +131,92 @@ def has_inotify(pid):
     return False
 
 
-class Inotify:
-    """Watches one directory for names appearing (create or rename into it)."""
+def holds_open(pid, paths):
+    """True when the process has every one of `paths` open (a wrapper watching
+    its dependencies' P.lock pipes)."""
+    want = set(paths)
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                want.discard(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except OSError:
+                pass
+    except OSError:
+        return False
+    return not want
 
-    def __init__(self, directory, mask=IN_CREATE | IN_MOVED_TO):
+
+def hold_lock(marker):
+    """Holds `marker`.lock as a step's wrapper does: a named pipe, open
+    read-write and flock'ed, renamed into place. Returns the descriptor; its
+    close is the wrapper's end."""
+    import fcntl
+
+    tmp = marker + ".lock.tmp"
+    os.mkfifo(tmp, 0o644)
+    fd = os.open(tmp, os.O_RDWR | os.O_CLOEXEC)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.rename(tmp, marker + ".lock")
+    return fd
+
+
+def take_inotify_instances(uid):
+    """Takes every inotify instance `uid` may have (fs.inotify.max_user_instances),
+    as on a node where that limit is used up, without touching the node-wide
+    sysctl: a thread of this process switches to `uid` with the raw setresuid
+    system call (its own credentials only) and creates instances until EMFILE.
+    Returns the descriptors (kept open by the caller)."""
+    import resource
+    import threading
+
+    limit = int(open("/proc/sys/fs/inotify/max_user_instances").read())
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < limit + 4096:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, limit + 4096), hard))
+    got, err = [], []
+
+    def taker():
+        sys_setresuid = {"x86_64": 117, "aarch64": 147}[os.uname().machine]
+        if _libc.syscall(sys_setresuid, uid, uid, 0) != 0:
+            err.append(f"setresuid: {os.strerror(ctypes.get_errno())}")
+            return
+        while True:
+            fd = _libc.inotify_init1(IN_CLOEXEC)
+            if fd < 0:
+                e = ctypes.get_errno()
+                if e != 24:  # EMFILE
+                    err.append(f"inotify_init1: {os.strerror(e)}")
+                return
+            got.append(fd)
+
+    t = threading.Thread(target=taker)
+    t.start()
+    t.join()
+    if err:
+        die(err[0])
+    return got
+
+
+class Inotify:
+    """Watches directories for names appearing (create or rename into them)."""
+
+    def __init__(self, directory, mask=IN_CREATE | IN_MOVED_TO, more=()):
         self.fd = _libc.inotify_init1(IN_CLOEXEC | IN_NONBLOCK)
         if self.fd < 0:
             die(f"inotify_init1: {os.strerror(ctypes.get_errno())}")
-        if _libc.inotify_add_watch(self.fd, os.fsencode(directory), mask) < 0:
-            die(f"inotify_add_watch {directory}: {os.strerror(ctypes.get_errno())}")
+        self.dirs = {}
+        for dname in [directory, *more]:
+            wd = _libc.inotify_add_watch(self.fd, os.fsencode(dname), mask)
+            if wd < 0:
+                die(f"inotify_add_watch {dname}: {os.strerror(ctypes.get_errno())}")
+            self.dirs[wd] = dname
 
     def wait_for(self, names, timeout_s=120.0):
         """Blocks until every name in `names` has appeared; returns time.monotonic_ns()
-        when the last one was read. The caller has made sure none exists yet."""
+        when the last one was read. The caller has made sure none exists yet.
+        A name in a watched directory other than the first is "DIR/NAME"."""
         left = set(names)
+        first = next(iter(self.dirs.values()))
         deadline = time.monotonic() + timeout_s
         while left:
             remaining = deadline - time.monotonic()
@@ -160,12 +232,13 @@ class Inotify:
             now = time.monotonic_ns()
             off = 0
             while off < len(buf):
-                _, mask, _, length = struct.unpack_from("iIII", buf, off)
+                wd, mask, _, length = struct.unpack_from("iIII", buf, off)
                 name = buf[off + 16 : off + 16 + length].split(b"\0", 1)[0].decode()
                 off += 16 + length
                 if mask & IN_Q_OVERFLOW:
                     die("inotify queue overflow")
-                left.discard(name)
+                where = self.dirs.get(wd, first)
+                left.discard(name if where == first else os.path.join(where, name))
         return now
 
     def close(self):

@@ -2,6 +2,7 @@
 """Wake latency: from the rename(2) that puts a marker in place to the waiter's exit.
 
 Usage: bench_wake.py --trials N --dir DIR --waitfor BIN [--inotifywait BIN] [--entrypoint BIN]
+                     [--old-waitfor BIN] [--old-entrypoint BIN]
 
 For each trial and each waiter (in a shuffled order per trial):
   1. a fresh marker directory holds only the temporary file `.P.tmp`;
@@ -15,11 +16,14 @@ For each trial and each waiter (in a shuffled order per trial):
 The waiter's exit includes the kernel's release of its inotify descriptor,
 which waits for an SRCU grace period (milliseconds). So also, per trial:
   - wake to command start: the waiter runs `echo` with its stdout on a pipe,
-    t1 when the pipe turns readable: `waitfor P -- echo` (exec: the inotify
-    descriptor is closed on exec, before echo runs), `entrypoint --wait P --
-    echo` (fork+exec: entrypoint keeps its descriptor until it exits), the
-    shell loop ending in `exec echo`, and the floor: `echo` spawned directly,
-    t0 just before posix_spawn;
+    t1 when the pipe turns readable: `waitfor P -- echo` (exec), `entrypoint
+    --wait P -- echo` (fork+exec), the same with the binaries of the baseline
+    release (`--old-*`: their inotify descriptor is closed on exec, so exec
+    waits for the kernel's grace period), `waitfor P -- echo` where P's step
+    holds its `P.lock` pipe (the bench holds it, renames P into place, then
+    releases it, as a wrapper's exit does: "lock"), `inotifywait -e moved_to
+    DIR && exec echo` in sh, the shell loop ending in `exec echo`, and the
+    floor: `echo` spawned directly, t0 just before posix_spawn;
   - inotify close: close(2) of a fresh inotify descriptor with one watch on
     DIR (and of one without a watch), timed around the close.
 
@@ -40,7 +44,7 @@ import subprocess
 import sys
 import time
 
-from bench_lib import track
+from bench_lib import hold_lock, track
 
 SETTLE_S = 0.05
 
@@ -161,12 +165,15 @@ def trial_cmd(waiter, base):
     tmp, marker = os.path.join(d, ".P.tmp"), os.path.join(d, "P")
     with open(tmp, "w") as f:
         f.write("0\n")
+    lock = hold_lock(marker) if waiter.name.endswith("(lock)") else None
     r, w, pid = waiter.start(marker)
     t0 = time.monotonic_ns()
     if pid is None:
         pid = spawn_plain_out(["echo"], w)
     else:
         os.rename(tmp, marker)
+        if lock is not None:
+            os.close(lock)
     os.close(w)
     if os.read(r, 64) == b"":
         sys.exit(f"bench_wake: {waiter.name}: no output from echo")
@@ -207,6 +214,8 @@ def main():
     ap.add_argument("--waitfor", required=True)
     ap.add_argument("--inotifywait")
     ap.add_argument("--entrypoint")
+    ap.add_argument("--old-waitfor")
+    ap.add_argument("--old-entrypoint")
     a = ap.parse_args()
 
     waiters = [Waiter("waitfor", start_waitfor(a.waitfor))]
@@ -220,6 +229,16 @@ def main():
         cmd_waiters.append(
             Waiter("cmd:entrypoint", start_cmd(lambda m: [a.entrypoint, "--wait", m, "--", "echo"]))
         )
+    cmd_waiters.append(Waiter("cmd:waitfor (lock)", start_cmd(lambda m: [a.waitfor, m, "--", "echo"])))
+    if a.old_waitfor:
+        cmd_waiters.append(Waiter("cmd:old waitfor", start_cmd(lambda m: [a.old_waitfor, m, "--", "echo"])))
+    if a.old_entrypoint:
+        cmd_waiters.append(
+            Waiter("cmd:old entrypoint", start_cmd(lambda m: [a.old_entrypoint, "--wait", m, "--", "echo"]))
+        )
+    if a.inotifywait:
+        inw_cmd = '"$0" -qq -e moved_to "${1%/*}" && exec echo'
+        cmd_waiters.append(Waiter("cmd:inotifywait", start_cmd(lambda m: ["sh", "-c", inw_cmd, a.inotifywait, m])))
     cmd_waiters.append(Waiter("cmd:poll loop", start_cmd(lambda m: ["sh", "-c", loop_cmd, "sh", m])))
     cmd_waiters.append(Waiter("cmd:floor", start_cmd(lambda m: None)))
 

@@ -15,8 +15,8 @@
 //! fails under CI=true; tools they need are installed (`harness::need`).
 
 use harness::{
-    emulated, emulator_limit, eventually, is_root, json, mount_or_skip, need, skip, status_code, tool,
-    tool_argv, Mount, TempDir,
+    emulated, emulator_limit, eventually, is_fifo, is_root, json, lock_held, mount_or_skip, need, skip,
+    status_code, tool, tool_argv, Mount, TempDir,
 };
 use std::collections::BTreeSet;
 use std::ffi::{CString, OsStr, OsString};
@@ -24,7 +24,6 @@ use std::fs::{self, File};
 use std::io::Read;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::os::unix::io::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -273,15 +272,6 @@ fn wait_until_polling(p: &mut Proc, what: &str) {
     let ok = eventually(LIMIT, || wchan(pid).contains("poll"));
     assert!(ok, "{what} never went to sleep in poll ({:?})", wchan(pid));
     assert!(p.running(), "{what} exited instead of waiting");
-}
-
-/// True when some process holds a lock on `path`.
-fn lock_held(path: &Path) -> bool {
-    let Ok(f) = File::open(path) else {
-        return false;
-    };
-    // SAFETY: flock(2) on a descriptor this File owns; closing it drops the lock.
-    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) != 0 }
 }
 
 fn send(pid: u32, sig: libc::c_int) {
@@ -784,7 +774,7 @@ fn full_filesystem_markers_and_message_fail_cleanly_and_keep_the_status() {
     // Nothing half-written, no temporary file: only the filler and the locks.
     assert_eq!(names(&full), set(&["fill", "P.lock", "Q.lock"]));
     for lock in ["P.lock", "Q.lock"] {
-        assert_file(&full.join(lock), "");
+        assert!(is_fifo(&full.join(lock)), "{lock} is not the liveness pipe");
     }
 }
 
@@ -1218,7 +1208,7 @@ fn wrapper_started_with_stdio_closed_keeps_its_files_apart() {
     let r = run_cmd(cmd.env("PATH", PLAIN_PATH), "entrypoint without stdio");
     assert_raw(&r, 127, b"");
     assert_file(&with(&p, ".err"), "127\n");
-    assert_file(&with(&p, ".lock"), "");
+    assert!(is_fifo(&with(&p, ".lock")), "P.lock is not the liveness pipe");
     assert_termination(
         &term,
         127,
@@ -1297,12 +1287,12 @@ fn stale_and_planted_files_at_step_names_neither_break_nor_leak() {
     let r = run("entrypoint", argv([&"--post-file", &p, &"--termination-path", &term, &"--", &"true"]));
     assert_raw(&r, 0, b"");
     assert_file(&victim, "keep\n");
-    for f in [&p, &term, &with(&p, ".lock")] {
+    for f in [&p, &term] {
         let m = fs::symlink_metadata(f).expect("stat");
         assert!(m.file_type().is_file(), "{} is not a regular file", f.display());
     }
+    assert!(is_fifo(&with(&p, ".lock")), "P.lock is not the liveness pipe");
     assert_file(&p, "0\n");
-    assert_file(&with(&p, ".lock"), "");
     assert_termination(&term, 0, "Completed", None);
     // Only what was planted at the temporary names is left, untouched.
     assert_eq!(names(&steps), set(&[".P.tmp", ".P.lock.tmp", ".T.tmp", "P", "P.lock", "T"]));

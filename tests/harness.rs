@@ -497,3 +497,32 @@ pub fn mount_or_skip(test: &str, dir: &Path, options: &str, ro: bool) -> Option<
             .unwrap_or_else(|e| panic!("{test}: cannot mount a tmpfs as root: {e}")),
     )
 }
+
+/// True when another open file description holds a lock on `path`, the
+/// liveness lock `P.lock` (a named pipe: opened without blocking, so that a
+/// pipe whose wrapper has gone cannot hang the test).
+pub fn lock_held(path: &Path) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    let Ok(f) = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path) else {
+        return false;
+    };
+    // SAFETY: flock(2) on a descriptor this File owns; closing it drops the lock.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) != 0 }
+}
+
+/// True when `path` is a named pipe (what a wrapper's `P.lock` is).
+pub fn is_fifo(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_fifo())
+}
+
+/// The one line a waiter prints when it can get no inotify instance
+/// (DESIGN.md section 2), for `tool` (waitfor, entrypoint). The kernel says
+/// EMFILE both for `fs.inotify.max_user_instances` and for the descriptor limit.
+pub fn no_inotify_line(tool: &str) -> String {
+    format!(
+        "{tool}: no inotify instance: No file descriptors available; steps that have not started are seen \
+         only at each re-check (raise the limit: sysctl -w fs.inotify.max_user_instances=1024)\n"
+    )
+}

@@ -48,8 +48,8 @@ use options::{OnError, Refused};
 use outcome::{Reason, Step};
 use rustix::fd::{AsFd, OwnedFd};
 use stepkit::args::{Args, UsageError};
-use stepkit::atomic::AtomicFile;
 use stepkit::clock::{self, Instant};
+use stepkit::liveness;
 use stepkit::path::{create_dirs, dirname, PathBuf};
 use stepkit::say::{self, Line};
 use stepkit::signals;
@@ -203,6 +203,10 @@ fn run(mut args: Args) -> u8 {
         }
     };
 
+    // The wait's descriptors go now, while COMMAND runs: the last close of
+    // an inotify instance that had a watch waits for a kernel grace period.
+    drop(opts.waits.take());
+
     // 6. Supervise until it ends; then take the terminal back if it was ours.
     let limits = Limits { timeout: opts.timeout, grace: opts.grace };
     let (ended, cause) = supervise(child, signals.as_fd(), &limits, opts.stop_when.as_mut());
@@ -243,20 +247,14 @@ fn fail(step: &Step, line: Line) -> u8 {
     step.finish(status::TOOL_FAILED, status::TOOL_FAILED, Some(Reason::Error), Some(&line))
 }
 
-/// Creates `P.lock` already locked (a locked temporary file renamed into
-/// place), creating the step directory if needed; the lock lasts as long as
-/// the returned descriptor, which is close-on-exec.
+/// Creates `P.lock`, held (see `stepkit::liveness`), creating the step
+/// directory if needed; the lock lasts as long as the returned descriptor,
+/// which is close-on-exec.
 fn hold_lock(post_file: &'static [u8]) -> Result<OwnedFd, rustix::io::Errno> {
-    let lock = PathBuf::with_suffix(post_file, b".lock")?;
-    let create = || -> Result<OwnedFd, rustix::io::Errno> {
-        let file = AtomicFile::create(lock.as_bytes(), false)?;
-        rustix::fs::flock(file.fd(), rustix::fs::FlockOperation::LockExclusive)?;
-        file.commit_keep(0o644)
-    };
-    match create() {
+    match liveness::hold(post_file) {
         Err(rustix::io::Errno::NOENT) => {
             create_dirs(dirname(post_file))?;
-            create()
+            liveness::hold(post_file)
         }
         other => other,
     }

@@ -53,7 +53,7 @@ pub struct Options {
 fn add_path(slot: &mut Option<Engine>, capacity: usize, path: &'static [u8]) -> Result<(), Errno> {
     let engine = match slot {
         Some(e) => e,
-        None => slot.insert(Engine::new(capacity, wait_engine::Options::default())?),
+        None => slot.insert(Engine::new(crate::TOOL, capacity, wait_engine::Options::default())?),
     };
     engine.add(path)
 }

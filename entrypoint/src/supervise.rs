@@ -11,9 +11,10 @@ use rustix::fd::BorrowedFd;
 use rustix::process::{getpgid, wait, Pid, WaitOptions};
 use stepkit::clock::Instant;
 use stepkit::duration::Duration;
+use stepkit::poll_set::wait_readable;
 use stepkit::status::Ended;
 use stepkit::sys;
-use stepkit::wait_engine::{wait_readable, Engine};
+use stepkit::wait_engine::Engine;
 
 /// Why COMMAND ended.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
@@ -53,13 +54,15 @@ pub fn supervise(
     }
     loop {
         let stopping = cause != Cause::Exited;
-        let now = Instant::now();
-        let mut wake = if stopping { kill_at } else { deadline };
-        if let (false, Some(e)) = (stopping, stop.as_ref()) {
-            wake = Some(wake.map_or(e.next_recheck(), |w| w.min(e.next_recheck())));
-        }
-        let watch = if stopping { None } else { stop.as_ref().and_then(|e| e.poll_fd()) };
-        let [sig_ready, stop_ready] = wait_readable([Some(signals), watch], wake.map(|w| w.remaining(now)));
+        let wake = if stopping { kill_at } else { deadline };
+        // Until it is being stopped, the `--stop-when` paths are watched too.
+        let (sig_ready, stop_now) = match stop.as_mut() {
+            Some(e) if !stopping => {
+                let (sig, outcome) = e.sleep(Some(signals), wake);
+                (sig, outcome.is_some())
+            }
+            _ => (wait_readable(signals, wake.map(|w| w.remaining(Instant::now()))), false),
+        };
 
         if sig_ready {
             while let Some(sig) = sys::read_signal(signals) {
@@ -97,15 +100,6 @@ pub fn supervise(
                 }
             }
             continue;
-        }
-        let mut stop_now = false;
-        if let Some(e) = stop.as_mut() {
-            if stop_ready {
-                stop_now = e.handle_events().is_some();
-            }
-            if !stop_now && Instant::now() >= e.next_recheck() {
-                stop_now = e.rescan().is_some();
-            }
         }
         if stop_now {
             (cause, kill_at, deadline) = begin_stop(child, Cause::Stopped, limits.grace);

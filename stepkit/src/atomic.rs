@@ -5,7 +5,7 @@
 
 use crate::path::{basename, dirname, PathBuf};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{fchmod, openat, statat, unlinkat, AtFlags, FileType, Mode, OFlags, CWD};
+use rustix::fs::{fchmod, mknodat, openat, statat, unlinkat, AtFlags, FileType, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
 /// Longest part of the destination's name kept in the temporary name, so that
@@ -48,12 +48,22 @@ impl<'a> AtomicFile<'a> {
     /// name was left by a writer that died, and is removed and reused. A symlink
     /// or anything else there is left alone and the next name is tried.
     pub fn create(dest: &'a [u8], reclaim_stale: bool) -> Result<AtomicFile<'a>, Errno> {
-        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        AtomicFile::create_as(dest, reclaim_stale, false)
+    }
+
+    /// Creates the temporary as a named pipe (mode 0600 until commit), open
+    /// read-write, which never blocks: the liveness lock (see `liveness`).
+    pub fn create_fifo(dest: &'a [u8]) -> Result<AtomicFile<'a>, Errno> {
+        AtomicFile::create_as(dest, false, true)
+    }
+
+    /// Tries the temporary names in turn, creating a regular file or a pipe.
+    fn create_as(dest: &'a [u8], reclaim_stale: bool, fifo: bool) -> Result<AtomicFile<'a>, Errno> {
         let mut n = 0;
         let mut tmp = PathBuf::empty();
         while n < 100 {
             temp_name(&mut tmp, dest, n)?;
-            match openat(CWD, tmp.as_cstr(), flags, Mode::from_raw_mode(0o600)) {
+            match make_temp(tmp.as_cstr(), fifo) {
                 Ok(fd) => return Ok(AtomicFile { fd, dest, n, committed: false }),
                 Err(Errno::EXIST) => {
                     if reclaim_stale && is_regular_nofollow(&tmp) {
@@ -101,6 +111,19 @@ impl Drop for AtomicFile<'_> {
             let _ = unlinkat(CWD, tmp.as_cstr(), AtFlags::empty());
         }
     }
+}
+
+/// Creates and opens the temporary `tmp`: `EEXIST` when something is there.
+fn make_temp(tmp: &core::ffi::CStr, fifo: bool) -> Result<OwnedFd, Errno> {
+    let mode = Mode::from_raw_mode(0o600);
+    if !fifo {
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        return openat(CWD, tmp, flags, mode);
+    }
+    mknodat(CWD, tmp, FileType::Fifo, mode, 0)?;
+    openat(CWD, tmp, OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()).inspect_err(|_| {
+        let _ = unlinkat(CWD, tmp, AtFlags::empty());
+    })
 }
 
 fn is_regular_nofollow(p: &PathBuf) -> bool {

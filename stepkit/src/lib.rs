@@ -12,6 +12,8 @@
 //! - [`copy`]: one file copied atomically (copier, and `entrypoint cp`).
 //! - [`clock`]: monotonic deadlines and RFC 3339 timestamps.
 //! - [`wait_engine`]: the event-driven wait for step files.
+//! - [`liveness`]: the liveness lock `P.lock`, held by a wrapper, watched by waiters.
+//! - [`poll_set`]: the one blocking wait, `ppoll` on a set of descriptors.
 //! - [`mem`]: memory without an allocator (stack buffers that spill to a
 //!   mapping, lists in anonymous mappings).
 //! - [`sys`]: the thin layer of typed wrappers over the system calls rustix does
@@ -33,8 +35,10 @@ pub mod atomic;
 pub mod clock;
 pub mod copy;
 pub mod duration;
+pub mod liveness;
 pub mod mem;
 pub mod path;
+pub mod poll_set;
 pub mod say;
 pub mod signals;
 pub mod status;

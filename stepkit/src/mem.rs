@@ -120,16 +120,16 @@ impl Drop for Mapping {
     }
 }
 
-/// A fixed-capacity list of `Copy` values in an anonymous mapping, for lists
-/// whose length comes from the command line: pages that are never touched
-/// never become resident.
-pub struct Slab<T: Copy + 'static> {
+/// A fixed-capacity list of values in an anonymous mapping, for lists whose
+/// length comes from the command line: pages that are never touched never
+/// become resident. The values are dropped with the list (or by `clear`).
+pub struct Slab<T: 'static> {
     map: Mapping,
     len: usize,
     _items: core::marker::PhantomData<T>,
 }
 
-impl<T: Copy + 'static> Slab<T> {
+impl<T: 'static> Slab<T> {
     /// Room for `cap` values.
     pub fn with_capacity(cap: usize) -> Result<Slab<T>, Errno> {
         let bytes = cap.checked_mul(size_of::<T>()).ok_or(Errno::NOMEM)?;
@@ -152,9 +152,15 @@ impl<T: Copy + 'static> Slab<T> {
         Ok(())
     }
 
-    /// Removes every value.
+    /// Removes (drops) every value; the room stays.
     pub fn clear(&mut self) {
+        let items: *mut [T] = self.as_mut_slice();
         self.len = 0;
+        if core::mem::needs_drop::<T>() {
+            // SAFETY: `items` are the values written by `push`; with `len`
+            // already 0 nothing can reach them again, so each drops once.
+            unsafe { core::ptr::drop_in_place(items) };
+        }
     }
 
     /// The values pushed so far.
@@ -168,6 +174,12 @@ impl<T: Copy + 'static> Slab<T> {
     pub fn as_mut_slice(&mut self) -> &mut [T] {
         // SAFETY: as in `as_slice`, and `&mut self` makes this the only reference.
         unsafe { core::slice::from_raw_parts_mut(self.map.bytes_mut().as_mut_ptr().cast::<T>(), self.len) }
+    }
+}
+
+impl<T: 'static> Drop for Slab<T> {
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 

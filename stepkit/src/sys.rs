@@ -308,3 +308,50 @@ pub fn clock_gettime(id: ClockId) -> libc::timespec {
     unsafe { libc::syscall(libc::SYS_clock_gettime, clock, &mut ts as *mut libc::timespec) };
     ts
 }
+
+/// Sleeps until one of `fds` is ready or `timeout` passes (none: forever),
+/// `ppoll(2)` with the signal mask left alone. Returns how many are ready.
+pub fn poll(fds: &mut [libc::pollfd], timeout: Option<crate::duration::Duration>) -> Result<usize, Errno> {
+    const NS: u64 = 1_000_000_000;
+    let ts = timeout.map(|d| libc::timespec { tv_sec: (d.0 / NS) as _, tv_nsec: (d.0 % NS) as _ });
+    let tsp = ts.as_ref().map_or(core::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: pointer and length come from one live slice of pollfd records,
+    // which the kernel reads and writes (revents) within bounds; `tsp` is null
+    // or points to a live timespec; a null mask pointer keeps the mask.
+    let n = unsafe { libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, tsp, core::ptr::null()) };
+    if n < 0 {
+        return Err(Errno::from_raw_os_error(errno()));
+    }
+    Ok(n as usize)
+}
+
+/// Starts a process that lingers as this process's sibling (`clone(2)` with
+/// `CLONE_PARENT`: its parent is our parent, so it is never a child that a
+/// program we exec would inherit), holding copies of our descriptors but
+/// stdin, stdout and stderr, until the pipe read end `until` reaches end of
+/// file, that is until the write end `hold` (returned to the caller) is
+/// closed everywhere; then it exits, and the kernel releases its copies there.
+/// The kernel refuses this to the init of a PID namespace (EINVAL).
+pub fn linger_sibling(until: OwnedFd, hold: OwnedFd) -> Result<OwnedFd, Errno> {
+    // SAFETY: without CLONE_VM this is a fork: the child gets a copy of this
+    // single-threaded process and makes only async-signal-safe calls (close,
+    // read, _exit) before it exits; null stack and tid pointers are allowed.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, libc::CLONE_PARENT | libc::SIGCHLD, 0, 0, 0, 0) };
+    if pid == 0 {
+        drop(hold);
+        for fd in 0..3 {
+            // SAFETY: closes this child's own copies of the standard
+            // descriptors, which nothing in the child uses afterwards.
+            unsafe { libc::close(fd) };
+        }
+        let mut byte = [0u8; 1];
+        while matches!(rustix::io::read(&until, &mut byte), Ok(1..) | Err(Errno::INTR)) {}
+        // SAFETY: _exit ends the child at once, without atexit handlers.
+        unsafe { libc::_exit(0) }
+    }
+    if pid < 0 {
+        return Err(Errno::from_raw_os_error(errno()));
+    }
+    drop(until);
+    Ok(hold)
+}

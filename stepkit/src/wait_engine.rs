@@ -1,33 +1,45 @@
 //! The wait engine: waits, event-driven, until step files exist.
 //!
-//! For each path `P` it watches the directory that holds `P` with inotify (or,
-//! while that directory does not exist, its nearest existing ancestor, moving
-//! down as directories appear), arming the watch *before* it looks, so that a
-//! file created in between is never missed. It then sleeps in one `poll` until
-//! an event, the deadline, or the safety re-check (`interval`, for filesystems
-//! that deliver no events; also the whole mechanism when inotify cannot be had).
-//!
 //! The state of a dependency `P` (DESIGN.md section 2; README "Step files"):
 //! - `P` exists (with `nonempty`: a regular file of size > 0): done.
 //! - else `P.err` exists: failed.
-//! - else `P.lock` exists and nobody holds its lock (the step's wrapper holds it
-//!   for its whole life), and still neither `P` nor `P.err`: the step died
+//! - else `P.lock` exists and nobody holds its lock (the step's wrapper holds
+//!   it for its whole life), and still neither `P` nor `P.err`: the step died
 //!   without a result, which counts as failed.
 //! - else: not yet.
 //!
+//! How a change is learnt, so that a waiter wakes only for its own
+//! dependencies however many steps share a directory (see `liveness`):
+//! - A dependency whose wrapper has started (its `P.lock` pipe is held) is
+//!   watched through that pipe alone: its hang-up is the wrapper's end, and
+//!   the markers then say how it ended.
+//! - A dependency that has not started yet (or whose markers come from a tool
+//!   that takes no lock, as Tekton's) is watched with inotify on the directory
+//!   that holds it (while that directory does not exist yet, its nearest
+//!   existing ancestor, moving down as directories appear), the watch armed
+//!   *before* the look, so that a file created in between is never missed.
+//!   The inotify instance exists only while some dependency needs it: it is
+//!   closed as soon as every dependency has started, long before the handoff
+//!   (its last close waits for a kernel grace period).
+//! - A safety re-check (`interval`) looks at everything again, for
+//!   filesystems that deliver no events, and carries the wait when no inotify
+//!   instance can be had (said once, in one line).
+//!
 //! The engine has no loop of its own that a caller cannot share: `wait` is the
-//! plain loop (`waitfor`, `entrypoint --wait`), and `poll_fd`/`handle_events`/
-//! `rescan` let `entrypoint` fold `--stop-when` into its own event loop.
+//! plain loop (`waitfor`, `entrypoint --wait`), and `sleep` lets `entrypoint`
+//! fold `--stop-when` into its own event loop.
 
 use crate::clock::Instant;
 use crate::duration::Duration;
+use crate::liveness::{self, Lock};
 use crate::mem::Slab;
 use crate::path::{basename, dirname, PathBuf};
+use crate::poll_set::{PollSet, Want};
+use crate::say::Line;
 use core::mem::MaybeUninit;
-use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
-use rustix::fs::{flock, fstat, openat, statat, AtFlags, FileType, FlockOperation, Mode, OFlags, CWD};
+use rustix::fs::{statat, AtFlags, FileType, CWD};
 use rustix::io::Errno;
 
 /// What a dependency is known to be.
@@ -43,10 +55,45 @@ pub enum State {
     Died,
 }
 
-#[derive(Clone, Copy)]
 struct Dep {
     path: &'static [u8],
     state: State,
+    /// The dependency's `P.lock` pipe, open for reading while its wrapper lives.
+    lock: Option<OwnedFd>,
+}
+
+impl Dep {
+    /// Pending and not watched through a lock: only a directory event (or
+    /// the re-check) can tell of a change.
+    fn needs_events(&self) -> bool {
+        self.state == State::Pending && self.lock.is_none()
+    }
+
+    /// Looks at the file system; true when the dependency was watched through
+    /// its lock and now needs directory events (its lock went away).
+    fn look(&mut self, nonempty: bool) -> bool {
+        let watched = self.lock.is_some();
+        if present(self.path, b"", nonempty) {
+            self.state = State::Done;
+        } else if present(self.path, b".err", false) {
+            self.state = State::Failed;
+        } else if self.lock.as_ref().is_some_and(|fd| !liveness::is_free(fd)) {
+            return false;
+        } else {
+            // Not watched yet, or its wrapper just ended: the lock at the path
+            // now (a restarted step renames a new one over the old).
+            self.lock = None;
+            match liveness::probe(self.path) {
+                Lock::Absent => {}
+                Lock::Held(pipe) => self.lock = pipe,
+                Lock::Free => self.state = ended(self.path, nonempty),
+            }
+        }
+        if self.state != State::Pending {
+            self.lock = None;
+        }
+        watched && self.needs_events()
+    }
 }
 
 /// How to wait.
@@ -85,19 +132,28 @@ pub enum Outcome {
 
 /// Waits for a set of step files.
 pub struct Engine {
-    inotify: Option<OwnedFd>,
+    tool: &'static str,
     deps: Slab<Dep>,
+    polls: PollSet,
+    /// The inotify instance, while some dependency needs directory events.
+    inotify: Option<OwnedFd>,
+    /// A dependency needs events but its directory may not be watched yet.
+    rearm: bool,
+    /// The line saying that no inotify instance could be had was printed.
+    told: bool,
     opts: Options,
     next_recheck: Instant,
 }
 
 impl Engine {
-    /// An engine for up to `capacity` paths. Without inotify (limits reached)
-    /// it still works, by re-checking at the interval.
-    pub fn new(capacity: usize, opts: Options) -> Result<Engine, Errno> {
-        let inotify = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).ok();
+    /// An engine for up to `capacity` paths; `tool` names it in the one line
+    /// it may print (no inotify instance to be had).
+    pub fn new(tool: &'static str, capacity: usize, opts: Options) -> Result<Engine, Errno> {
         let deps = Slab::with_capacity(capacity)?;
-        Ok(Engine { inotify, deps, opts, next_recheck: Instant::now() })
+        // The caller's descriptor, inotify, and one lock per dependency.
+        let polls = PollSet::with_capacity(capacity.saturating_add(2))?;
+        let next_recheck = Instant::now();
+        Ok(Engine { tool, deps, polls, inotify: None, rearm: false, told: false, opts, next_recheck })
     }
 
     /// Changes how to wait (before waiting).
@@ -107,7 +163,7 @@ impl Engine {
 
     /// Adds a path to wait for.
     pub fn add(&mut self, path: &'static [u8]) -> Result<(), Errno> {
-        self.deps.push(Dep { path, state: State::Pending })
+        self.deps.push(Dep { path, state: State::Pending, lock: None })
     }
 
     /// The number of paths.
@@ -125,48 +181,75 @@ impl Engine {
         self.deps.as_slice().get(i).map_or(b"", |d| d.path)
     }
 
-    /// True when inotify is in use (false: polling at the interval).
-    pub fn has_events(&self) -> bool {
-        self.inotify.is_some()
-    }
-
-    /// The descriptor to poll for events, if inotify is in use.
-    pub fn poll_fd(&self) -> Option<BorrowedFd<'_>> {
-        self.inotify.as_ref().map(|fd| fd.as_fd())
-    }
-
     /// When the next safety re-check is due.
     pub fn next_recheck(&self) -> Instant {
         self.next_recheck
     }
 
-    /// Arms a watch for every pending path, then looks at each; returns the
-    /// outcome if the wait is over. This is the first check and the safety re-check.
+    /// Hands over the inotify instance, if the engine still has one (for a
+    /// caller that must not pay its last close before an exec).
+    pub fn take_events(&mut self) -> Option<OwnedFd> {
+        self.inotify.take()
+    }
+
+    /// Looks at every pending path (arming watches first where an instance
+    /// is in use); returns the outcome if the wait is over. This is the first
+    /// check and the safety re-check.
     pub fn rescan(&mut self) -> Option<Outcome> {
-        let opts = self.opts;
-        let mut last_dir: &[u8] = b"\0";
-        for dep in self.deps.as_mut_slice() {
-            if dep.state != State::Pending {
-                continue;
-            }
-            let dir = dirname(dep.path);
-            if dir != last_dir {
-                if let Some(fd) = self.inotify.as_ref() {
-                    arm(fd.as_fd(), dir, opts.nonempty);
-                }
-                last_dir = dir;
-            }
-            dep.state = look(dep.path, opts.nonempty);
+        self.arm();
+        let nonempty = self.opts.nonempty;
+        for dep in self.deps.as_mut_slice().iter_mut().filter(|d| d.state == State::Pending) {
+            self.rearm |= dep.look(nonempty);
         }
-        self.next_recheck = Instant::now().after(opts.interval);
+        self.sync_events();
+        self.next_recheck = Instant::now().after(self.opts.interval);
         self.verdict()
     }
 
+    /// Sleeps until something may have changed: `extra` (the caller's
+    /// signalfd) is readable, a watched lock hangs up, a directory event, the
+    /// re-check, or `wake`. Returns whether `extra` is readable, and the
+    /// outcome if the wait is over.
+    pub fn sleep(&mut self, extra: Option<BorrowedFd<'_>>, wake: Option<Instant>) -> (bool, Option<Outcome>) {
+        self.polls.clear();
+        let extra = extra.and_then(|fd| self.polls.push(fd, Want::Read));
+        let events = self.inotify.as_ref().and_then(|fd| self.polls.push(fd.as_fd(), Want::Read));
+        for fd in self.deps.as_slice().iter().filter_map(|d| d.lock.as_ref()) {
+            let _ = self.polls.push(fd.as_fd(), Want::HangUp);
+        }
+        let wake = wake.map_or(self.next_recheck, |w| w.min(self.next_recheck));
+        self.polls.sleep(Some(wake.remaining(Instant::now())));
+
+        let nonempty = self.opts.nonempty;
+        let mut slot = usize::from(extra.is_some()) + usize::from(events.is_some());
+        for dep in self.deps.as_mut_slice() {
+            if dep.lock.is_none() {
+                continue;
+            }
+            if self.polls.ready(slot) {
+                // Hung up: the wrapper ended (the lock is free by now).
+                self.rearm |= dep.look(nonempty);
+            }
+            slot += 1;
+        }
+        let mut full = false;
+        if events.is_some_and(|i| self.polls.ready(i)) {
+            full = self.read_events();
+        }
+        if full || Instant::now() >= self.next_recheck {
+            let _ = self.rescan();
+        } else {
+            self.sync_events();
+        }
+        (extra.is_some_and(|i| self.polls.ready(i)), self.verdict())
+    }
+
     /// Reads the pending inotify events and looks again at the paths they may
-    /// concern; returns the outcome if the wait is over.
-    pub fn handle_events(&mut self) -> Option<Outcome> {
+    /// concern; true when a full rescan is needed (a directory appeared or
+    /// went, the queue overflowed, the kubelet swapped `..data`).
+    fn read_events(&mut self) -> bool {
         let Some(fd) = self.inotify.as_ref() else {
-            return self.verdict();
+            return false;
         };
         let mut buf = [MaybeUninit::<u8>::uninit(); 1024];
         let mut reader = inotify::Reader::new(fd.as_fd(), &mut buf);
@@ -191,7 +274,7 @@ impl Engine {
                     } else if !name.is_empty() {
                         for dep in self.deps.as_mut_slice() {
                             if dep.state == State::Pending && concerns(name, basename(dep.path)) {
-                                dep.state = look(dep.path, nonempty);
+                                self.rearm |= dep.look(nonempty);
                             }
                         }
                     }
@@ -203,10 +286,66 @@ impl Engine {
                 break;
             }
         }
-        if full {
-            return self.rescan();
+        full
+    }
+
+    /// Opens an inotify instance when some dependency needs directory events
+    /// (watching, then looking again at those), and closes it as soon as none
+    /// does. Without an instance, says so once; the re-check carries on.
+    fn sync_events(&mut self) {
+        loop {
+            let deps = self.deps.as_slice();
+            if !deps.iter().any(Dep::needs_events) {
+                // Every dependency has started: no more events. (Once all have
+                // ended, the caller disposes of the instance, after the handoff.)
+                if deps.iter().any(|d| d.state == State::Pending) {
+                    self.inotify = None;
+                }
+                return;
+            }
+            if self.inotify.is_some() && !self.rearm {
+                return;
+            }
+            if self.inotify.is_none() {
+                match inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK) {
+                    Ok(fd) => self.inotify = Some(fd),
+                    Err(e) => return self.tell_no_events(e),
+                }
+            }
+            self.rearm = false;
+            self.arm();
+            let nonempty = self.opts.nonempty;
+            for dep in self.deps.as_mut_slice().iter_mut().filter(|d| d.needs_events()) {
+                self.rearm |= dep.look(nonempty);
+            }
         }
-        self.verdict()
+    }
+
+    /// Watches the directory of every dependency that needs events.
+    fn arm(&mut self) {
+        let Some(fd) = self.inotify.as_ref() else {
+            return;
+        };
+        let mut last_dir: &[u8] = b"\0";
+        for dep in self.deps.as_slice().iter().filter(|d| d.needs_events()) {
+            let dir = dirname(dep.path);
+            if dir != last_dir {
+                arm(fd.as_fd(), dir, self.opts.nonempty);
+                last_dir = dir;
+            }
+        }
+    }
+
+    /// The one line for a wait without inotify (DESIGN.md section 2).
+    fn tell_no_events(&mut self, e: Errno) {
+        if core::mem::replace(&mut self.told, true) {
+            return;
+        }
+        Line::new(self.tool)
+            .text("no inotify instance")
+            .reason(e)
+            .text("; steps that have not started are seen only at each re-check (raise the limit: sysctl -w fs.inotify.max_user_instances=1024)")
+            .emit();
     }
 
     /// Whether the wait is over, from the states known now.
@@ -254,27 +393,13 @@ impl Engine {
             return o;
         }
         loop {
-            let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 return self.rescan().unwrap_or_else(|| self.timed_out());
             }
-            let mut wake = self.next_recheck;
-            if let Some(d) = deadline {
-                wake = wake.min(d);
-            }
-            let [sig, ev] = wait_readable([extra, self.poll_fd()], Some(wake.remaining(now)));
-            if sig {
-                return Outcome::Interrupted;
-            }
-            if ev {
-                if let Some(o) = self.handle_events() {
-                    return o;
-                }
-            }
-            if Instant::now() >= self.next_recheck {
-                if let Some(o) = self.rescan() {
-                    return o;
-                }
+            match self.sleep(extra, deadline) {
+                (true, _) => return Outcome::Interrupted,
+                (false, Some(o)) => return o,
+                (false, None) => {}
             }
         }
     }
@@ -307,39 +432,6 @@ pub fn report_into(line: &mut crate::say::Line, engine: &Engine, outcome: Outcom
     line.add_quoted(engine.path(i));
     line.add_text(after);
     true
-}
-
-/// Sleeps in one `poll(2)` until one of the descriptors is readable or the
-/// timeout (none: forever) passes; says which are readable. The one blocking
-/// wait of the tools.
-pub fn wait_readable(fds: [Option<BorrowedFd<'_>>; 2], timeout: Option<Duration>) -> [bool; 2] {
-    let ts = timeout.map(crate::clock::timespec);
-    let mut ready = [false; 2];
-    let [first, second] = fds;
-    match (first, second) {
-        (Some(a), Some(b)) => {
-            let mut p = [PollFd::new(&a, PollFlags::IN), PollFd::new(&b, PollFlags::IN)];
-            if poll(&mut p, ts.as_ref()).is_ok() {
-                ready = [readable(&p[0]), readable(&p[1])];
-            }
-        }
-        (Some(a), None) | (None, Some(a)) => {
-            let mut p = [PollFd::new(&a, PollFlags::IN)];
-            if poll(&mut p, ts.as_ref()).is_ok() {
-                let r = readable(&p[0]);
-                ready = if first.is_some() { [r, false] } else { [false, r] };
-            }
-        }
-        (None, None) => {
-            let mut none: [PollFd<'_>; 0] = [];
-            let _ = poll(&mut none, ts.as_ref());
-        }
-    }
-    ready
-}
-
-fn readable(p: &PollFd<'_>) -> bool {
-    p.revents().intersects(PollFlags::IN | PollFlags::ERR | PollFlags::HUP)
 }
 
 /// True when an event on entry `name` may change the state of a path whose
@@ -400,25 +492,16 @@ fn child_toward<'a>(anc: &[u8], full: &'a [u8]) -> &'a [u8] {
     full.get(..end).unwrap_or(full)
 }
 
-/// The state of one path, from the file system.
-pub fn look(path: &[u8], nonempty: bool) -> State {
+/// How a step whose lock is free ended: it wrote its marker just before its
+/// wrapper exited, or it died without one.
+fn ended(path: &[u8], nonempty: bool) -> State {
     if present(path, b"", nonempty) {
-        return State::Done;
+        State::Done
+    } else if present(path, b".err", false) {
+        State::Failed
+    } else {
+        State::Died
     }
-    if present(path, b".err", false) {
-        return State::Failed;
-    }
-    if lock_is_free(path) {
-        // Locked after the step died, or just after it wrote its marker.
-        if present(path, b"", nonempty) {
-            return State::Done;
-        }
-        if present(path, b".err", false) {
-            return State::Failed;
-        }
-        return State::Died;
-    }
-    State::Pending
 }
 
 fn present(path: &[u8], suffix: &[u8], nonempty: bool) -> bool {
@@ -430,23 +513,6 @@ fn present(path: &[u8], suffix: &[u8], nonempty: bool) -> bool {
         Ok(_) => true,
         Err(_) => false,
     }
-}
-
-/// True when `P.lock` exists and no process holds its lock.
-fn lock_is_free(path: &[u8]) -> bool {
-    let Ok(p) = PathBuf::with_suffix(path, b".lock") else {
-        return false;
-    };
-    let Ok(fd) = openat(
-        CWD,
-        p.as_cstr(),
-        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
-        Mode::empty(),
-    ) else {
-        return false;
-    };
-    let regular = fstat(&fd).is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile);
-    regular && flock(&fd, FlockOperation::NonBlockingLockShared).is_ok()
 }
 
 #[cfg(test)]

@@ -96,7 +96,7 @@ fn run(args: Args) -> u8 {
     };
 
     // 3. Wait.
-    let mut engine = match Engine::new(opts.paths.len(), opts.wait) {
+    let mut engine = match Engine::new(TOOL, opts.paths.len(), opts.wait) {
         Ok(e) => e,
         Err(e) => {
             Line::new(TOOL).text("cannot allocate the path list").reason(e).emit();
@@ -132,6 +132,7 @@ fn run(args: Args) -> u8 {
     let Some(cmd) = opts.command else {
         return status::OK;
     };
+    let _until_exec = engine.take_events().map(release_after_exec);
     drop(engine);
     drop(signals);
     old_mask.set_mask();
@@ -141,6 +142,19 @@ fn run(args: Args) -> u8 {
     let err = sys::exec(argv);
     say::failed(TOOL, "cannot run", args.get(cmd).unwrap_or_default(), err);
     status::for_exec_error(err)
+}
+
+/// Exec closes the inotify descriptor (close-on-exec), and the last close of
+/// one that has had a watch waits for a kernel grace period (~15 ms) before
+/// COMMAND could run. A sibling process (never COMMAND's child) holds a copy
+/// until the exec is done and pays that wait instead; our own close is then
+/// not the last. Returns what must stay open until the exec (the sibling's
+/// pipe); where no sibling can be had (as PID 1), the wait is paid here.
+fn release_after_exec(events: rustix::fd::OwnedFd) -> Option<rustix::fd::OwnedFd> {
+    let (until, hold) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ok()?;
+    let hold = sys::linger_sibling(until, hold).ok()?;
+    drop(events);
+    Some(hold)
 }
 
 fn parse(args: &Args) -> Result<Option<Options>, UsageError> {

@@ -1,0 +1,73 @@
+//! The one blocking wait of the tools: a set of descriptors and one `ppoll(2)`
+//! that sleeps until one of them is ready or a timeout passes.
+//!
+//! The wait engine fills a set with what it waits on (the caller's signalfd,
+//! its inotify instance while it needs one, the lock of every started
+//! dependency, network sockets); `entrypoint` supervises its command with it.
+//! Nothing else in the tools blocks.
+
+use crate::duration::Duration;
+use crate::mem::Slab;
+use crate::sys;
+use rustix::fd::{AsRawFd, BorrowedFd};
+use rustix::io::Errno;
+
+/// What an entry waits for. A hang-up or an error is reported for all three.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Want {
+    /// Data to read (a signalfd, inotify, a socket's answer).
+    Read,
+    /// Room to write (a socket whose connect has finished).
+    Write,
+    /// Only the hang-up: the write side of a pipe closed everywhere.
+    HangUp,
+}
+
+/// A fixed-capacity set of descriptors to sleep on, refilled before each sleep.
+pub struct PollSet {
+    entries: Slab<libc::pollfd>,
+}
+
+impl PollSet {
+    /// Room for `cap` descriptors.
+    pub fn with_capacity(cap: usize) -> Result<PollSet, Errno> {
+        Ok(PollSet { entries: Slab::with_capacity(cap)? })
+    }
+
+    /// Empties the set.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Adds `fd`; returns its index, or `None` when the set is full.
+    pub fn push(&mut self, fd: BorrowedFd<'_>, want: Want) -> Option<usize> {
+        let events = match want {
+            Want::Read => libc::POLLIN,
+            Want::Write => libc::POLLOUT,
+            Want::HangUp => 0,
+        };
+        let i = self.entries.as_slice().len();
+        self.entries.push(libc::pollfd { fd: fd.as_raw_fd(), events, revents: 0 }).ok()?;
+        Some(i)
+    }
+
+    /// Sleeps until an entry is ready or `timeout` passes (none: forever).
+    /// An interrupted or failed poll counts as a timeout: callers look again.
+    pub fn sleep(&mut self, timeout: Option<Duration>) {
+        let entries = self.entries.as_mut_slice();
+        entries.iter_mut().for_each(|e| e.revents = 0);
+        let _ = sys::poll(entries, timeout);
+    }
+
+    /// True when entry `i` was ready (readable, writable, hung up or failed).
+    pub fn ready(&self, i: usize) -> bool {
+        self.entries.as_slice().get(i).is_some_and(|e| e.revents != 0)
+    }
+}
+
+/// Sleeps until `fd` is readable (or hung up) or `timeout` passes; true when
+/// it is readable. The set of one, without a mapping.
+pub fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> bool {
+    let mut one = [libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+    matches!(sys::poll(&mut one, timeout), Ok(1..)) && one[0].revents != 0
+}
