@@ -86,8 +86,10 @@ impl Results {
         let metadata = self.metadata.map(|d| (d, &b"/results"[..]));
         let tekton = self.names.map(|_| (TEKTON_RESULTS, &b""[..]));
         for (dir, sub) in [self.dir.map(|d| (d, &b""[..])), metadata, tekton].into_iter().flatten() {
-            let p = PathBuf::with_suffix(dir, sub).map_err(|e| Line::new(TOOL).text("cannot create ").quoted(dir).reason(e))?;
-            create_dirs(p.as_bytes()).map_err(|e| Line::new(TOOL).text("cannot create ").quoted(p.as_bytes()).reason(e))?;
+            let p = PathBuf::with_suffix(dir, sub)
+                .map_err(|e| Line::new(TOOL).text("cannot create ").quoted(dir).reason(e))?;
+            create_dirs(p.as_bytes())
+                .map_err(|e| Line::new(TOOL).text("cannot create ").quoted(p.as_bytes()).reason(e))?;
         }
         Ok(())
     }
@@ -100,7 +102,9 @@ impl Results {
         let dir = self.dir.map(|d| (d, &b"/"[..]));
         named
             || [dir, metadata].into_iter().flatten().any(|(d, sub)| {
-                PathBuf::with_suffix(d, sub).and_then(|mut p| p.push(key).map(|()| p)).is_ok_and(|p| regular(&p))
+                PathBuf::with_suffix(d, sub)
+                    .and_then(|mut p| p.push(key).map(|()| p))
+                    .is_ok_and(|p| regular(&p))
             })
     }
 
@@ -123,7 +127,14 @@ impl Results {
 
 /// Appends the result in file `dir` `sub` `name` as an entry of type `ty`.
 #[inline(never)]
-fn add_result(json: &mut Json, kept: &mut usize, dir: &[u8], sub: &[u8], name: &[u8], ty: u8) -> Result<(), Line> {
+fn add_result(
+    json: &mut Json,
+    kept: &mut usize,
+    dir: &[u8],
+    sub: &[u8],
+    name: &[u8],
+    ty: u8,
+) -> Result<(), Line> {
     let cannot = |e| Line::new(TOOL).text("cannot read result ").quoted(name).reason(e);
     let mut path = PathBuf::with_suffix(dir, sub).map_err(cannot)?;
     path.push(name).map_err(cannot)?;
@@ -226,7 +237,8 @@ impl Step {
             if let (true, Err(line)) = (self.ran, self.results.add_to(&mut json, kept)) {
                 line.emit();
                 problem = line;
-                (status, exit_code, reason, note) = (TOOL_FAILED, TOOL_FAILED, Some(Reason::Error), Some(&problem));
+                (status, exit_code, reason, note) =
+                    (TOOL_FAILED, TOOL_FAILED, Some(Reason::Error), Some(&problem));
                 json = Json::new();
                 kept = merge_existing(t, &mut json, self);
             }
@@ -380,7 +392,8 @@ fn json_entries(text: &[u8], mut each: impl FnMut(&[u8], &[u8])) -> bool {
     let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
     let start = text.iter().position(|c| !ws(c)).unwrap_or(text.len());
     let end = text.iter().rposition(|c| !ws(c)).map_or(0, |i| i + 1);
-    let Some(inner) = text.get(start..end).and_then(|t| t.strip_prefix(b"[")).and_then(|t| t.strip_suffix(b"]"))
+    let Some(inner) =
+        text.get(start..end).and_then(|t| t.strip_prefix(b"[")).and_then(|t| t.strip_suffix(b"]"))
     else {
         return false;
     };

@@ -151,7 +151,7 @@ impl Engine {
     pub fn new(tool: &'static str, capacity: usize, opts: Options) -> Result<Engine, Errno> {
         let deps = Slab::with_capacity(capacity)?;
         // The caller's descriptor, inotify, and one lock per dependency.
-        let polls = PollSet::with_capacity(capacity.saturating_add(2))?;
+        let polls = PollSet::with_capacity(capacity.saturating_add(1 + crate::poll_set::MAX_EXTRAS))?;
         let next_recheck = Instant::now();
         Ok(Engine { tool, deps, polls, inotify: None, rearm: false, told: false, opts, next_recheck })
     }
@@ -206,13 +206,21 @@ impl Engine {
         self.verdict()
     }
 
-    /// Sleeps until something may have changed: `extra` (the caller's
-    /// signalfd) is readable, a watched lock hangs up, a directory event, the
-    /// re-check, or `wake`. Returns whether `extra` is readable, and the
+    /// Sleeps until something may have changed: one of the caller's `extras`
+    /// (its signalfd, entrypoint's output relays; at most
+    /// [`poll_set::MAX_EXTRAS`](crate::poll_set::MAX_EXTRAS)) is ready, a
+    /// watched lock hangs up, a directory event, the re-check, or `wake`.
+    /// Returns which extras are ready (bit `i` for `extras[i]`), and the
     /// outcome if the wait is over.
-    pub fn sleep(&mut self, extra: Option<BorrowedFd<'_>>, wake: Option<Instant>) -> (bool, Option<Outcome>) {
+    pub fn sleep(
+        &mut self,
+        extras: &[(BorrowedFd<'_>, Want)],
+        wake: Option<Instant>,
+    ) -> (u32, Option<Outcome>) {
         self.polls.clear();
-        let extra = extra.and_then(|fd| self.polls.push(fd, Want::Read));
+        for &(fd, want) in extras {
+            let _ = self.polls.push(fd, want);
+        }
         let events = self.inotify.as_ref().and_then(|fd| self.polls.push(fd.as_fd(), Want::Read));
         for fd in self.deps.as_slice().iter().filter_map(|d| d.lock.as_ref()) {
             let _ = self.polls.push(fd.as_fd(), Want::HangUp);
@@ -221,7 +229,7 @@ impl Engine {
         self.polls.sleep(Some(wake.remaining(Instant::now())));
 
         let nonempty = self.opts.nonempty;
-        let mut slot = usize::from(extra.is_some()) + usize::from(events.is_some());
+        let mut slot = extras.len() + usize::from(events.is_some());
         for dep in self.deps.as_mut_slice() {
             if dep.lock.is_none() {
                 continue;
@@ -241,7 +249,8 @@ impl Engine {
         } else {
             self.sync_events();
         }
-        (extra.is_some_and(|i| self.polls.ready(i)), self.verdict())
+        let ready = (0..extras.len()).filter(|&i| self.polls.ready(i)).fold(0, |bits, i| bits | 1 << i);
+        (ready, self.verdict())
     }
 
     /// Reads the pending inotify events and looks again at the paths they may
@@ -396,10 +405,11 @@ impl Engine {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return self.rescan().unwrap_or_else(|| self.timed_out());
             }
-            match self.sleep(extra, deadline) {
-                (true, _) => return Outcome::Interrupted,
-                (false, Some(o)) => return o,
-                (false, None) => {}
+            let extras = extra.map(|fd| (fd, Want::Read));
+            match self.sleep(extras.as_slice(), deadline) {
+                (0, Some(o)) => return o,
+                (0, None) => {}
+                _ => return Outcome::Interrupted,
             }
         }
     }
