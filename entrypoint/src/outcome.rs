@@ -111,15 +111,15 @@ impl Results {
     /// Appends every result to `json` (after `kept` entries); the line that
     /// says why one cannot be taken (not UTF-8, or too large: no result is
     /// ever dropped or cut).
-    fn add_to(&self, json: &mut Json, mut kept: usize) -> Result<(), Line> {
+    fn add_to(&self, json: &mut Json, kept: &mut usize) -> Result<(), Line> {
         if let Some(dir) = self.dir {
-            each_file(dir, b"", &mut |name| add_result(json, &mut kept, dir, b"/", name, 1))?;
+            each_file(dir, b"", &mut |name| add_result(json, kept, dir, b"/", name, 1))?;
         }
         for name in self.names.unwrap_or_default().split(|&c| c == b',').filter(|n| !n.is_empty()) {
-            add_result(json, &mut kept, TEKTON_RESULTS, b"/", name, 1)?;
+            add_result(json, kept, TEKTON_RESULTS, b"/", name, 1)?;
         }
         if let Some(d) = self.metadata {
-            each_file(d, b"/results", &mut |name| add_result(json, &mut kept, d, b"/results/", name, 4))?;
+            each_file(d, b"/results", &mut |name| add_result(json, kept, d, b"/results/", name, 4))?;
         }
         Ok(())
     }
@@ -143,7 +143,10 @@ fn add_result(
         Ok(Some(v)) => v,
         // `-results=A,B`: a result the command did not write is skipped.
         Err(Errno::NOENT) if ty == 1 && dir == TEKTON_RESULTS => return Ok(()),
-        Ok(None) => return Err(too_large(name, MAX + 1)),
+        Ok(None) => {
+            let size = rustix::fs::stat(path.as_cstr()).map_or(MAX as u64 + 1, |st| st.st_size as u64);
+            return Err(too_large(name, json.len() + RESERVED + size as usize));
+        }
         Err(e) => return Err(cannot(e)),
     };
     if !is_utf8(value) {
@@ -234,7 +237,7 @@ impl Step {
         let mut note = note;
         if let Some(t) = self.termination_path {
             let mut kept = merge_existing(t, &mut json, self);
-            if let (true, Err(line)) = (self.ran, self.results.add_to(&mut json, kept)) {
+            if let (true, Err(line)) = (self.ran, self.results.add_to(&mut json, &mut kept)) {
                 line.emit();
                 problem = line;
                 (status, exit_code, reason, note) =
