@@ -81,6 +81,10 @@ pub fn build(f: &File, taken: &[(String, usize)], p: &mut Problems) -> Dag {
     for i in 0..n {
         let s = all[i];
         let first_of_list = i == 0 || i == main;
+        if !ok[i] {
+            // a left-out duplicate takes part in nothing
+            continue;
+        }
         match &s.needs {
             None if !first_of_list => deps[i].push(Dep { on: i - 1, line: s.name_line, implicit: true }),
             None => {}
@@ -90,22 +94,22 @@ pub fn build(f: &File, taken: &[(String, usize)], p: &mut Problems) -> Dag {
                         None => p.add(*line, format!("'{}' needs '{need}': no such step", s.name)),
                         Some(j) if j >= n => p.add(
                             *line,
-                            format!("'{}' needs '{need}', a sidecar: wait for it with the sidecar's ready:", s.name),
+                            format!(
+                                "'{}' needs '{need}', a sidecar: wait for it with the sidecar's ready:",
+                                s.name
+                            ),
                         ),
                         Some(j) if j >= main && i < main => p.add(
                             *line,
-                            format!("'{}' needs '{need}', a finally step: a step cannot wait for finally steps", s.name),
+                            format!(
+                                "'{}' needs '{need}', a finally step: a step cannot wait for finally steps",
+                                s.name
+                            ),
                         ),
                         Some(j) => deps[i].push(Dep { on: j, line: *line, implicit: false }),
                     }
                 }
             }
-        }
-    }
-    // a left-out duplicate takes part in nothing
-    for (i, d) in deps.iter_mut().enumerate() {
-        if !ok[i] {
-            d.clear();
         }
     }
     let dag = Dag {
@@ -133,7 +137,9 @@ fn cycles(dag: &Dag, p: &mut Problems) {
         let closing = dag.deps[start].iter().find(|d| d.on == last);
         let line = closing.map_or(dag.lines[start], |d| d.line);
         let mut what = format!("cycle: {}", names.join(" -> "));
-        let implicit = cycle.windows(2).find_map(|w| dag.deps[w[1]].iter().find(|d| d.on == w[0] && d.implicit).map(|_| w));
+        let implicit = cycle
+            .windows(2)
+            .find_map(|w| dag.deps[w[1]].iter().find(|d| d.on == w[0] && d.implicit).map(|_| w));
         if let Some(w) = implicit {
             what += &format!(
                 " ({} has no needs: it runs after {}, the step before it)",

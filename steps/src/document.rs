@@ -134,7 +134,8 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let mut b = Builder { stack: Vec::new(), anchors: HashMap::new(), nodes: 0, root: None, docs: 0 };
     let mut parser = Parser::new_from_str(text);
     while let Some(ev) = parser.next_event() {
-        let (ev, span) = ev.map_err(|e| SyntaxError { line: e.marker().line(), what: e.info().to_string() })?;
+        let (ev, span) =
+            ev.map_err(|e| SyntaxError { line: e.marker().line(), what: e.info().to_string() })?;
         let line = span.start.line();
         b.event(ev, line)?;
     }
@@ -277,7 +278,9 @@ fn merge(mut entries: Vec<Entry>, merges: Vec<Node>) -> Vec<Entry> {
 fn key_text(k: &Node) -> Result<String, SyntaxError> {
     match &k.value {
         Value::Null => Ok("null".to_string()),
-        Value::Seq(_) | Value::Map(_) => err(k.line, "a mapping key must be a plain value, not a list or mapping"),
+        Value::Seq(_) | Value::Map(_) => {
+            err(k.line, "a mapping key must be a plain value, not a list or mapping")
+        }
         _ => Ok(k.scalar_text().unwrap_or_default()),
     }
 }
@@ -474,10 +477,10 @@ mod tests {
 
     #[test]
     fn errors_with_lines() {
-        assert_eq!(parse("a: 1\na: 2\n").unwrap_err(), SyntaxError {
-            line: 2,
-            what: "duplicate key 'a' (first at line 1)".into()
-        });
+        assert_eq!(
+            parse("a: 1\na: 2\n").unwrap_err(),
+            SyntaxError { line: 2, what: "duplicate key 'a' (first at line 1)".into() }
+        );
         assert_eq!(parse("a: .inf\n").unwrap_err().line, 1);
         assert_eq!(parse("a: 1\n---\nb: 2\n").unwrap_err().line, 2);
         assert_eq!(parse("a: !foo x\n").unwrap_err().what, "unsupported tag '!foo'");
@@ -490,7 +493,8 @@ mod tests {
     fn anchors_aliases_and_merge_keys() {
         let d = parse("base: &b {x: 1, z: 2}\nk:\n  <<: *b\n  z: 3\n").unwrap();
         let k = d.get("k").unwrap();
-        let keys: Vec<_> = k.as_map().unwrap().iter().map(|e| (e.key.as_str(), e.value.value.clone())).collect();
+        let keys: Vec<_> =
+            k.as_map().unwrap().iter().map(|e| (e.key.as_str(), e.value.value.clone())).collect();
         assert_eq!(keys, [("z", Value::Int(3)), ("x", Value::Int(1))]);
         let laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n\
                       c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n\

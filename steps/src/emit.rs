@@ -199,9 +199,13 @@ fn plain_ok(s: &str) -> bool {
     }
     b.iter().enumerate().all(|(i, &c)| match c {
         b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => true,
-        b'_' | b'.' | b'/' | b'=' | b'+' | b'-' | b'@' | b'%' | b'~' | b'^' | b'(' | b')' | b'$' | b';' => true,
+        b'_' | b'.' | b'/' | b'=' | b'+' | b'-' | b'@' | b'%' | b'~' | b'^' | b'(' | b')' | b'$' | b';' => {
+            true
+        }
         b':' => b.get(i + 1) != Some(&b' '),
-        b' ' => b.get(i + 1).is_some_and(|n| *n != b' ' && *n != b'#') && b.get(i.wrapping_sub(1)) != Some(&b':'),
+        b' ' => {
+            b.get(i + 1).is_some_and(|n| *n != b' ' && *n != b'#') && b.get(i.wrapping_sub(1)) != Some(&b':')
+        }
         _ => false,
     })
 }
@@ -368,14 +372,80 @@ mod tests {
     }
 
     const AWKWARD: &[&str] = &[
-        "", " ", "yes", "No", "ON", "y", "n", "~", "null", "true", "0644", "08", "1e3", "1_000", "12:30",
-        "2001-12-14", ".inf", "-.5", "+1", "-", "--", "--post-file=/steps/a/out", "-c", "a: b", "a:b", "a #b",
-        "a#b", "#x", "[x]", "{x}", "x, y", "*x", "&x", "!x", "|x", ">x", "%x", "@x", "`x", "'x", "\"x", "x'y",
-        "trailing ", " leading", "a  b", "tab\there", "nul\0", "bell\x07", "del\x7f", "nel\u{85}",
-        "ls\u{2028}", "bom\u{feff}", "é", "日本", "emoji 🦀", "back\\slash", "<<", "=", "?x", "x?",
-        "line\n", "two\nlines", "two\nlines\n", "keep\n\n\n", "\nleading newline", "  indented\nsecond",
-        "blank\n  \nline", "\ttab first\nline", "crlf\r\nline", "trailing spaces  \nline", "\n", "\n\n",
-        "a:\n", "echo hi\nexit 3\n",
+        "",
+        " ",
+        "yes",
+        "No",
+        "ON",
+        "y",
+        "n",
+        "~",
+        "null",
+        "true",
+        "0644",
+        "08",
+        "1e3",
+        "1_000",
+        "12:30",
+        "2001-12-14",
+        ".inf",
+        "-.5",
+        "+1",
+        "-",
+        "--",
+        "--post-file=/steps/a/out",
+        "-c",
+        "a: b",
+        "a:b",
+        "a #b",
+        "a#b",
+        "#x",
+        "[x]",
+        "{x}",
+        "x, y",
+        "*x",
+        "&x",
+        "!x",
+        "|x",
+        ">x",
+        "%x",
+        "@x",
+        "`x",
+        "'x",
+        "\"x",
+        "x'y",
+        "trailing ",
+        " leading",
+        "a  b",
+        "tab\there",
+        "nul\0",
+        "bell\x07",
+        "del\x7f",
+        "nel\u{85}",
+        "ls\u{2028}",
+        "bom\u{feff}",
+        "é",
+        "日本",
+        "emoji 🦀",
+        "back\\slash",
+        "<<",
+        "=",
+        "?x",
+        "x?",
+        "line\n",
+        "two\nlines",
+        "two\nlines\n",
+        "keep\n\n\n",
+        "\nleading newline",
+        "  indented\nsecond",
+        "blank\n  \nline",
+        "\ttab first\nline",
+        "crlf\r\nline",
+        "trailing spaces  \nline",
+        "\n",
+        "\n\n",
+        "a:\n",
+        "echo hi\nexit 3\n",
     ];
 
     #[test]
@@ -406,10 +476,10 @@ mod tests {
             ("none", Node::new(Value::Seq(vec![]))),
             (
                 "deep",
-                Node::new(Value::Seq(vec![Node::new(Value::Seq(vec![Node::str("x")])), map(vec![(
-                    "m",
-                    map(vec![("n", Node::new(Value::Seq(vec![])))]),
-                )])])),
+                Node::new(Value::Seq(vec![
+                    Node::new(Value::Seq(vec![Node::str("x")])),
+                    map(vec![("m", map(vec![("n", Node::new(Value::Seq(vec![])))]))]),
+                ])),
             ),
         ]);
         round_trip(&n);
@@ -419,12 +489,18 @@ mod tests {
     fn what_an_expert_writes() {
         let n = map(vec![
             ("name", Node::str("a")),
-            ("command", Node::new(Value::Seq(vec![Node::str("sh"), Node::str("-c"), Node::str("echo a\necho b\n")]))),
-            ("volumeMounts", Node::new(Value::Seq(vec![map(vec![
-                ("name", Node::str("tools")),
-                ("mountPath", Node::str("/tools")),
-                ("readOnly", Node::new(Value::Bool(true))),
-            ])]))),
+            (
+                "command",
+                Node::new(Value::Seq(vec![Node::str("sh"), Node::str("-c"), Node::str("echo a\necho b\n")])),
+            ),
+            (
+                "volumeMounts",
+                Node::new(Value::Seq(vec![map(vec![
+                    ("name", Node::str("tools")),
+                    ("mountPath", Node::str("/tools")),
+                    ("readOnly", Node::new(Value::Bool(true))),
+                ])])),
+            ),
             ("emptyDir", Node::new(Value::Map(vec![]))),
         ]);
         assert_eq!(

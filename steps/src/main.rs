@@ -20,6 +20,8 @@
 //!    `graph` draws the DAG ([`picture`]). The output is built whole, then
 //!    written at once.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 mod antichain;
 mod dag;
 mod document;
@@ -62,7 +64,8 @@ fn main() -> ExitCode {
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
-            let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+            let line =
+                1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count();
             return problems(&shown, &[stepsfile::Problem { line, what: "not UTF-8 text".to_string() }]);
         }
     };

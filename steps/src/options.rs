@@ -160,11 +160,17 @@ mod tests {
         assert_eq!(p(&["render"]), Err("render: no FILE (a steps file, or - for standard input)".into()));
         assert_eq!(p(&["check", "a", "b"]), Err("check: one FILE only ('b' is a second)".into()));
         assert_eq!(p(&["render", "--kind"]), Err("--kind needs pod or job".into()));
-        assert_eq!(p(&["render", "--kind", "deployment", "f"]), Err("--kind: 'deployment' is not pod or job".into()));
+        assert_eq!(
+            p(&["render", "--kind", "deployment", "f"]),
+            Err("--kind: 'deployment' is not pod or job".into())
+        );
         assert_eq!(p(&["render", "-o", "xml", "f"]), Err("-o: 'xml' is not yaml or json".into()));
         assert_eq!(p(&["check", "--kind", "job", "f"]), Err("unknown option '--kind' for check".into()));
         assert_eq!(p(&["graph", "--format=png", "f"]), Err("--format: 'png' is not mermaid or dot".into()));
-        assert_eq!(p(&["render", "f", "--kind", "job"]), Err("render: one FILE only ('--kind' is a second)".into()));
+        assert_eq!(
+            p(&["render", "f", "--kind", "job"]),
+            Err("render: one FILE only ('--kind' is a second)".into())
+        );
         assert_eq!(p(&["-x"]), Err("unknown option '-x'".into()));
     }
 }

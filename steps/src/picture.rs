@@ -85,7 +85,8 @@ fn mermaid(p: &Picture, dag: &Dag) -> String {
     for (name, ready) in &p.sidecars {
         if let Some(t) = ready {
             for &w in &p.ready_waiters {
-                let _ = writeln!(o, "  {} -.->|\"ready: {}\"| {}", id(name), mermaid_text(t), id(&dag.names[w]));
+                let _ =
+                    writeln!(o, "  {} -.->|\"ready: {}\"| {}", id(name), mermaid_text(t), id(&dag.names[w]));
             }
         }
     }

@@ -79,6 +79,8 @@ pub fn render(f: &File, dag: &Dag, opts: Options) -> Node {
 
     let mut containers = Vec::new();
     let mut init = vec![copy_tools(f, !ready.is_empty())];
+    // native sidecars start after the pod's own init containers, as wrapped ones do
+    let mut native = Vec::new();
     for side in &f.sidecars {
         let mut flags = Vec::new();
         if let Some(stop) = w.stop {
@@ -93,13 +95,14 @@ pub fn render(f: &File, dag: &Dag, opts: Options) -> Node {
         if opts.native_sidecars {
             // after name, image and command
             c.insert(3, entry("restartPolicy", s("Always")));
-            init.push(Node::new(Value::Map(c)));
+            native.push(Node::new(Value::Map(c)));
         } else {
             containers.push(Node::new(Value::Map(c)));
         }
     }
     for (i, step) in steps.iter().enumerate() {
-        let mut flags: Vec<String> = w.waits[i].iter().map(|&d| format!("--wait={}", out(&dag.names[d]))).collect();
+        let mut flags: Vec<String> =
+            w.waits[i].iter().map(|&d| format!("--wait={}", out(&dag.names[d]))).collect();
         if w.always[i] {
             flags.push("--always".to_string());
         }
@@ -121,10 +124,8 @@ pub fn render(f: &File, dag: &Dag, opts: Options) -> Node {
         command.push(format!("--termination-path={}/termination", dir(END)));
         // the command: nothing to do but end ("/" exists)
         command.extend(["--", "/bin/waitfor", "/"].map(String::from));
-        let mounts = step_dirs
-            .iter()
-            .map(|d| mount(&format!("{VOLUME_PREFIX}{d}"), &dir(d), d != END))
-            .collect();
+        let mounts =
+            step_dirs.iter().map(|d| mount(&format!("{VOLUME_PREFIX}{d}"), &dir(d), d != END)).collect();
         containers.push(map(vec![
             ("name", s(END)),
             ("image", s(&f.tools)),
@@ -155,6 +156,7 @@ pub fn render(f: &File, dag: &Dag, opts: Options) -> Node {
             _ => spec.push(e.clone()),
         }
     }
+    init.append(&mut native);
     spec.push(entry("initContainers", seq(init)));
     spec.push(entry("containers", seq(containers)));
     spec.push(entry("volumes", seq(volumes)));
@@ -318,7 +320,7 @@ fn with_requests(resources: &Node, sized: Option<&Vec<(usize, Nanos)>>) -> Node 
 fn sized_requests(dag: &Dag, steps: &[&Step]) -> Vec<Vec<(usize, Nanos)>> {
     let mut out = vec![Vec::new(); steps.len()];
     let edges = dag.order_edges();
-    for k in 0..SIZED.len() {
+    for (k, resource) in SIZED.iter().enumerate() {
         let weights: Vec<Nanos> = steps.iter().map(|s| s.resources[k].weight()).collect();
         let total: Nanos = weights.iter().sum();
         let (widest, _) = max_weight_antichain(&weights, &edges);
@@ -326,7 +328,7 @@ fn sized_requests(dag: &Dag, steps: &[&Step]) -> Vec<Vec<(usize, Nanos)>> {
             continue;
         }
         // whole units where every weight is whole (memory in bytes), else milli
-        let unit: Nanos = if SIZED[k] != "cpu" && weights.iter().all(|w| w % 1_000_000_000 == 0) {
+        let unit: Nanos = if *resource != "cpu" && weights.iter().all(|w| w % 1_000_000_000 == 0) {
             1_000_000_000
         } else if weights.iter().all(|w| w % 1_000_000 == 0) {
             1_000_000

@@ -126,8 +126,20 @@ pub struct File {
     pub sidecars: Vec<Step>,
 }
 
-const TOP_KEYS: [&str; 12] =
-    ["name", "image", "tools", "timeout", "hold", "workspace", "metadata", "pod", "steps", "finally", "sidecars", "job"];
+const TOP_KEYS: [&str; 12] = [
+    "name",
+    "image",
+    "tools",
+    "timeout",
+    "hold",
+    "workspace",
+    "metadata",
+    "pod",
+    "steps",
+    "finally",
+    "sidecars",
+    "job",
+];
 
 /// Reads the file's tree. Problems are added to `p`; the result is meaningful
 /// only when there are none.
@@ -182,7 +194,7 @@ pub fn read(root: &Node, p: &mut Problems) -> File {
                 };
                 let list = match &v.value {
                     Value::Seq(items) => items.iter().filter_map(|item| step(item, role, p)).collect(),
-                    Value::Null if role != Role::Step => Vec::new(),
+                    Value::Null => Vec::new(),
                     other => {
                         p.add(v.line, format!("{}: expected a list, found {}", e.key, kind(other)));
                         Vec::new()
@@ -200,18 +212,24 @@ pub fn read(root: &Node, p: &mut Problems) -> File {
     if !top.iter().any(|e| e.key == "name") {
         p.add(root.line, "no 'name' (the pod's name)");
     }
-    if f.steps.is_empty() && !top.iter().any(|e| e.key == "steps" && e.value.as_seq().is_some_and(|s| !s.is_empty())) {
-        let line = top.iter().find(|e| e.key == "steps").map_or(root.line, |e| e.line);
-        p.add(line, "no steps (steps: a list of at least one step)");
+    match top.iter().find(|e| e.key == "steps") {
+        None => p.add(root.line, "no steps (steps: a list of at least one step)"),
+        Some(e) if e.value.as_seq().is_some_and(<[Node]>::is_empty) || e.value.value == Value::Null => {
+            p.add(e.line, "no steps (steps: a list of at least one step)")
+        }
+        Some(_) => {}
     }
     if f.image.is_none() {
         for s in f.steps.iter().chain(&f.finally).chain(&f.sidecars) {
             if !s.fields.iter().any(|e| e.key == "image") {
-                p.add(s.line, format!("{} '{}': no image (give image: here or at the top)", s.role.noun(), s.name));
+                p.add(
+                    s.line,
+                    format!("{} '{}': no image (give image: here or at the top)", s.role.noun(), s.name),
+                );
             }
         }
     }
-    check_pod(&f, top, p);
+    check_pod(&f, p);
     check_mounts(&f, p);
     f
 }
@@ -219,17 +237,22 @@ pub fn read(root: &Node, p: &mut Problems) -> File {
 /// A step, a finally step or a sidecar.
 fn step(item: &Node, role: Role, p: &mut Problems) -> Option<Step> {
     let Some(map) = item.as_map() else {
-        p.add(item.line, format!("a {}: expected a mapping (name:, run:, ...), found {}", role.noun(), kind(&item.value)));
+        p.add(
+            item.line,
+            format!("a {}: expected a mapping (name:, run:, ...), found {}", role.noun(), kind(&item.value)),
+        );
         return None;
     };
     let name_node = item.get("name");
     let name = name_node.and_then(|n| n.as_str()).unwrap_or_default().to_string();
-    let what = if name.is_empty() { format!("a {}", role.noun()) } else { format!("{} '{name}'", role.noun()) };
+    let what =
+        if name.is_empty() { format!("a {}", role.noun()) } else { format!("{} '{name}'", role.noun()) };
     match name_node {
         None => p.add(item.line, format!("{what}: no name")),
-        Some(n) if n.as_str().is_none() => {
-            p.add(n.line, format!("{what}: name: expected a string, found {}", kind(&n.value)))
-        }
+        Some(n) if n.as_str().is_none() => p.add(
+            n.line,
+            format!("{what}: name: expected a string, found {}{}", kind(&n.value), quote_hint(&n.value)),
+        ),
         Some(n) => {
             if label(&name, "a name", n.line, p) && name.len() > 63 - VOLUME_PREFIX.len() {
                 p.add(
@@ -260,7 +283,9 @@ fn step(item: &Node, role: Role, p: &mut Problems) -> Option<Step> {
         let v = &e.value;
         match e.key.as_str() {
             "name" => {}
-            "needs" if role == Role::Sidecar => p.add(e.line, format!("{what}: a sidecar has no needs (it starts with the pod)")),
+            "needs" if role == Role::Sidecar => {
+                p.add(e.line, format!("{what}: a sidecar has no needs (it starts with the pod)"))
+            }
             "needs" => s.needs = Some(needs(v, &what, p)),
             "run" => {
                 run = Some(e.line);
@@ -290,7 +315,10 @@ fn step(item: &Node, role: Role, p: &mut Problems) -> Option<Step> {
                 Some("stopAndFail" | "stop") => {}
                 _ => p.add(
                     v.line,
-                    format!("{what}: bad onError '{}' (continue or stopAndFail)", v.scalar_text().unwrap_or_default()),
+                    format!(
+                        "{what}: bad onError '{}' (continue or stopAndFail)",
+                        v.scalar_text().unwrap_or_default()
+                    ),
                 ),
             },
             "ready" if role != Role::Sidecar => {
@@ -308,9 +336,10 @@ fn step(item: &Node, role: Role, p: &mut Problems) -> Option<Step> {
                 e.line,
                 format!("{what}: terminationMessagePath is set by steps (to {STEPS_DIR}/NAME/termination)"),
             ),
-            "restartPolicy" if role == Role::Sidecar => {
-                p.add(e.line, format!("{what}: restartPolicy is set by steps (Always with --native-sidecars)"))
-            }
+            "restartPolicy" if role == Role::Sidecar => p.add(
+                e.line,
+                format!("{what}: restartPolicy is set by steps (Always with --native-sidecars)"),
+            ),
             "image" => {
                 string(v, &format!("{what}: image"), p);
                 s.fields.push(e.clone());
@@ -343,9 +372,18 @@ fn needs(v: &Node, what: &str, p: &mut Problems) -> Vec<(String, usize)> {
     let mut out: Vec<(String, usize)> = Vec::new();
     for item in items {
         match item.as_str() {
-            Some(n) if out.iter().any(|(m, _)| m == n) => p.add(item.line, format!("{what}: '{n}' twice in needs")),
+            Some(n) if out.iter().any(|(m, _)| m == n) => {
+                p.add(item.line, format!("{what}: '{n}' twice in needs"))
+            }
             Some(n) => out.push((n.to_string(), item.line)),
-            None => p.add(item.line, format!("{what}: needs: expected a step name, found {}", kind(&item.value))),
+            None => p.add(
+                item.line,
+                format!(
+                    "{what}: needs: expected a step name, found {}{}",
+                    kind(&item.value),
+                    quote_hint(&item.value)
+                ),
+            ),
         }
     }
     out
@@ -354,7 +392,10 @@ fn needs(v: &Node, what: &str, p: &mut Problems) -> Vec<(String, usize)> {
 fn resources(v: &Node, what: &str, p: &mut Problems) -> [Amount; 3] {
     let mut out = [Amount::default(); 3];
     let Some(map) = v.as_map() else {
-        p.add(v.line, format!("{what}: resources: expected a mapping (requests:, limits:), found {}", kind(&v.value)));
+        p.add(
+            v.line,
+            format!("{what}: resources: expected a mapping (requests:, limits:), found {}", kind(&v.value)),
+        );
         return out;
     };
     for e in map {
@@ -364,7 +405,10 @@ fn resources(v: &Node, what: &str, p: &mut Problems) -> [Amount; 3] {
             _ => continue,
         };
         let Some(amounts) = e.value.as_map() else {
-            p.add(e.value.line, format!("{what}: resources.{}: expected a mapping, found {}", e.key, kind(&e.value.value)));
+            p.add(
+                e.value.line,
+                format!("{what}: resources.{}: expected a mapping, found {}", e.key, kind(&e.value.value)),
+            );
             continue;
         };
         for a in amounts {
@@ -372,14 +416,25 @@ fn resources(v: &Node, what: &str, p: &mut Problems) -> [Amount; 3] {
             let text = match &a.value.value {
                 Value::Str(_) | Value::Int(_) | Value::Float(_) => a.value.scalar_text().unwrap_or_default(),
                 other => {
-                    p.add(a.value.line, format!("{what}: resources.{}.{}: expected a quantity, found {}", e.key, a.key, kind(other)));
+                    p.add(
+                        a.value.line,
+                        format!(
+                            "{what}: resources.{}.{}: expected a quantity, found {}",
+                            e.key,
+                            a.key,
+                            kind(other)
+                        ),
+                    );
                     continue;
                 }
             };
             let Some(n) = quantity::parse(&text) else {
                 p.add(
                     a.value.line,
-                    format!("{what}: resources.{}.{}: bad quantity '{text}' (like 500m, 2, 128Mi, 1G)", e.key, a.key),
+                    format!(
+                        "{what}: resources.{}.{}: bad quantity '{text}' (like 500m, 2, 128Mi, 1G)",
+                        e.key, a.key
+                    ),
                 );
                 continue;
             };
@@ -401,11 +456,13 @@ fn resources(v: &Node, what: &str, p: &mut Problems) -> [Amount; 3] {
 }
 
 /// The pod-level map: what `steps` renders may not be given there too.
-fn check_pod(f: &File, top: &[Entry], p: &mut Problems) {
+fn check_pod(f: &File, p: &mut Problems) {
     for e in &f.pod {
         let v = &e.value;
         match e.key.as_str() {
-            "containers" => p.add(e.line, "pod.containers: give the containers as steps, finally or sidecars"),
+            "containers" => {
+                p.add(e.line, "pod.containers: give the containers as steps, finally or sidecars")
+            }
             "restartPolicy" if v.as_str() != Some("Never") => {
                 p.add(v.line, "pod.restartPolicy: must be Never (a step that ran is never run again)")
             }
@@ -435,7 +492,9 @@ fn check_pod(f: &File, top: &[Entry], p: &mut Problems) {
                         }
                     }
                 }
-                None => p.add(v.line, format!("pod.initContainers: expected a list, found {}", kind(&v.value))),
+                None => {
+                    p.add(v.line, format!("pod.initContainers: expected a list, found {}", kind(&v.value)))
+                }
             },
             _ => {}
         }
@@ -450,7 +509,6 @@ fn check_pod(f: &File, top: &[Entry], p: &mut Problems) {
             p.add(e.line, "job.template: the pod is rendered from the steps (give pod: for its spec)");
         }
     }
-    let _ = top;
 }
 
 /// `tools`, `workspace` and each wrapped container's `step-NAME`.
@@ -464,7 +522,10 @@ fn check_mounts(f: &File, p: &mut Problems) {
         let Some(mounts) = s.fields.iter().find(|e| e.key == "volumeMounts") else { continue };
         let what = format!("{} '{}'", s.role.noun(), s.name);
         let Some(list) = mounts.value.as_seq() else {
-            p.add(mounts.value.line, format!("{what}: volumeMounts: expected a list, found {}", kind(&mounts.value.value)));
+            p.add(
+                mounts.value.line,
+                format!("{what}: volumeMounts: expected a list, found {}", kind(&mounts.value.value)),
+            );
             continue;
         };
         for m in list {
@@ -473,15 +534,11 @@ fn check_mounts(f: &File, p: &mut Problems) {
                     p.add(m.line, format!("{what}: volumeMounts: '{n}' is one of the tools' own volumes"));
                 }
             }
-            let Some(path) = m.get("mountPath").and_then(Node::as_str) else { continue };
-            let path = path.trim_end_matches('/');
-            for own in [TOOLS_DIR, STEPS_DIR] {
-                if path == own || path.starts_with(&format!("{own}/")) || own.starts_with(&format!("{path}/")) {
-                    p.add(m.line, format!("{what}: volumeMounts: '{path}' clashes with the tools' own {own}"));
-                }
-            }
-            if f.workspace.as_deref().is_some_and(|w| w == path) {
-                p.add(m.line, format!("{what}: volumeMounts: '{path}' is the workspace"));
+            let Some(written) = m.get("mountPath").and_then(Node::as_str) else { continue };
+            if let Some(own) = clash(written) {
+                p.add(m.line, format!("{what}: volumeMounts: '{written}' clashes with the tools' own {own}"));
+            } else if f.workspace.as_deref() == Some(written.trim_end_matches('/')) {
+                p.add(m.line, format!("{what}: volumeMounts: '{written}' is the workspace"));
             }
         }
     }
@@ -494,13 +551,20 @@ fn workspace(v: &Node, p: &mut Problems) -> Option<String> {
         p.add(v.line, format!("workspace: '{w}' is not an absolute path below / (like /workspace)"));
         return None;
     }
-    for own in [TOOLS_DIR, STEPS_DIR] {
-        if path == own || path.starts_with(&format!("{own}/")) || own.starts_with(&format!("{path}/")) {
-            p.add(v.line, format!("workspace: '{w}' clashes with the tools' own {own}"));
-            return None;
-        }
+    if let Some(own) = clash(&w) {
+        p.add(v.line, format!("workspace: '{w}' clashes with the tools' own {own}"));
+        return None;
     }
     Some(path.to_string())
+}
+
+/// The tools' own directory (`/tools`, `/steps`) that a mount at `path` would
+/// hide or be hidden by, if any.
+fn clash(path: &str) -> Option<&'static str> {
+    let path = path.trim_end_matches('/');
+    [TOOLS_DIR, STEPS_DIR].into_iter().find(|own| {
+        path == *own || path.starts_with(&format!("{own}/")) || own.starts_with(&format!("{path}/"))
+    })
 }
 
 /// A DNS-1123 label: 1 to 63 of a-z, 0-9 and '-', a letter or digit at each end.
@@ -528,9 +592,19 @@ fn string(v: &Node, what: &str, p: &mut Problems) -> Option<String> {
     match &v.value {
         Value::Str(s) => Some(s.clone()),
         other => {
-            p.add(v.line, format!("{what}: expected a string, found {}", kind(other)));
+            p.add(v.line, format!("{what}: expected a string, found {}{}", kind(other), quote_hint(other)));
             None
         }
+    }
+}
+
+/// Why a word came out as a boolean: Kubernetes reads YAML 1.1.
+fn quote_hint(v: &Value) -> &'static str {
+    match v {
+        Value::Bool(_) => {
+            " (quote it: Kubernetes reads YAML 1.1, where y, n, yes, no, on and off are booleans)"
+        }
+        _ => "",
     }
 }
 

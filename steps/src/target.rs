@@ -139,7 +139,10 @@ mod tests {
             ("unix://", "no socket path (unix:///PATH)"),
             ("unix://relative", "no socket path (unix:///PATH)"),
             ("https://h/x", "https: waitfor has no TLS (use http:// to a plain port, or tcp://)"),
-            ("ftp://h/x", "unknown scheme 'ftp://' (tcp://HOST:PORT, unix:///PATH, http://HOST[:PORT][/PATH] or /PATH)"),
+            (
+                "ftp://h/x",
+                "unknown scheme 'ftp://' (tcp://HOST:PORT, unix:///PATH, http://HOST[:PORT][/PATH] or /PATH)",
+            ),
             ("127.0.0.1:5432", "a network target is tcp://127.0.0.1:5432"),
             ("db.ready", "not a target (tcp://HOST:PORT, unix:///PATH, http://HOST[:PORT][/PATH] or /PATH)"),
         ];

@@ -87,7 +87,10 @@ mod tests {
             main,
             names: (0..deps.len()).map(|i| format!("s{i}")).collect(),
             lines: (0..deps.len()).collect(),
-            deps: deps.iter().map(|ds| ds.iter().map(|&on| Dep { on, line: 0, implicit: false }).collect()).collect(),
+            deps: deps
+                .iter()
+                .map(|ds| ds.iter().map(|&on| Dep { on, line: 0, implicit: false }).collect())
+                .collect(),
         }
     }
 
