@@ -1023,3 +1023,27 @@ fn graph_as_dot() {
 "
     );
 }
+
+// --- the README keeps true ------------------------------------------------------------
+
+/// The code block after `heading` in the README that starts with `fence`.
+fn readme_block(heading: &str, fence: &str) -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let after = readme.split_once(heading).unwrap_or_else(|| panic!("README has no {heading}")).1;
+    let body = after.split_once(fence).unwrap_or_else(|| panic!("no {fence} after {heading}")).1;
+    body.split_once("```\n").unwrap_or_else(|| panic!("unclosed block after {heading}")).0.to_string()
+}
+
+#[test]
+fn the_readme_shows_what_steps_renders() {
+    let seed = readme_block("### The rendered pod", "```yaml\n");
+    let r = steps_in(&root().join("examples"), &["render", "seed.steps.yaml"]);
+    assert_eq!(ok(&r), seed, "README's rendering of the seed differs from steps' own");
+    // the quick start: its file renders, to as many lines as it says
+    let hello = readme_block("## Quick start", "```yaml\n");
+    let (_d, r) = on_file(&hello, &["render"]);
+    let commands = readme_block("Then two commands:", "```sh\n");
+    let lines = ok(&r).lines().count();
+    assert!(commands.contains(&format!("# the whole Pod: {lines} lines")), "{commands}");
+    assert_eq!(hello.lines().count(), 10, "the quick start's file");
+}
