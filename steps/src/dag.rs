@@ -244,3 +244,46 @@ fn components(dag: &Dag) -> Vec<Vec<usize>> {
     }
     comps
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::parse;
+    use crate::stepsfile::read;
+
+    fn build_text(text: &str) -> (Dag, Vec<(usize, String)>) {
+        let mut p = Problems::default();
+        let f = read(&parse(text).unwrap(), &mut p);
+        let dag = build(&f, &[], &mut p);
+        (dag, p.sorted().into_iter().map(|x| (x.line, x.what)).collect())
+    }
+
+    #[test]
+    fn list_order_and_needs_make_the_edges() {
+        let (dag, p) = build_text(
+            "name: x\nimage: i\nsteps:\n  - {name: a, run: a}\n  - {name: b, run: b}\n  - {name: c, needs: [], run: c}\n  - {name: d, needs: [a, c], run: d}\nfinally:\n  - {name: f, run: f}\n  - {name: g, run: g}\n",
+        );
+        assert!(p.is_empty(), "{p:?}");
+        let deps: Vec<Vec<(usize, bool)>> =
+            dag.deps.iter().map(|d| d.iter().map(|x| (x.on, x.implicit)).collect()).collect();
+        assert_eq!(
+            deps,
+            [vec![], vec![(0, true)], vec![], vec![(0, false), (2, false)], vec![], vec![(4, true)]]
+        );
+        // the finally step that follows no finally step comes after the main steps' sinks
+        let mut e = dag.order_edges();
+        e.sort();
+        assert_eq!(e, [(0, 1), (0, 3), (1, 4), (2, 3), (3, 4), (4, 5)]);
+    }
+
+    #[test]
+    fn cycles_one_line_each() {
+        let (_, p) = build_text("name: x\nimage: i\nsteps:\n  - {name: a, needs: [b], run: a}\n  - {name: b, needs: [a], run: b}\n");
+        assert_eq!(p, [(4, "cycle: a -> b -> a".to_string())]);
+        // a longer one: the shortest cycle through the first step on it
+        let (_, p) = build_text(
+            "name: x\nimage: i\nsteps:\n  - {name: a, needs: [d], run: a}\n  - {name: b, needs: [a], run: b}\n  - {name: c, needs: [b], run: c}\n  - {name: d, needs: [c, b], run: d}\n",
+        );
+        assert_eq!(p, [(4, "cycle: a -> b -> d -> a".to_string())]);
+    }
+}

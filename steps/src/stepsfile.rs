@@ -171,8 +171,8 @@ pub fn read(root: &Node, p: &mut Problems) -> File {
                     f.name = s;
                 }
             }
-            "image" => f.image = string(v, "image", p),
-            "tools" => f.tools = string(v, "tools", p).unwrap_or_default(),
+            "image" => f.image = image(v, "image", p),
+            "tools" => f.tools = image(v, "tools", p).unwrap_or_default(),
             "timeout" => {
                 if let Some(ns) = duration(v, "timeout", p) {
                     f.deadline = Some(ns.div_ceil(1_000_000_000));
@@ -219,7 +219,8 @@ pub fn read(root: &Node, p: &mut Problems) -> File {
         }
         Some(_) => {}
     }
-    if f.image.is_none() {
+    // (a top-level image that is there but bad is one problem already)
+    if !top.iter().any(|e| e.key == "image") {
         for s in f.steps.iter().chain(&f.finally).chain(&f.sidecars) {
             if !s.fields.iter().any(|e| e.key == "image") {
                 p.add(
@@ -341,7 +342,7 @@ fn step(item: &Node, role: Role, p: &mut Problems) -> Option<Step> {
                 format!("{what}: restartPolicy is set by steps (Always with --native-sidecars)"),
             ),
             "image" => {
-                string(v, &format!("{what}: image"), p);
+                image(v, &format!("{what}: image"), p);
                 s.fields.push(e.clone());
             }
             "resources" => {
@@ -627,6 +628,16 @@ fn strings(v: &Node, what: &str, p: &mut Problems) -> Option<Vec<String>> {
     Some(out)
 }
 
+/// An image reference: a non-empty string without blanks.
+fn image(v: &Node, what: &str, p: &mut Problems) -> Option<String> {
+    let i = string(v, what, p)?;
+    if i.is_empty() || i.contains(char::is_whitespace) {
+        p.add(v.line, format!("{what}: '{i}' is not an image reference"));
+        return None;
+    }
+    Some(i)
+}
+
 fn mapping(v: &Node, what: &str, p: &mut Problems) -> Vec<Entry> {
     match &v.value {
         Value::Map(m) => m.clone(),
@@ -657,5 +668,65 @@ fn duration(v: &Node, what: &str, p: &mut Problems) -> Option<u64> {
             p.add(v.line, format!("{what}: bad duration '{text}' (like 30, 1.5s, 10m, 1h30m)"));
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::parse;
+
+    fn problems(text: &str) -> Vec<(usize, String)> {
+        let mut p = Problems::default();
+        read(&parse(text).unwrap(), &mut p);
+        p.sorted().into_iter().map(|x| (x.line, x.what)).collect()
+    }
+
+    #[test]
+    fn names_are_dns_labels() {
+        for good in ["a", "build", "run-2", "0day", "a-b-c", &"x".repeat(63)] {
+            assert!(is_label(good), "{good}");
+        }
+        for bad in ["", "A", "a_b", "-a", "a-", "a.b", "é", "a b", &"x".repeat(64)] {
+            assert!(!is_label(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_by_the_tools_grammar() {
+        let f = |t: &str| {
+            let mut p = Problems::default();
+            let file = read(
+                &parse(&format!("name: x\nimage: i\ntimeout: {t}\nsteps: [{{name: a, run: a}}]\n")).unwrap(),
+                &mut p,
+            );
+            (file.deadline, p.sorted().into_iter().map(|x| x.what).collect::<Vec<_>>())
+        };
+        assert_eq!(f("30"), (Some(30), vec![]));
+        assert_eq!(f("1.5"), (Some(2), vec![]), "rounded up to whole seconds");
+        assert_eq!(f("1m30s"), (Some(90), vec![]));
+        assert_eq!(f("250ms"), (Some(1), vec![]));
+        assert_eq!(f("2h"), (Some(7200), vec![]));
+        assert_eq!(f("0").1, ["timeout: '0' is no time at all (give more than 0)"]);
+        assert_eq!(f("1d").1, ["timeout: bad duration '1d' (like 30, 1.5s, 10m, 1h30m)"]);
+        assert_eq!(f("-5").1, ["timeout: bad duration '-5' (like 30, 1.5s, 10m, 1h30m)"]);
+        assert_eq!(f("[1]").1, ["timeout: expected a duration (30s, 10m, 1h30m), found a list"]);
+    }
+
+    #[test]
+    fn steps_own_keys_and_container_fields() {
+        let mut p = Problems::default();
+        let f = read(
+            &parse("name: x\nimage: i\nsteps:\n  - name: a\n    run: a\n    env: [{name: A, value: b}]\n    args_like: 1\n")
+                .unwrap(),
+            &mut p,
+        );
+        assert!(p.is_empty());
+        let keys: Vec<&str> = f.steps[0].fields.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["env", "args_like"]);
+        assert_eq!(
+            problems("name: x\nimage: ''\nsteps: [{name: a, run: a}]\n"),
+            [(2, "image: '' is not an image reference".to_string())]
+        );
     }
 }
