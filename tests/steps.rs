@@ -1047,3 +1047,117 @@ fn the_readme_shows_what_steps_renders() {
     assert!(commands.contains(&format!("# the whole Pod: {lines} lines")), "{commands}");
     assert_eq!(hello.lines().count(), 10, "the quick start's file");
 }
+
+/// Strings that YAML readers take for something else, or cannot hold raw, come
+/// out of the YAML writer so that PyYAML (YAML 1.1) reads them back exactly.
+#[test]
+fn awkward_strings_survive_a_yaml_1_1_reader() {
+    let awkward = [
+        "",
+        " ",
+        "yes",
+        "No",
+        "ON",
+        "y",
+        "n",
+        "~",
+        "null",
+        "true",
+        "0644",
+        "08",
+        "1e3",
+        "1_000",
+        "12:30",
+        "2001-12-14",
+        ".inf",
+        "-.5",
+        "+1",
+        "-",
+        "--",
+        "--post-file=/steps/a/out",
+        "a: b",
+        "a:b",
+        "a #b",
+        "#x",
+        "[x]",
+        "{x}",
+        "x, y",
+        "*x",
+        "&x",
+        "!x",
+        "|x",
+        ">x",
+        "%x",
+        "@x",
+        "`x",
+        "'x",
+        "\"x",
+        "trailing ",
+        " leading",
+        "a  b",
+        "tab\there",
+        "bell\u{7}",
+        "del\u{7f}",
+        "nel\u{85}",
+        "ls\u{2028}",
+        "bom\u{feff}",
+        "é",
+        "日本",
+        "🦀",
+        "back\\slash",
+        "<<",
+        "=",
+        "?x",
+        "line\n",
+        "two\nlines",
+        "keep\n\n\n",
+        "\nleading newline",
+        "  indented\nsecond",
+        "blank\n  \nline",
+        "crlf\r\nline",
+        "a:\n",
+        "echo \"$x\" | tr a b\nexit 3\n",
+    ];
+    let esc = |s: &str| -> String {
+        let mut o = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => o.push_str("\\\""),
+                '\\' => o.push_str("\\\\"),
+                c if (c as u32) < 0x20 || c == '\u{7f}' => o.push_str(&format!("\\u{:04x}", c as u32)),
+                c => o.push(c),
+            }
+        }
+        o.push('"');
+        o
+    };
+    let env: Vec<String> = awkward
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{{\"name\": \"V{i}\", \"value\": {}}}", esc(s)))
+        .collect();
+    let keys: Vec<String> =
+        awkward.iter().enumerate().map(|(i, s)| format!("{}: {}", esc(&format!("{s}{i}")), esc(s))).collect();
+    let input = format!(
+        "{{\"name\": \"awk\", \"image\": \"i\", \"steps\": [{{\"name\": \"a\", \"run\": {}, \"env\": [{}], \"futureField\": {{{}}}}}]}}\n",
+        esc(awkward[awkward.len() - 1]),
+        env.join(", "),
+        keys.join(", ")
+    );
+    let d = TempDir::new("steps-awkward");
+    std::fs::write(d.join("in.json"), &input).expect("write");
+    let y = steps_in(d.path(), &["render", "in.json"]);
+    std::fs::write(d.join("out.yaml"), ok(&y)).expect("write");
+    let j = steps_in(d.path(), &["render", "-o", "json", "in.json"]);
+    std::fs::write(d.join("out.json"), ok(&j)).expect("write");
+    let script = "import json, yaml\n\
+                  src = json.load(open('in.json'))['steps'][0]\n\
+                  for out in (yaml.safe_load(open('out.yaml')), json.load(open('out.json'))):\n\
+                  \x20   c = out['spec']['containers'][0]\n\
+                  \x20   assert c['env'] == src['env'], [(a, b) for a, b in zip(c['env'], src['env']) if a != b]\n\
+                  \x20   assert c['futureField'] == src['futureField']\n\
+                  \x20   assert c['command'][-1] == src['run'], c['command'][-1]\n\
+                  print('ok')\n";
+    let r = run(Command::new(venv().join("bin/python")).current_dir(d.path()).args(["-c", script]));
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "ok\n", ""));
+}
