@@ -1161,3 +1161,30 @@ fn awkward_strings_survive_a_yaml_1_1_reader() {
     let r = run(Command::new(venv().join("bin/python")).current_dir(d.path()).args(["-c", script]));
     assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "ok\n", ""));
 }
+
+/// Graphviz itself reads every example's picture.
+#[test]
+fn every_example_draws_with_graphviz() {
+    let d = TempDir::new("steps-dot");
+    for ex in examples() {
+        let path = ex.to_string_lossy().into_owned();
+        let r = steps_in(&root(), &["graph", "--format", "dot", &path]);
+        let dot = d.join("g.dot");
+        std::fs::write(&dot, ok(&r)).expect("write");
+        let g: Ran = Command::new("dot")
+            .arg("-Tsvg")
+            .arg(&dot)
+            .output()
+            .unwrap_or_else(|e| panic!("dot: {e} (`make blackbox-steps` installs graphviz)"))
+            .into();
+        assert_eq!((g.code, g.stderr.as_str()), (0, ""), "dot -Tsvg {path}");
+        assert!(g.stdout.contains("<svg"), "{path}");
+    }
+}
+
+#[test]
+fn the_readme_shows_what_steps_draws() {
+    let picture = readme_block("### Pictures", "```mermaid\n");
+    let r = steps_in(&root().join("examples"), &["graph", "finally.steps.yaml"]);
+    assert_eq!(ok(&r), picture);
+}
