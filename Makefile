@@ -18,9 +18,12 @@ ARCHS   ?= x86_64 aarch64
 TOOLS   := copier waitfor entrypoint
 DIST    ?= dist
 QEMU    ?= qemu-aarch64-static
-BUDGET  := 32768
+# DESIGN.md section 6: bytes, stripped static (entrypoint's goal stays 32 KiB)
+BUDGET_copier     := 32768
+BUDGET_waitfor    := 32768
+BUDGET_entrypoint := 40960
 
-.PHONY: all build targets size test unit blackbox blackbox-x86_64 blackbox-aarch64 blackbox-steps pods demo lint bench image fuzz clean
+.PHONY: all build targets size test skip-log unit blackbox blackbox-x86_64 blackbox-aarch64 blackbox-steps pods demo lint bench image fuzz clean
 
 all: build size
 
@@ -43,15 +46,28 @@ build: targets
 	@cp -f target/release/steps "$(DIST)/steps"
 
 size:
-	@printf '%-8s %-11s %7s  %s\n' arch tool bytes "budget $(BUDGET)"
+	@printf '%-8s %-11s %7s %7s  %s\n' arch tool bytes budget ""
 	@for a in $(ARCHS); do for t in $(TOOLS); do \
 	  f="$(DIST)/$$a/$$t"; [ -f "$$f" ] || { echo "make: $$f missing: run make"; exit 1; }; \
-	  s=$$(stat -c %s "$$f"); ok=ok; [ "$$s" -le $(BUDGET) ] || ok=OVER; \
-	  printf '%-8s %-11s %7d  %s\n' "$$a" "$$t" "$$s" "$$ok"; \
+	  case $$t in copier) b=$(BUDGET_copier);; waitfor) b=$(BUDGET_waitfor);; *) b=$(BUDGET_entrypoint);; esac; \
+	  s=$$(stat -c %s "$$f"); ok="ok, $$((b - s)) to spare"; [ "$$s" -le $$b ] || ok="OVER by $$((s - b))"; \
+	  printf '%-8s %-11s %7d %7d  %s\n' "$$a" "$$t" "$$s" "$$b" "$$ok"; \
 	done; done
 
-test: build unit blackbox pods
-	@echo "make test: all suites passed"
+# Every suite appends what it could not check to $(SKIP_LOG): the summary
+# counts them (under CI=true a skip is a failure in the suite itself).
+SKIP_LOG ?= $(CURDIR)/target/skipped.log
+export SKIP_LOG
+
+test: build skip-log unit blackbox pods
+	@n=$$(grep -c '^SKIPPED' "$(SKIP_LOG)" 2>/dev/null); n=$${n:-0}; \
+	q=$$(grep -c '^NOT UNDER QEMU' "$(SKIP_LOG)" 2>/dev/null); q=$${q:-0}; \
+	if [ "$$n" -gt 0 ] || [ "$$q" -gt 0 ]; then cat "$(SKIP_LOG)"; fi; \
+	echo "make test: all suites passed; $$n skipped, $$q checks not possible under qemu-user"; \
+	if [ "$$n" -gt 0 ] && [ "$${CI:-}" = true ]; then echo "make test: skipped tests fail under CI=true"; exit 1; fi
+
+skip-log:
+	@mkdir -p "$(dir $(SKIP_LOG))"; : > "$(SKIP_LOG)"
 
 unit:
 	@echo "make: unit tests (host)"

@@ -7,7 +7,15 @@
 use std::path::Path;
 
 /// The size budget of each binary, in bytes.
-const BUDGET: u64 = 32 * 1024;
+/// DESIGN.md section 6: copier and waitfor 32 KiB; entrypoint, with every
+/// feature of the contract, 40 KiB.
+fn budget(tool: &str) -> u64 {
+    if tool == "entrypoint" {
+        40 * 1024
+    } else {
+        32 * 1024
+    }
+}
 
 const TOOLS: [&str; 3] = ["copier", "waitfor", "entrypoint"];
 
@@ -118,12 +126,13 @@ fn read_binary(tool: &str) -> (std::path::PathBuf, Vec<u8>) {
 fn check_size(tool: &str) {
     let path = harness::bin(tool);
     let size = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).len();
-    eprintln!("{}: {size} bytes (budget {BUDGET})", path.display());
+    let budget = budget(tool);
+    eprintln!("{}: {size} bytes (budget {budget})", path.display());
     assert!(
-        size <= BUDGET,
-        "{} is {size} bytes, over the {BUDGET}-byte budget by {}",
+        size <= budget,
+        "{} is {size} bytes, over the {budget}-byte budget by {}",
         path.display(),
-        size - BUDGET
+        size - budget
     );
 }
 
@@ -145,10 +154,8 @@ fn check_static(tool: &str) {
 }
 
 fn check_machine(tool: &str) {
-    let Some(arch) = std::env::var("BIN_ARCH").ok().filter(|a| !a.is_empty()) else {
-        eprintln!("SKIPPED: BIN_ARCH is not set, the ELF machine of {tool} is not checked");
-        return;
-    };
+    // Without BIN_ARCH the suite runs against dist/x86_64 (the harness's default).
+    let arch = std::env::var("BIN_ARCH").ok().filter(|a| !a.is_empty()).unwrap_or_else(|| "x86_64".into());
     let want = match arch.as_str() {
         "x86_64" => EM_X86_64,
         "aarch64" => EM_AARCH64,
@@ -231,15 +238,10 @@ fn parser_rejects_a_dynamic_executable() {
     // The checks would be worthless if the parser could not see PT_INTERP in
     // an ordinary dynamically linked program of the host.
     let host = ["/bin/sh", "/bin/true", "/usr/bin/env"].into_iter().map(Path::new).find(|p| p.is_file());
-    let Some(host) = host else {
-        eprintln!("SKIPPED: no host program to parse");
-        return;
-    };
+    let host = host.expect("no host program to parse (/bin/sh, /bin/true, /usr/bin/env)");
     let data = std::fs::read(host).unwrap_or_else(|e| panic!("{}: {e}", host.display()));
     let elf = parse_elf(&host.display().to_string(), &data);
-    if !elf.segments.contains(&PT_INTERP) {
-        eprintln!("SKIPPED: {} is itself static", host.display());
-        return;
-    }
+    // Debian's /bin/sh (dash) is dynamically linked.
+    assert!(elf.segments.contains(&PT_INTERP), "{}: no PT_INTERP: the parser missed it", host.display());
     assert!(elf.segments.contains(&PT_DYNAMIC), "{}: PT_INTERP without PT_DYNAMIC", host.display());
 }

@@ -542,12 +542,12 @@ fn directory_without_r_is_an_error_and_other_sources_are_still_copied() {
     write(&f2, b"2");
     let out = t.join("out");
     let r = copier([&f1, &dir, &f2, &out]);
-    assert_fails(&r, &format!("copier: cannot copy '{}': Is a directory (use -r)\n", shown(&dir)));
+    assert_fails(&r, &format!("copier: cannot copy '{}': is a directory (use -r)\n", shown(&dir)));
     assert_eq!(names(&out), set(&["f1", "f2"]));
     assert_eq!(read(&out.join("f2")), b"2");
     // The single-source form says the same.
     let r = copier([&dir, &t.join("x")]);
-    assert_fails(&r, &format!("copier: cannot copy '{}': Is a directory (use -r)\n", shown(&dir)));
+    assert_fails(&r, &format!("copier: cannot copy '{}': is a directory (use -r)\n", shown(&dir)));
     assert!(!exists_nofollow(&t.join("x")));
 }
 

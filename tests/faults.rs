@@ -11,10 +11,12 @@
 //! `poll` (`/proc/PID/wchan`); a command is running once it has written a file.
 //! Every child is waited for with a generous bound (`LIMIT`) that kills it and
 //! fails the test instead of hanging. Root-only cases (mounts, namespaces,
-//! another uid) print `SKIPPED: reason` when they cannot run.
+//! another uid) record a skip (`harness::skip`) when not run as root, which
+//! fails under CI=true; tools they need are installed (`harness::need`).
 
 use harness::{
-    emulated, eventually, is_root, json, mount_or_skip, status_code, tool, tool_argv, Mount, TempDir,
+    emulated, emulator_limit, eventually, is_root, json, mount_or_skip, need, skip, status_code, tool,
+    tool_argv, Mount, TempDir,
 };
 use std::collections::BTreeSet;
 use std::ffi::{CString, OsStr, OsString};
@@ -23,6 +25,7 @@ use std::io::Read;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -296,13 +299,6 @@ fn read_pid(p: &Path) -> i32 {
     });
     assert!(ok, "{} never held a pid", p.display());
     pid
-}
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd} >/dev/null")])
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 // ---------------------------------------------------------------- JSON
@@ -712,10 +708,30 @@ fn copier_killed_mid_copy_keeps_the_old_file_and_the_next_run_cleans_up() {
         );
         let _ = fs::remove_file(&tmp);
     }
-    let Some((attempt, partial)) = caught else {
-        eprintln!("SKIPPED: copier always finished before the kill (fast copy_file_range)");
-        return;
-    };
+    let (attempt, partial) = caught.unwrap_or_else(|| {
+        // The copy always won the race (a fast copy_file_range): kill it for
+        // certain instead, with the file size limit, whose SIGXFSZ (uncaught by
+        // copier) ends it once 1 MiB of the temporary file is written.
+        let _ = fs::remove_file(&tmp);
+        let mut cmd = tool("copier");
+        cmd.args([&src, &dest]);
+        // SAFETY: setrlimit is async-signal-safe; the closure touches no memory
+        // shared with the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                let lim = libc::rlimit { rlim_cur: 1 << 20, rlim_max: 1 << 20 };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        let r = run_cmd(&mut cmd, "copier under a 1 MiB file size limit");
+        assert_eq!(r.code, 128 + libc::SIGXFSZ, "copier was not ended by SIGXFSZ: {r:?}");
+        (3, fs::symlink_metadata(&tmp).map_or(0, |m| m.len()))
+    });
+    assert!(partial > 0, "nothing was written before the kill");
     eprintln!("killed copier on attempt {} with {partial} of {size} bytes in {}", attempt + 1, tmp.display());
     assert!(partial <= size);
     assert_file(&dest, "old\n");
@@ -846,9 +862,8 @@ fn tool_as_nobody(name: &str) -> Command {
 fn dependency_in_an_unreadable_directory_cannot_be_observed_and_times_out() {
     // A dependency whose directory cannot be searched cannot be observed: not
     // done, not failed, not dead. The wait goes on until its limit (124).
-    if is_root() && !have("setpriv") {
-        eprintln!("SKIPPED: setpriv(1) is not installed (needed to drop root)");
-        return;
+    if is_root() {
+        need("setpriv", "util-linux");
     }
     let t = TempDir::new("faults-eacces");
     let dep = t.join("dep");
@@ -967,7 +982,7 @@ fn signal_storm_neither_kills_the_wrapper_nor_loses_the_status() {
 
 #[test]
 fn signal_storm_while_waiting_neither_cancels_nor_kills_the_step() {
-    // Only TERM and INT cancel a wait; other signals are read and dropped.
+    // Only TERM, INT, HUP and QUIT end a wait; other signals are read and dropped.
     let t = TempDir::new("faults-storm-wait");
     let (dep, p, term) = (t.join("dep"), t.join("P"), t.join("T"));
     let ran = t.join("ran");
@@ -989,7 +1004,7 @@ fn signal_storm_while_waiting_neither_cancels_nor_kills_the_step() {
     );
     wait_until_polling(&mut ep, "waiting step");
     let pid = ep.id() as libc::pid_t;
-    let signals = [libc::SIGUSR1, libc::SIGUSR2, libc::SIGHUP, libc::SIGWINCH];
+    let signals = [libc::SIGUSR1, libc::SIGUSR2, libc::SIGALRM, libc::SIGWINCH];
     for i in 0..10_000 {
         // SAFETY: kill(2) on the wrapper this test started.
         let rc = unsafe { libc::kill(pid, signals[i % 4]) };
@@ -1114,16 +1129,7 @@ fn check_zombie_storm(r: &Raw, out: &Path, p: &Path, adopted_too: bool) {
 #[test]
 fn zombie_storm_as_pid_1_reaps_every_orphan() {
     if !is_root() {
-        eprintln!("SKIPPED: zombie storm as PID 1: needs root for a PID namespace");
-        return;
-    }
-    let probe = Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "true"])
-        .stderr(Stdio::null())
-        .status();
-    if !probe.is_ok_and(|s| s.success()) {
-        eprintln!("SKIPPED: zombie storm as PID 1: unshare --pid --fork --mount-proc fails");
-        return;
+        return skip("zombie_storm_as_pid_1_reaps_every_orphan", "needs root for a PID namespace");
     }
     let t = TempDir::new("faults-zombies-pid1");
     let (p, out, orphan) = (t.join("P"), t.join("counts"), t.join("orphan"));
@@ -1154,7 +1160,10 @@ fn zombie_storm_as_subreaper_reaps_every_orphan() {
     // to init, and only "no zombie of ours is left" can be checked.
     let adoption = !emulated();
     if !adoption {
-        eprintln!("SKIPPED: adoption of orphans under qemu-user (no PR_SET_CHILD_SUBREAPER)");
+        emulator_limit(
+            "zombie_storm_as_subreaper_reaps_every_orphan",
+            "adoption of orphans as subreaper (checked as PID 1 by zombie_storm_as_pid_1_reaps_every_orphan)",
+        );
     }
     // The wrapper exited with its command, while the long orphan lives on.
     let orphan_pid = read_pid(&orphan);
@@ -1220,10 +1229,7 @@ fn wrapper_started_with_stdio_closed_keeps_its_files_apart() {
 
 #[test]
 fn command_in_another_session_still_gets_its_status() {
-    if !have("setsid") {
-        eprintln!("SKIPPED: setsid(1) is not installed");
-        return;
-    }
+    need("setsid", "util-linux");
     let t = TempDir::new("faults-setsid");
     let p = t.join("P");
     let term = t.join("T");
@@ -1249,10 +1255,7 @@ fn command_in_another_session_still_gets_its_status() {
 
 #[test]
 fn command_that_leaves_its_process_group_still_gets_signals_and_its_status() {
-    if !have("perl") {
-        eprintln!("SKIPPED: perl is not installed (needed for setpgrp)");
-        return;
-    }
+    need("perl", "perl-base");
     let t = TempDir::new("faults-setpgrp");
     let p = t.join("P");
     let ready = t.join("ready");
@@ -1312,8 +1315,7 @@ fn bind_mounted_termination_file_is_rewritten_in_place() {
     // Kubernetes bind-mounts the terminationMessagePath file: rename over it
     // fails (EBUSY), so the message is written into it.
     if !is_root() {
-        eprintln!("SKIPPED: bind-mounted termination file: needs root");
-        return;
+        return skip("bind_mounted_termination_file_is_rewritten_in_place", "mounting needs root");
     }
     let t = TempDir::new("faults-bind");
     let host = t.join("host-file");
@@ -1326,10 +1328,7 @@ fn bind_mounted_termination_file_is_rewritten_in_place() {
     // SAFETY: valid NUL-terminated strings that outlive the call.
     let rc =
         unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()) };
-    if rc != 0 {
-        eprintln!("SKIPPED: bind-mounted termination file: mount: {}", std::io::Error::last_os_error());
-        return;
-    }
+    assert_eq!(rc, 0, "bind-mount the termination file as root: {}", std::io::Error::last_os_error());
     let _m = Mount(dst);
     let p = t.join("P");
     let r = run(

@@ -128,6 +128,47 @@ impl Drop for TempDir {
     }
 }
 
+/// Records that `test` cannot run here, and why: it prints `SKIPPED: TEST:
+/// REASON` and appends that line to the file `SKIP_LOG` names (`make test`
+/// counts the lines and prints them in its summary). Under `CI=true` a skip is
+/// a failure: this panics. The caller returns after it.
+pub fn skip(test: &str, reason: &str) {
+    let line = format!("SKIPPED: {test}: {reason}");
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{line} (under CI=true a skipped test fails)");
+    eprintln!("{line}");
+    if let Some(log) = std::env::var_os("SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+/// Records a check that this machine's emulator cannot make (qemu-user 7.2
+/// refuses PR_SET_CHILD_SUBREAPER, say), where the test checks what it can
+/// instead: printed as `NOT UNDER QEMU: TEST: WHAT`, and listed in `make
+/// test`'s summary. Not a skip: the behaviour is checked on x86_64, and the
+/// aarch64 code path by the test's other checks.
+pub fn emulator_limit(test: &str, what: &str) {
+    let line = format!("NOT UNDER QEMU: {test}: {what}");
+    eprintln!("{line}");
+    if let Some(log) = std::env::var_os("SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+/// Makes sure command `cmd` exists: installs Debian package `pkg` through
+/// `scripts/need` (as root), else panics. A test never skips for a tool that
+/// can be installed.
+pub fn need(cmd: &str, pkg: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/need");
+    let ok = Command::new(script).arg(format!("{cmd}:{pkg}")).status().is_ok_and(|s| s.success());
+    assert!(ok, "{cmd} is missing and could not be installed (Debian package {pkg})");
+}
+
 /// True when running as root (some tests mount tmpfs or use namespaces).
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -443,18 +484,16 @@ impl Drop for Mount {
     }
 }
 
-/// Mounts a tmpfs for a root-only test, or says why the test is skipped.
+/// Mounts a tmpfs for a root-only test, or records the skip (see [`skip`]);
+/// as root, a mount that fails is a failure.
 pub fn mount_or_skip(test: &str, dir: &Path, options: &str, ro: bool) -> Option<Mount> {
     if !is_root() {
-        eprintln!("SKIPPED: {test}: needs root to mount a tmpfs");
+        skip(test, "needs root to mount a tmpfs");
         return None;
     }
     std::fs::create_dir_all(dir).expect("mkdir mount point");
-    match Mount::tmpfs(dir, options, ro) {
-        Ok(m) => Some(m),
-        Err(e) => {
-            eprintln!("SKIPPED: {test}: cannot mount a tmpfs ({e})");
-            None
-        }
-    }
+    Some(
+        Mount::tmpfs(dir, options, ro)
+            .unwrap_or_else(|e| panic!("{test}: cannot mount a tmpfs as root: {e}")),
+    )
 }

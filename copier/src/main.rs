@@ -26,13 +26,14 @@
 use core::mem::MaybeUninit;
 use rustix::fs::{mkdirat, openat, statat, AtFlags, FileType, Mode, OFlags, RawDir, CWD};
 use rustix::io::Errno;
-use stepkit::args::{Args, Item, Parser, UsageError};
-use stepkit::copy::{copy_file, CopyError};
+use stepkit::args::{self, Args, Item, Parser, UsageError};
+use stepkit::copy::{copy_file_locked, kind_words, CopyError};
 use stepkit::path::{basename, create_dirs, is_dir, PathBuf};
 use stepkit::say::{self, Line};
 use stepkit::status;
 
 const TOOL: &str = "copier";
+const VERSION: &str = concat!("copier ", env!("CARGO_PKG_VERSION"), "\n");
 
 const USAGE: &str = "\
 Usage: copier [-r] [--mode MODE] SOURCE... DEST
@@ -65,6 +66,58 @@ struct Options {
     top_dest: Option<(u64, u64)>,
 }
 
+/// Why something was not copied: printed, in one place, by [`Failure::print`].
+struct Failure {
+    /// `cannot copy`, `cannot write`, ...
+    what: &'static str,
+    /// Which path it concerns: the caller still holds it.
+    on: Side,
+    why: Why,
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Source,
+    Dest,
+}
+
+enum Why {
+    /// A system call failed.
+    Sys(Errno),
+    /// The source is something copier does not copy.
+    Words(&'static str),
+}
+
+impl Failure {
+    /// `copier: WHAT 'PATH': WHY`, one line.
+    #[inline(never)]
+    fn print(&self, path: &[u8]) {
+        let line = Line::new(TOOL).text(self.what).text(" ").quoted(path);
+        match self.why {
+            Why::Sys(e) => line.reason(e),
+            Why::Words(w) => line.text(": ").text(w),
+        }
+        .emit();
+    }
+
+    /// The path it concerns, of the two being copied.
+    fn path<'p>(&self, src: &'p [u8], dest: &'p [u8]) -> &'p [u8] {
+        match self.on {
+            Side::Source => src,
+            Side::Dest => dest,
+        }
+    }
+}
+
+/// A failed system call on `on`'s path, for `map_err`.
+fn sys(what: &'static str, on: Side) -> impl FnOnce(Errno) -> Failure {
+    move |e| Failure { what, on, why: Why::Sys(e) }
+}
+
+/// Where failures go, with the path they concern: each one is printed, and
+/// counted for the exit status.
+type Report<'r> = &'r mut dyn FnMut(&Failure, &[u8]);
+
 fn run(args: Args) -> u8 {
     stepkit::sys::ensure_stdio();
     let mut opts = match parse(&args) {
@@ -83,23 +136,26 @@ fn run(args: Args) -> u8 {
     };
     let sources = opts.first..last;
 
+    let mut failed = 0u32;
+    let mut report = |f: &Failure, path: &[u8]| {
+        f.print(path);
+        failed += 1;
+    };
     let into_dir =
         sources.len() > 1 || dest.ends_with(b"/") || PathBuf::new(dest).is_ok_and(|p| is_dir(p.as_cstr()));
-    let mut ok = true;
     if into_dir {
         if let Err(e) = create_dirs(dest) {
-            say::failed(TOOL, "cannot create directory", dest, e);
+            report(&sys("cannot create directory", Side::Dest)(e), dest);
             return status::TOOL_FAILED;
         }
-        for i in sources {
-            let Some(src) = args.get(i) else { continue };
+        for src in sources.filter_map(|i| args.get(i)) {
             opts.top_dest = None;
-            ok &= copy_into(src, dest, &mut opts);
+            copy_into(src, dest, &mut opts, &mut report);
         }
     } else if let Some(src) = args.get(opts.first) {
-        ok = copy_to(src, dest, &mut opts);
+        copy_to(src, dest, &mut opts, &mut report);
     }
-    if ok {
+    if failed == 0 {
         status::OK
     } else {
         status::TOOL_FAILED
@@ -111,18 +167,14 @@ fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
     let mut p = Parser::new(args, 1);
     while let Some(item) = p.next_item() {
         match item {
+            Item::Opt { name, inline, .. } if args::standard(name, inline).is_some() => {
+                args::answer(args::standard(name, inline).unwrap_or(args::Standard::Help), USAGE, VERSION);
+                return Ok(None);
+            }
             Item::Opt { name: b"r" | b"R" | b"recursive", inline: None, .. } => opts.recursive = true,
             Item::Opt { name: b"m" | b"mode", inline, .. } => {
                 let v = p.value(inline)?;
                 opts.mode = Some(parse_mode(v).ok_or(UsageError::Invalid("mode", v))?);
-            }
-            Item::Opt { name: b"help", dashes: 2, .. } => {
-                say::print(USAGE);
-                return Ok(None);
-            }
-            Item::Opt { name: b"version", dashes: 2, .. } => {
-                say::print(concat!("copier ", env!("CARGO_PKG_VERSION"), "\n"));
-                return Ok(None);
             }
             Item::Opt { raw, .. } => return Err(UsageError::Unknown(raw)),
             Item::Operand(i) | Item::End(i) => opts.first = i,
@@ -147,7 +199,7 @@ fn parse_mode(text: &[u8]) -> Option<u32> {
 }
 
 /// Copies `src` into the directory `dir`, under its own name.
-fn copy_into(src: &[u8], dir: &[u8], opts: &mut Options) -> bool {
+fn copy_into(src: &[u8], dir: &[u8], opts: &mut Options, report: Report<'_>) {
     let target = PathBuf::new(dir).and_then(|mut t| {
         if !dir.ends_with(b"/") {
             t.push(b"/")?;
@@ -156,126 +208,78 @@ fn copy_into(src: &[u8], dir: &[u8], opts: &mut Options) -> bool {
         Ok(t)
     });
     match target {
-        Ok(t) => copy_to(src, t.as_bytes(), opts),
-        Err(e) => {
-            say::failed(TOOL, "cannot copy", src, e);
-            false
-        }
+        Ok(t) => copy_to(src, t.as_bytes(), opts, report),
+        Err(e) => report(&sys("cannot copy", Side::Source)(e), src),
     }
 }
 
 /// Copies `src` to the path `dest` (a file, a symlink, or with `-r` a tree).
-fn copy_to(src: &[u8], dest: &[u8], opts: &mut Options) -> bool {
+fn copy_to(src: &[u8], dest: &[u8], opts: &mut Options, report: Report<'_>) {
     let (Ok(mut s), Ok(mut d)) = (PathBuf::new(src), PathBuf::new(dest)) else {
-        say::failed(TOOL, "cannot copy", src, Errno::NAMETOOLONG);
-        return false;
+        return report(&sys("cannot copy", Side::Source)(Errno::NAMETOOLONG), src);
     };
-    copy_entry(&mut s, &mut d, opts)
+    if let Err(f) = copy_entry(&mut s, &mut d, opts, report) {
+        report(&f, f.path(s.as_bytes(), d.as_bytes()));
+    }
 }
 
 /// Copies the entry at `src` to `dest`. Both buffers are extended and cut back
 /// while walking a tree, so a deep tree costs no more than two path buffers.
-fn copy_entry(src: &mut PathBuf, dest: &mut PathBuf, opts: &mut Options) -> bool {
+/// A failure of this entry is returned; failures inside a tree are reported
+/// as they happen, and the walk goes on.
+fn copy_entry(
+    src: &mut PathBuf,
+    dest: &mut PathBuf,
+    opts: &mut Options,
+    report: Report<'_>,
+) -> Result<(), Failure> {
     // Without -r, a symlink given on the command line is followed (as cp does);
     // with -r it is recreated as a symlink.
     let flags = if opts.recursive { AtFlags::SYMLINK_NOFOLLOW } else { AtFlags::empty() };
-    let st = match statat(CWD, src.as_cstr(), flags) {
-        Ok(st) => st,
-        Err(e) => {
-            say::failed(TOOL, "cannot copy", src.as_bytes(), e);
-            return false;
-        }
-    };
+    let st = statat(CWD, src.as_cstr(), flags).map_err(sys("cannot copy", Side::Source))?;
     let kind = FileType::from_raw_mode(st.st_mode);
+    let not_copied = |why| Err(Failure { what: "cannot copy", on: Side::Source, why: Why::Words(why) });
     match kind {
         FileType::Directory if opts.top_dest == Some((st.st_dev, st.st_ino)) => {
-            Line::new(TOOL)
-                .text("cannot copy ")
-                .quoted(src.as_bytes())
-                .text(": a directory into itself")
-                .emit();
-            false
+            not_copied("a directory into itself")
         }
-        FileType::Directory if opts.recursive => copy_tree(src, dest, opts),
-        FileType::Directory => not_copied(src, ": Is a directory (use -r)"),
+        FileType::Directory if opts.recursive => copy_tree(src, dest, opts, report),
+        FileType::Directory => not_copied("is a directory (use -r)"),
         FileType::Symlink => copy_symlink(src, dest),
-        FileType::Fifo => not_copied(src, ": is a fifo"),
-        FileType::Socket => not_copied(src, ": is a socket"),
-        FileType::CharacterDevice | FileType::BlockDevice => not_copied(src, ": is a device"),
-        _ => match copy_file(src.as_cstr(), dest.as_bytes(), opts.mode) {
-            Ok(()) => true,
-            Err(CopyError::Source(e)) => {
-                say::failed(TOOL, "cannot copy", src.as_bytes(), e);
-                false
-            }
-            Err(CopyError::NotRegular(kind)) => {
-                let what = match kind {
-                    FileType::Fifo => ": is a fifo",
-                    FileType::Socket => ": is a socket",
-                    FileType::CharacterDevice | FileType::BlockDevice => ": is a device",
-                    FileType::Directory => ": Is a directory (use -r)",
-                    _ => ": not a regular file",
-                };
-                Line::new(TOOL).text("cannot copy ").quoted(src.as_bytes()).text(what).emit();
-                false
-            }
-            Err(CopyError::Dest(e)) => {
-                say::failed(TOOL, "cannot write", dest.as_bytes(), e);
-                false
-            }
+        FileType::RegularFile => match copy_file_locked(src.as_cstr(), dest.as_bytes(), opts.mode) {
+            Ok(()) => Ok(()),
+            Err(CopyError::Source(e)) => Err(sys("cannot copy", Side::Source)(e)),
+            // Replaced between the stat and the open.
+            Err(CopyError::NotRegular(kind)) => not_copied(kind_words(kind)),
+            Err(CopyError::Dest(e)) => Err(sys("cannot write", Side::Dest)(e)),
         },
+        _ => not_copied(kind_words(kind)),
     }
 }
 
-/// Says that `src` was not copied, and why.
 #[inline(never)]
-fn not_copied(src: &PathBuf, why: &str) -> bool {
-    Line::new(TOOL).text("cannot copy ").quoted(src.as_bytes()).text(why).emit();
-    false
-}
-
-#[inline(never)]
-fn copy_symlink(src: &PathBuf, dest: &PathBuf) -> bool {
+fn copy_symlink(src: &PathBuf, dest: &PathBuf) -> Result<(), Failure> {
     let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
-    let target = match rustix::fs::readlinkat_raw(CWD, src.as_cstr(), &mut buf) {
-        Ok((target, _)) => target,
-        Err(e) => {
-            say::failed(TOOL, "cannot read link", src.as_bytes(), e);
-            return false;
-        }
-    };
-    let Ok(target) = PathBuf::new(target) else {
-        say::failed(TOOL, "cannot read link", src.as_bytes(), Errno::NAMETOOLONG);
-        return false;
-    };
-    match stepkit::atomic::symlink(target.as_cstr(), dest.as_bytes()) {
-        Ok(()) => true,
-        Err(e) => {
-            say::failed(TOOL, "cannot write", dest.as_bytes(), e);
-            false
-        }
-    }
+    let (target, _) = rustix::fs::readlinkat_raw(CWD, src.as_cstr(), &mut buf)
+        .map_err(sys("cannot read link", Side::Source))?;
+    let target = PathBuf::new(target).map_err(sys("cannot read link", Side::Source))?;
+    stepkit::atomic::symlink(target.as_cstr(), dest.as_bytes()).map_err(sys("cannot write", Side::Dest))
 }
 
 /// Copies the directory `src` to `dest` (created if missing, with the
 /// source's mode plus read and search for everyone), entry by entry.
-fn copy_tree(src: &mut PathBuf, dest: &mut PathBuf, opts: &mut Options) -> bool {
-    let dir =
-        match openat(CWD, src.as_cstr(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        {
-            Ok(fd) => fd,
-            Err(e) => {
-                say::failed(TOOL, "cannot copy", src.as_bytes(), e);
-                return false;
-            }
-        };
-    if !make_dir_like(&dir, dest) {
-        return false;
-    }
+fn copy_tree(
+    src: &mut PathBuf,
+    dest: &mut PathBuf,
+    opts: &mut Options,
+    report: Report<'_>,
+) -> Result<(), Failure> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let dir = openat(CWD, src.as_cstr(), flags, Mode::empty()).map_err(sys("cannot copy", Side::Source))?;
+    make_dir_like(&dir, dest).map_err(sys("cannot create directory", Side::Dest))?;
     if opts.top_dest.is_none() {
         opts.top_dest = statat(CWD, dest.as_cstr(), AtFlags::empty()).ok().map(|st| (st.st_dev, st.st_ino));
     }
-    let mut ok = true;
     let mut buf = [MaybeUninit::<u8>::uninit(); 1024];
     let mut entries = RawDir::new(&dir, &mut buf);
     let (src_len, dest_len) = (src.as_bytes().len(), dest.as_bytes().len());
@@ -283,26 +287,26 @@ fn copy_tree(src: &mut PathBuf, dest: &mut PathBuf, opts: &mut Options) -> bool 
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                say::failed(TOOL, "cannot read directory", src.as_bytes(), e);
-                return false;
+                src.truncate(src_len);
+                return Err(sys("cannot read directory", Side::Source)(e));
             }
         };
         let name = entry.file_name().to_bytes();
         if name == b"." || name == b".." {
             continue;
         }
-        let pushed = push_name(src, name).and_then(|()| push_name(dest, name));
-        ok &= match pushed {
-            Ok(()) => copy_entry(src, dest, opts),
-            Err(e) => {
-                say::failed(TOOL, "cannot copy", src.as_bytes(), e);
-                false
+        match push_name(src, name).and_then(|()| push_name(dest, name)) {
+            Ok(()) => {
+                if let Err(f) = copy_entry(src, dest, opts, report) {
+                    report(&f, f.path(src.as_bytes(), dest.as_bytes()));
+                }
             }
-        };
+            Err(e) => report(&sys("cannot copy", Side::Source)(e), src.as_bytes()),
+        }
         src.truncate(src_len);
         dest.truncate(dest_len);
     }
-    ok
+    Ok(())
 }
 
 fn push_name(p: &mut PathBuf, name: &[u8]) -> Result<(), Errno> {
@@ -314,20 +318,13 @@ fn push_name(p: &mut PathBuf, name: &[u8]) -> Result<(), Errno> {
 
 /// Makes `dest` a directory if it is not one: mode of `src_dir` | 0555.
 #[inline(never)]
-fn make_dir_like(src_dir: &rustix::fd::OwnedFd, dest: &PathBuf) -> bool {
+fn make_dir_like(src_dir: &rustix::fd::OwnedFd, dest: &PathBuf) -> Result<(), Errno> {
     if is_dir(dest.as_cstr()) {
-        return true;
+        return Ok(());
     }
     let mode = rustix::fs::fstat(src_dir).map_or(0o755, |st| (st.st_mode & 0o777) | 0o555);
-    let made = mkdirat(CWD, dest.as_cstr(), Mode::from_raw_mode(0o700))
-        .and_then(|()| rustix::fs::chmodat(CWD, dest.as_cstr(), Mode::from_raw_mode(mode), AtFlags::empty()));
-    match made {
-        Ok(()) => true,
-        Err(e) => {
-            say::failed(TOOL, "cannot create directory", dest.as_bytes(), e);
-            false
-        }
-    }
+    mkdirat(CWD, dest.as_cstr(), Mode::from_raw_mode(0o700))?;
+    rustix::fs::chmodat(CWD, dest.as_cstr(), Mode::from_raw_mode(mode), AtFlags::empty())
 }
 
 #[cfg(test)]

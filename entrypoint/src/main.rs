@@ -21,37 +21,40 @@
 //! 3. Hold the liveness lock `P.lock` for its whole life (waiters tell a step
 //!    that died from one that is still running).
 //! 4. Wait for the `--wait` paths (the wait engine `waitfor` uses). A failed
-//!    dependency skips the step (status 1, `Skipped`); TERM or INT cancels it
-//!    (128+N, `Cancelled`).
-//! 5. Start COMMAND in its own process group, signal mask and dispositions
-//!    restored; 127 not found, 126 not executable.
+//!    dependency skips the step (status 1, `Skipped`); TERM, INT, HUP or QUIT
+//!    cancels it (128+N, `Cancelled`), other signals are dropped.
+//! 5. Start COMMAND in its own process group with an empty signal mask, given
+//!    the terminal if stdin is ours; 127 not found, 126 not executable, 125
+//!    when the child cannot be made (fork, pipe).
 //! 6. Supervise: forward signals to the group, reap every child, enforce
-//!    `--timeout` (TERM, then KILL after `--grace`; 124) and `--stop-when`
-//!    (the same, counted as success).
+//!    `--timeout` (TERM, then KILL to the whole group after `--grace`; 124)
+//!    and `--stop-when` (the same, counted as success); take the terminal back.
 //! 7. Outcome: marker `P` (status 0) or `P.err`, holding the status, then the
 //!    termination message (Tekton's JSON), then exit with the status.
 //!
 //! Exit status: COMMAND's own; 128+N when killed by signal N; 1 skipped; 124
 //! timed out; 125 usage or system error; 126/127 COMMAND not executable / not
-//! found; 0 with `--on-error continue` (the real status goes into the message).
+//! found; 0 with `--on-error continue` (the real status goes into the message;
+//! a timeout still fails).
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::undocumented_unsafe_blocks))]
 
 mod options;
-mod report;
+mod outcome;
 mod supervise;
 
-use options::Refused;
-use report::{Reason, Step};
+use options::{OnError, Refused};
+use outcome::{Reason, Step};
 use rustix::fd::{AsFd, OwnedFd};
 use stepkit::args::{Args, UsageError};
 use stepkit::atomic::AtomicFile;
 use stepkit::clock::{self, Instant};
 use stepkit::path::{create_dirs, dirname, PathBuf};
 use stepkit::say::{self, Line};
+use stepkit::signals;
 use stepkit::status::{self, Ended};
-use stepkit::sys::{self, SigSet};
+use stepkit::sys::{self, SpawnError};
 use stepkit::wait_engine::{self, Outcome};
 use supervise::{supervise, Cause, Limits};
 
@@ -88,7 +91,7 @@ fn run(mut args: Args) -> u8 {
     }
 
     // 1. Signals first: every one we handle is blocked and read from a signalfd.
-    let handled = handled_signals();
+    let handled = signals::handled();
     handled.block();
     let signals = handled.signalfd();
     let me = rustix::process::getpid();
@@ -103,7 +106,7 @@ fn run(mut args: Args) -> u8 {
         Ok(None) => return status::OK,
         Err(Refused::Usage(e)) => {
             say::usage(TOOL, e);
-            return step.finish(status::TOOL_FAILED, status::TOOL_FAILED, Reason::Error, None);
+            return step.finish(status::TOOL_FAILED, status::TOOL_FAILED, Some(Reason::Error), None);
         }
         Err(Refused::System(e)) => {
             return fail(&step, Line::new(TOOL).text("cannot allocate the path lists").reason(e))
@@ -131,17 +134,18 @@ fn run(mut args: Args) -> u8 {
         let deadline = opts.wait_timeout.map(|t| Instant::now().after(t));
         let outcome = loop {
             match engine.wait(deadline, Some(signals.as_fd())) {
-                Outcome::Interrupted => match sys::read_signal(signals.as_fd()) {
-                    Some(sig @ (libc::SIGTERM | libc::SIGINT)) => {
-                        step.started_ms = clock::unix_millis();
-                        let code = 128u8.saturating_add(sig as u8);
-                        return step.finish(code, code, Reason::Cancelled, None);
+                Outcome::Interrupted => {
+                    while let Some(sig) = sys::read_signal(signals.as_fd()) {
+                        if signals::ends_wait(sig) {
+                            step.started_ms = clock::unix_millis();
+                            let code = status::for_signal(sig);
+                            return step.finish(code, code, Some(Reason::Cancelled), None);
+                        }
+                        if sig == libc::SIGCHLD {
+                            supervise::reap_all();
+                        }
                     }
-                    Some(libc::SIGCHLD) => {
-                        let _ = supervise::reap(me);
-                    }
-                    _ => {}
-                },
+                }
                 other => break other,
             }
         };
@@ -152,18 +156,15 @@ fn run(mut args: Args) -> u8 {
         step.started_ms = clock::unix_millis();
         match outcome {
             Outcome::Failed(_) => {
-                return step.finish(status::SKIPPED, status::SKIPPED, Reason::Skipped, Some(&note))
+                return step.finish(status::SKIPPED, status::SKIPPED, Some(Reason::Skipped), Some(&note))
             }
             Outcome::Died(_) => {
-                return step.finish(status::SKIPPED, status::SKIPPED, Reason::DependencyDied, Some(&note))
+                let reason = Some(Reason::DependencyDied);
+                return step.finish(status::SKIPPED, status::SKIPPED, reason, Some(&note));
             }
             Outcome::TimedOut(_) => {
-                return step.finish(
-                    status::TIMED_OUT,
-                    status::TIMED_OUT,
-                    Reason::TimeoutExceeded,
-                    Some(&note),
-                )
+                let reason = Some(Reason::TimeoutExceeded);
+                return step.finish(status::TIMED_OUT, status::TIMED_OUT, reason, Some(&note));
             }
             Outcome::Ready | Outcome::Interrupted => {}
         }
@@ -178,20 +179,31 @@ fn run(mut args: Args) -> u8 {
     }
     let name = args.get(command).unwrap_or_default();
     step.started_ms = clock::unix_millis();
-    let spawned = args.command(command).ok_or(rustix::io::Errno::NOENT).and_then(sys::spawn);
+    // A command on a terminal gets it (as tini does), or its first read stops it.
+    let terminal = sys::owns_terminal();
+    let spawned = match args.command(command) {
+        Some(argv) => sys::spawn(argv, terminal),
+        None => Err(SpawnError::Exec(rustix::io::Errno::NOENT)),
+    };
     let child = match spawned {
         Ok(pid) => pid,
-        Err(e) => {
+        Err(SpawnError::Setup(e)) => {
+            return fail(&step, Line::new(TOOL).text("cannot start ").quoted(name).reason(e))
+        }
+        Err(SpawnError::Exec(e)) => {
             let code = status::for_exec_error(e);
             let line = Line::new(TOOL).text("cannot run ").quoted(name).reason(e);
             line.emit();
-            return step.finish(opts.on_error.wrapper_status(code), code, Reason::Error, Some(&line));
+            return finish_command(&step, opts.on_error, code, Reason::Error, Some(&line));
         }
     };
 
-    // 6. Supervise until it ends.
+    // 6. Supervise until it ends; then take the terminal back if it was ours.
     let limits = Limits { timeout: opts.timeout, grace: opts.grace };
     let (ended, cause) = supervise(child, signals.as_fd(), &limits, opts.stop_when.as_mut());
+    if terminal {
+        sys::take_terminal();
+    }
 
     // 7. Outcome.
     let (code, reason) = match (cause, ended) {
@@ -201,39 +213,29 @@ fn run(mut args: Args) -> u8 {
         (Cause::Exited, Ended::Exited(_)) => (ended.status(), Reason::Error),
         (Cause::Exited, Ended::Signaled(_)) => (ended.status(), Reason::Signaled),
     };
-    let mut note = None;
-    let timed_out_line;
     if cause == Cause::TimedOut {
-        timed_out_line = Line::new(TOOL).text("timed out: stopped ").quoted(name);
-        timed_out_line.emit();
-        note = Some(&timed_out_line);
+        // A step that timed out fails, `--on-error continue` or not (Tekton
+        // checks the deadline first).
+        let line = Line::new(TOOL).text("timed out: stopped ").quoted(name);
+        line.emit();
+        return step.finish(code, code, Some(reason), Some(&line));
     }
-    step.finish(opts.on_error.wrapper_status(code), code, reason, note)
+    finish_command(&step, opts.on_error, code, reason, None)
 }
 
-/// The signals entrypoint handles: all but those that report a fault of its
-/// own (SEGV, BUS, ILL, FPE, ABRT, TRAP, SYS) and the terminal stop signals it
-/// must not take for the command (TTIN, TTOU), as tini does.
-fn handled_signals() -> SigSet {
-    [
-        libc::SIGFPE,
-        libc::SIGILL,
-        libc::SIGSEGV,
-        libc::SIGBUS,
-        libc::SIGABRT,
-        libc::SIGTRAP,
-        libc::SIGSYS,
-        libc::SIGTTIN,
-        libc::SIGTTOU,
-    ]
-    .into_iter()
-    .fold(SigSet::all(), SigSet::without)
+/// Records how COMMAND ended: with `--on-error continue`, a failure is a
+/// success that keeps the real status in the message (Tekton's "continued").
+fn finish_command(step: &Step, on_error: OnError, code: u8, reason: Reason, note: Option<&Line>) -> u8 {
+    match on_error {
+        OnError::Continue if code != 0 => step.finish(status::OK, code, None, note),
+        _ => step.finish(code, code, Some(reason), note),
+    }
 }
 
 /// Prints `line`, then records the tool's own failure (125) as the outcome.
 fn fail(step: &Step, line: Line) -> u8 {
     line.emit();
-    step.finish(status::TOOL_FAILED, status::TOOL_FAILED, Reason::Error, Some(&line))
+    step.finish(status::TOOL_FAILED, status::TOOL_FAILED, Some(Reason::Error), Some(&line))
 }
 
 /// Creates `P.lock` already locked (a locked temporary file renamed into
@@ -262,7 +264,7 @@ fn cp(args: &Args) -> u8 {
         say::usage(TOOL, UsageError::Other("cp needs SOURCE and DEST"));
         return status::TOOL_FAILED;
     };
-    match stepkit::copy::copy_file(src, dest, None) {
+    match stepkit::copy::copy_file(src, dest) {
         Ok(()) => status::OK,
         Err(stepkit::copy::CopyError::Dest(e)) => {
             say::failed(TOOL, "cannot write", dest, e);
@@ -272,8 +274,9 @@ fn cp(args: &Args) -> u8 {
             say::failed(TOOL, "cannot copy", src.to_bytes(), e);
             status::TOOL_FAILED
         }
-        Err(stepkit::copy::CopyError::NotRegular(_)) => {
-            Line::new(TOOL).text("cannot copy ").quoted(src.to_bytes()).text(": not a regular file").emit();
+        Err(stepkit::copy::CopyError::NotRegular(kind)) => {
+            let words = stepkit::copy::kind_words(kind);
+            Line::new(TOOL).text("cannot copy ").quoted(src.to_bytes()).text(": ").text(words).emit();
             status::TOOL_FAILED
         }
     }

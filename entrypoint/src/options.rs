@@ -6,11 +6,11 @@
 
 use core::ffi::CStr;
 use rustix::io::Errno;
-use stepkit::args::{flag_value, Args, Item, Parser, UsageError};
+use stepkit::args::{self, flag_value, Args, Item, Parser, UsageError};
 use stepkit::duration::{self, Duration};
 use stepkit::wait_engine::{self, Engine};
 
-use crate::report::Step;
+use crate::outcome::Step;
 
 /// What to do when COMMAND fails.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
@@ -20,16 +20,6 @@ pub enum OnError {
     /// The step counts as done: `P` holding 0, exit 0, the real status in the
     /// termination message.
     Continue,
-}
-
-impl OnError {
-    /// The wrapper's status (and so the marker) for COMMAND's status `code`.
-    pub fn wrapper_status(self, code: u8) -> u8 {
-        match self {
-            OnError::Stop => code,
-            OnError::Continue => 0,
-        }
-    }
 }
 
 /// The parsed command line.
@@ -78,18 +68,18 @@ enum Key {
     StopWhen,
     Program,
     Ignored,
-    Help,
-    Version,
+    /// A Tekton flag this entrypoint does not implement (a switch if true).
+    Unsupported(bool),
 }
 
 impl Key {
     fn takes_value(self) -> bool {
-        !matches!(self, Key::WaitNonempty | Key::Always | Key::Help | Key::Version)
+        !matches!(self, Key::WaitNonempty | Key::Always | Key::Unsupported(true))
     }
 }
 
 /// Native and Tekton names.
-const NAMES: [(&[u8], Key); 21] = [
+const NAMES: [(&[u8], Key); 33] = [
     (b"post-file", Key::PostFile),
     (b"post_file", Key::PostFile),
     (b"termination-path", Key::TerminationPath),
@@ -108,10 +98,23 @@ const NAMES: [(&[u8], Key); 21] = [
     (b"entrypoint", Key::Program),
     // Tekton passes it to every step; there is no step metadata here.
     (b"step_metadata_dir", Key::Ignored),
-    (b"help", Key::Help),
-    (b"version", Key::Version),
-    (b"h", Key::Help),
-    (b"V", Key::Version),
+    // Tekton's flags that are not implemented: refused by name, never ignored.
+    (b"results", Key::Unsupported(false)),
+    (b"step_results", Key::Unsupported(false)),
+    (b"stdout_path", Key::Unsupported(false)),
+    (b"stderr_path", Key::Unsupported(false)),
+    (b"when_expressions", Key::Unsupported(false)),
+    (b"result_from", Key::Unsupported(false)),
+    (b"spire_socket_path", Key::Unsupported(false)),
+    (b"breakpoint_on_failure", Key::Unsupported(true)),
+    (b"debug_before_step", Key::Unsupported(true)),
+    (b"enable_spire", Key::Unsupported(true)),
+    (b"compress_termination_message", Key::Unsupported(true)),
+    (b"basic-docker", Key::Unsupported(false)),
+    (b"docker-config", Key::Unsupported(false)),
+    (b"docker-cfg", Key::Unsupported(false)),
+    (b"basic-git", Key::Unsupported(false)),
+    (b"ssh-git", Key::Unsupported(false)),
 ];
 
 fn lookup(name: &[u8]) -> Option<Key> {
@@ -162,17 +165,23 @@ pub fn parse(args: &Args, step: &mut Step, usage: &str, version: &str) -> Result
                 break;
             }
         };
+        if let Some(which) = args::standard(name, inline) {
+            args::answer(which, usage, version);
+            return Ok(None);
+        }
         let key = lookup(name).ok_or(UsageError::Unknown(raw))?;
+        if let Key::Unsupported(switch) = key {
+            // A switch set to false asks for nothing.
+            if !(switch && flag_value(name, inline) == Ok(false)) {
+                return Err(UsageError::Unsupported(raw).into());
+            }
+            continue;
+        }
         if !key.takes_value() {
             let on = flag_value(name, inline)?;
             match key {
                 Key::WaitNonempty => wait.nonempty = on,
-                Key::Always => wait.always = on,
-                Key::Help => stepkit::say::print(usage),
-                _ => stepkit::say::print(version),
-            }
-            if matches!(key, Key::Help | Key::Version) {
-                return Ok(None);
+                _ => wait.always = on,
             }
             continue;
         }
@@ -197,15 +206,15 @@ pub fn parse(args: &Args, step: &mut Step, usage: &str, version: &str) -> Result
                 .try_for_each(|path| add_path(&mut o.waits, capacity, path)),
             Key::StopWhen => add_path(&mut o.stop_when, capacity, v),
             Key::WaitTimeout => {
-                o.wait_timeout = limit(v)?;
+                o.wait_timeout = duration::limit(v)?;
                 Ok(())
             }
             Key::Timeout => {
-                o.timeout = limit(v)?;
+                o.timeout = duration::limit(v)?;
                 Ok(())
             }
             Key::Grace => {
-                o.grace = duration(v)?;
+                o.grace = duration::option(v)?;
                 Ok(())
             }
             Key::OnError => {
@@ -230,15 +239,6 @@ pub fn parse(args: &Args, step: &mut Step, usage: &str, version: &str) -> Result
         return Err(UsageError::Other("missing COMMAND").into());
     }
     Ok(Some(o))
-}
-
-fn duration(text: &'static [u8]) -> Result<Duration, UsageError> {
-    duration::parse(text).ok_or(UsageError::Invalid("duration", text))
-}
-
-/// A time limit: 0 means none (as for `timeout(1)` and Tekton).
-fn limit(text: &'static [u8]) -> Result<Option<Duration>, UsageError> {
-    duration(text).map(|d| Some(d).filter(|d| d.0 > 0))
 }
 
 #[cfg(test)]

@@ -1,7 +1,11 @@
-//! The run phase: start COMMAND in its own process group, then sleep in one
+//! The run phase: with COMMAND started in its own process group, sleep in one
 //! `poll` until something happens: a signal (forwarded to the group, or
 //! SIGCHLD: reap every child that ended, orphans included), the `--timeout`
 //! or grace deadline, or a `--stop-when` path appearing.
+//!
+//! Stopping (timeout, `--stop-when`) sends TERM to the group, then KILL at the
+//! end of the grace: to the whole group even when COMMAND itself has already
+//! exited, so that nothing it started survives the step.
 
 use rustix::fd::BorrowedFd;
 use rustix::process::{getpgid, wait, Pid, WaitOptions};
@@ -38,6 +42,8 @@ pub fn supervise(
     mut stop: Option<&mut Engine>,
 ) -> (Ended, Cause) {
     let mut cause = Cause::Exited;
+    // How COMMAND ended, once it has (while stopping, the group may outlive it).
+    let mut ended: Option<Ended> = None;
     // The next thing to do on the clock: stop at the timeout, then kill at the
     // end of the grace period.
     let mut deadline = limits.timeout.map(|t| Instant::now().after(t));
@@ -57,19 +63,38 @@ pub fn supervise(
 
         if sig_ready {
             while let Some(sig) = sys::read_signal(signals) {
-                if sig == libc::SIGCHLD {
-                    if let Some(ended) = reap(child) {
-                        return (ended, cause);
+                if sig != libc::SIGCHLD {
+                    if ended.is_none() {
+                        forward(child, sig);
+                    } else {
+                        let _ = sys::kill_group(child, sig);
                     }
-                } else {
-                    forward(child, sig);
+                    continue;
+                }
+                if let Some(how) = reap(child) {
+                    ended = Some(how);
+                }
+                // Stopping: the rest of the group still gets its KILL at the
+                // end of the grace, unless it is gone already.
+                let group_left = stopping && kill_at.is_some() && sys::kill_group(child, 0).is_ok();
+                if let (Some(how), false) = (ended, group_left) {
+                    return (how, cause);
                 }
             }
         }
         if cause != Cause::Exited {
             if kill_at.is_some_and(|k| Instant::now() >= k) {
-                forward(child, libc::SIGKILL);
+                let _ = sys::kill_group(child, libc::SIGKILL);
+                if ended.is_none() {
+                    forward(child, libc::SIGKILL);
+                }
                 kill_at = None;
+                if let Some(how) = ended {
+                    // COMMAND ended before; the group is killed: done (the
+                    // kernel delivers KILL before anything else runs in it).
+                    reap_all();
+                    return (how, cause);
+                }
             }
             continue;
         }
@@ -99,11 +124,10 @@ fn begin_stop(child: Pid, cause: Cause, grace: Duration) -> (Cause, Option<Insta
 /// Sends `sig` to the command's process group; also to the command itself
 /// when it has left that group (setsid, setpgid).
 pub fn forward(child: Pid, sig: i32) {
-    let pid = child.as_raw_nonzero().get();
     let in_own_group = getpgid(Some(child)).is_ok_and(|g| g == child);
-    let _ = sys::kill(-pid, sig);
+    let _ = sys::kill_group(child, sig);
     if !in_own_group {
-        let _ = sys::kill(pid, sig);
+        let _ = sys::kill(child, sig);
     }
 }
 
@@ -117,4 +141,10 @@ pub fn reap(child: Pid) -> Option<Ended> {
         }
     }
     main
+}
+
+/// Reaps every child that has ended, while there is no command (the wait):
+/// orphans re-parented to a subreaper or PID 1 do not stay zombies.
+pub fn reap_all() {
+    while let Ok(Some(_)) = wait(WaitOptions::NOHANG) {}
 }

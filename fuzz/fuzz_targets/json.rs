@@ -3,19 +3,19 @@
 //! Message decoding back to the note (bytes that are not UTF-8 as U+FFFD) or to
 //! a prefix of it when cut, and StartedAt a real RFC 3339 date.
 //!
-//! `report` lives in the entrypoint binary crate, which cannot be a dependency:
+//! `outcome` lives in the entrypoint binary crate, which cannot be a dependency:
 //! the module is compiled here from its own source file (not a copy), with the
 //! one item it takes from its crate root (`TOOL`).
 #![no_main]
 #![allow(dead_code)]
 
-#[path = "../../entrypoint/src/report.rs"]
-mod report;
+#[path = "../../entrypoint/src/outcome.rs"]
+mod outcome;
 
 pub(crate) const TOOL: &str = "entrypoint";
 
 use libfuzzer_sys::fuzz_target;
-use report::{Json, Reason};
+use outcome::{Entries, Json, Reason};
 
 const REASONS: [(Reason, &str); 8] = [
     (Reason::Completed, "Completed"),
@@ -276,7 +276,7 @@ fuzz_target!(|data: &[u8]| {
     let note = &data[10..];
 
     let mut j = Json::new();
-    j.message(ms, code, reason, has_note.then_some(note));
+    j.message(&Entries { started_ms: ms, exit_code: code, reason: Some(reason), note: has_note.then_some(note) }, None);
     let out = j.as_bytes();
     assert!(out.len() <= 4096, "{} bytes", out.len());
     let v = parse(out).unwrap_or_else(|e| panic!("invalid JSON ({e}): {}", String::from_utf8_lossy(out)));

@@ -5,87 +5,8 @@
 //! (`-r`, and Tekton's Go-flag spelling `-post_file=P`), so a tool matches names
 //! without caring how many dashes were typed, except where it says otherwise.
 
-use core::ffi::{c_char, c_int, CStr};
-
-/// The process's argument vector. Strings are `'static`: argv lives as long as
-/// the process and nothing in the tools writes to its strings.
-#[derive(Clone, Copy)]
-pub struct Args {
-    argv: *const *const c_char,
-    argc: usize,
-}
-
-impl Args {
-    /// Wraps the `argc`/`argv` that the C runtime passes to `main`.
-    ///
-    /// # Safety
-    /// `argv` must point to `argc` valid NUL-terminated strings followed by a null
-    /// pointer, all alive and unchanged for the rest of the process.
-    pub unsafe fn from_main(argc: c_int, argv: *const *const c_char) -> Args {
-        Args { argv, argc: usize::try_from(argc).unwrap_or(0) }
-    }
-
-    /// Number of arguments, the program name included.
-    pub fn len(&self) -> usize {
-        self.argc
-    }
-
-    /// True when there is not even a program name.
-    pub fn is_empty(&self) -> bool {
-        self.argc == 0
-    }
-
-    /// Argument `i` as a C string.
-    pub fn get_cstr(&self, i: usize) -> Option<&'static CStr> {
-        if i >= self.argc {
-            return None;
-        }
-        // SAFETY: i < argc, and `from_main`'s contract makes argv[i] a valid
-        // NUL-terminated string that lives for the rest of the process.
-        unsafe { Some(CStr::from_ptr(*self.argv.add(i))) }
-    }
-
-    /// Argument `i` as bytes (without the NUL).
-    pub fn get(&self, i: usize) -> Option<&'static [u8]> {
-        self.get_cstr(i).map(CStr::to_bytes)
-    }
-
-    /// The command vector `argv[i..]` (null-terminated), for exec and spawn;
-    /// `None` when it would be empty.
-    pub fn command(&self, i: usize) -> Option<Argv> {
-        if i >= self.argc {
-            return None;
-        }
-        // SAFETY: i < argc; argv has argc + 1 entries, the last one null.
-        Some(Argv(unsafe { self.argv.add(i) }))
-    }
-
-    /// Replaces slot `i` (a `--` the tool has consumed) with `prog`, so that
-    /// `argv[i..]` becomes the command vector `prog ARGS...` without allocating.
-    /// Returns false when `i` is out of range.
-    pub fn replace_slot(&mut self, i: usize, prog: &'static CStr) -> bool {
-        if i >= self.argc {
-            return false;
-        }
-        // SAFETY: i < argc; the pointer array belongs to this process (the kernel
-        // placed it on our stack) and is writable; `prog` outlives the process's
-        // use of it.
-        unsafe { *(self.argv as *mut *const c_char).add(i) = prog.as_ptr() };
-        true
-    }
-}
-
-/// A non-empty, null-terminated vector of C strings that live for the rest of
-/// the process: a command to exec or spawn. Only [`Args::command`] makes one.
-#[derive(Clone, Copy)]
-pub struct Argv(*const *const c_char);
-
-impl Argv {
-    /// The vector, for the C library.
-    pub fn as_ptr(self) -> *const *const c_char {
-        self.0
-    }
-}
+pub use crate::argv::{Args, Argv};
+use core::ffi::CStr;
 
 /// One item of the command line.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
@@ -108,6 +29,8 @@ pub enum UsageError {
     UnexpectedValue(&'static [u8]),
     /// An option this tool does not know, as typed (`--bogus`).
     Unknown(&'static [u8]),
+    /// An option of Tekton's that this tool does not implement, as typed.
+    Unsupported(&'static [u8]),
     /// A value that does not parse: what it should be, and what was given.
     Invalid(&'static str, &'static [u8]),
     /// Anything else, already worded.
@@ -182,7 +105,7 @@ impl<'a> Parser<'a> {
     pub fn value_cstr(&mut self, inline: Option<&'static [u8]>) -> Result<&'static CStr, UsageError> {
         if let Some(v) = inline {
             // The inline value is the tail of a NUL-terminated argv string.
-            return tail_cstr(self.args, self.next - 1, v).ok_or(UsageError::MissingValue(self.last));
+            return self.args.tail_cstr(self.next - 1, v).ok_or(UsageError::MissingValue(self.last));
         }
         match self.args.get_cstr(self.next) {
             Some(v) => {
@@ -194,14 +117,31 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// The C string that `tail` (a suffix of argv[i]) is, NUL included.
-fn tail_cstr(args: &Args, i: usize, tail: &'static [u8]) -> Option<&'static CStr> {
-    let whole = args.get_cstr(i)?;
-    let bytes = whole.to_bytes_with_nul();
-    let start = bytes.len().checked_sub(tail.len() + 1)?;
-    let tail_with_nul = bytes.get(start..)?;
-    // SAFETY: a suffix of a C string's bytes (NUL included) is a C string.
-    Some(unsafe { CStr::from_bytes_with_nul_unchecked(tail_with_nul) })
+/// The options every tool answers the same way (DESIGN.md section 3).
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Standard {
+    /// `--help` (also `-help` and `-h`, as Go's flag package takes them).
+    Help,
+    /// `--version`.
+    Version,
+}
+
+/// Which standard option `name` (without dashes, no `=value`) is, if any: the
+/// one rule for `--help` and `--version` in all three tools.
+pub fn standard(name: &[u8], inline: Option<&[u8]>) -> Option<Standard> {
+    match (name, inline) {
+        (b"help" | b"h", None) => Some(Standard::Help),
+        (b"version", None) => Some(Standard::Version),
+        _ => None,
+    }
+}
+
+/// Answers a standard option: the usage text or `TOOL VERSION` on stdout.
+pub fn answer(which: Standard, usage: &str, version: &str) {
+    crate::say::print(match which {
+        Standard::Help => usage,
+        Standard::Version => version,
+    });
 }
 
 /// A boolean option's value: none, or Go's `=true`/`=false` spellings.
@@ -216,6 +156,7 @@ pub fn flag_value(name: &'static [u8], inline: Option<&[u8]>) -> Result<bool, Us
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::ffi::{c_char, c_int};
     use std::ffi::CString;
     use std::vec::Vec;
 

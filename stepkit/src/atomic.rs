@@ -130,15 +130,7 @@ pub fn symlink(target: &core::ffi::CStr, dest: &[u8]) -> Result<(), Errno> {
 /// Writes `content` to `dest` atomically with `mode`.
 pub fn write_file(dest: &[u8], content: &[u8], mode: u32) -> Result<(), Errno> {
     let file = AtomicFile::create(dest, false)?;
-    let mut rest = content;
-    while !rest.is_empty() {
-        match rustix::io::write(file.fd(), rest) {
-            Ok(0) => return Err(Errno::IO),
-            Ok(n) => rest = rest.get(n..).unwrap_or_default(),
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
+    crate::sys::write_all(file.fd(), content)?;
     file.commit(mode)
 }
 

@@ -1,5 +1,5 @@
-//! One regular file copied atomically: `copier`'s unit of work, and what
-//! `entrypoint cp SOURCE DEST` does.
+//! One regular file copied atomically: `copier`'s unit of work (with the
+//! directory lock), and what `entrypoint cp SOURCE DEST` does (without).
 //!
 //! Writers of a directory take an exclusive `flock` on it while they copy, so a
 //! temporary file found there by a lock holder was left by a writer that died
@@ -22,6 +22,18 @@ pub enum CopyError {
     NotRegular(FileType),
     /// Creating or writing the destination failed.
     Dest(Errno),
+}
+
+/// What a file that is not copied is, in the words both copier and
+/// `entrypoint cp` use: `cannot copy 'x': is a directory`.
+pub fn kind_words(kind: FileType) -> &'static str {
+    match kind {
+        FileType::Directory => "is a directory",
+        FileType::Fifo => "is a fifo",
+        FileType::Socket => "is a socket",
+        FileType::CharacterDevice | FileType::BlockDevice => "is a device",
+        _ => "is not a regular file",
+    }
 }
 
 /// The mode a copy gets: `mode`, or the source's permission bits; a file with any
@@ -64,10 +76,12 @@ pub fn open_source(src: &CStr) -> Result<(OwnedFd, u32), CopyError> {
     Ok((fd, st.st_mode))
 }
 
-/// Copies the regular file `src` to the file path `dest` atomically.
+/// Copies the regular file `src` to the file path `dest` atomically, holding
+/// the writers' lock of its directory, so that a temporary file a killed
+/// copier left there is reclaimed (copier: re-run into the same volume).
 /// (Not inlined: its buffers must not sit in the frames of a tree walk.)
 #[inline(never)]
-pub fn copy_file(src: &CStr, dest: &[u8], mode: Option<u32>) -> Result<(), CopyError> {
+pub fn copy_file_locked(src: &CStr, dest: &[u8], mode: Option<u32>) -> Result<(), CopyError> {
     let (input, src_mode) = open_source(src)?;
     // Without read permission on the directory (a drop box, mode 1733) there
     // is no lock to take: copy all the same, without reclaiming temporaries.
@@ -75,8 +89,25 @@ pub fn copy_file(src: &CStr, dest: &[u8], mode: Option<u32>) -> Result<(), CopyE
         Err(Errno::ACCESS) => None,
         other => Some(other.map_err(CopyError::Dest)?),
     };
-    let out = AtomicFile::create(dest, lock.is_some()).map_err(CopyError::Dest)?;
-    transfer(input.as_fd(), out.fd())?;
+    write_copy(input.as_fd(), src_mode, dest, mode, lock.is_some())
+}
+
+/// Copies the regular file `src` to the file path `dest` atomically, without
+/// the lock: `entrypoint cp`, which Tekton runs once into a fresh volume.
+pub fn copy_file(src: &CStr, dest: &[u8]) -> Result<(), CopyError> {
+    let (input, src_mode) = open_source(src)?;
+    write_copy(input.as_fd(), src_mode, dest, None, false)
+}
+
+fn write_copy(
+    input: BorrowedFd<'_>,
+    src_mode: u32,
+    dest: &[u8],
+    mode: Option<u32>,
+    reclaim: bool,
+) -> Result<(), CopyError> {
+    let out = AtomicFile::create(dest, reclaim).map_err(CopyError::Dest)?;
+    transfer(input, out.fd())?;
     out.commit(dest_mode(src_mode, mode)).map_err(CopyError::Dest)
 }
 
@@ -103,15 +134,7 @@ fn transfer(input: BorrowedFd<'_>, output: BorrowedFd<'_>) -> Result<(), CopyErr
             Err(Errno::INTR) => continue,
             Err(e) => return Err(CopyError::Source(e)),
         };
-        let mut chunk = buf.get(..n).unwrap_or_default();
-        while !chunk.is_empty() {
-            match rustix::io::write(output, chunk) {
-                Ok(0) => return Err(CopyError::Dest(Errno::IO)),
-                Ok(w) => chunk = chunk.get(w..).unwrap_or_default(),
-                Err(Errno::INTR) => {}
-                Err(e) => return Err(CopyError::Dest(e)),
-            }
-        }
+        crate::sys::write_all(output, buf.get(..n).unwrap_or_default()).map_err(CopyError::Dest)?;
     }
 }
 

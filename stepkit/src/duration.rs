@@ -1,6 +1,8 @@
 //! Durations on the command line: a plain number is seconds (`2`, `0.5`); with
 //! units, Go's syntax (`250ms`, `1.5s`, `1m30s`, `1h`, also `ns`, `us`).
 
+use crate::args::UsageError;
+
 /// A span of time in nanoseconds.
 #[derive(Debug, PartialEq, Eq, Clone, Copy, PartialOrd, Ord)]
 pub struct Duration(pub u64);
@@ -18,6 +20,17 @@ impl Duration {
 }
 
 const NS_PER_S: u64 = 1_000_000_000;
+
+/// The value of a duration option (`--grace 5s`); a usage error if malformed.
+pub fn option(text: &'static [u8]) -> Result<Duration, UsageError> {
+    parse(text).ok_or(UsageError::Invalid("duration", text))
+}
+
+/// The value of a time-limit option (`--timeout`): 0 means no limit, as for
+/// `timeout(1)` and Tekton.
+pub fn limit(text: &'static [u8]) -> Result<Option<Duration>, UsageError> {
+    option(text).map(|d| Some(d).filter(|d| d.0 > 0))
+}
 
 fn unit_ns(unit: &[u8]) -> Option<u64> {
     Some(match unit {

@@ -1,7 +1,9 @@
 //! stepkit: the mechanism that `copier`, `waitfor` and `entrypoint` share, once.
 //!
-//! - [`args`]: argv as handed over by musl's C runtime, and the option parser.
+//! - [`argv`]: the process's argument vector as musl's C runtime hands it over.
+//! - [`args`]: the option parser.
 //! - [`say`]: one-line, one-`write` diagnostics `TOOL: what failed: reason`.
+//! - [`signals`]: the signals the tools handle, and the rule for a wait.
 //! - [`status`]: the exit statuses of DESIGN.md section 4 and the one mapping of a
 //!   child's wait status to ours.
 //! - [`duration`]: `2`, `250ms`, `1.5s`, `1m30s`, `1h`.
@@ -10,9 +12,14 @@
 //! - [`copy`]: one file copied atomically (copier, and `entrypoint cp`).
 //! - [`clock`]: monotonic deadlines and RFC 3339 timestamps.
 //! - [`wait_engine`]: the event-driven wait for step files.
-//! - [`sys`]: the thin layer of typed wrappers over the C calls rustix does not
-//!   wrap (signal masks, signalfd, spawn, exec, strerror, anonymous memory); every
-//!   `unsafe` of the project that is not the process entry lives there.
+//! - [`mem`]: memory without an allocator (stack buffers that spill to a
+//!   mapping, lists in anonymous mappings).
+//! - [`sys`]: the thin layer of typed wrappers over the system calls rustix does
+//!   not wrap (signal masks, signalfd, fork/exec, the terminal, kill, the clock).
+//!
+//! `unsafe` lives in three thin layers only, each block with a `// SAFETY:`
+//! line: `sys` (system calls), `mem` (raw memory) and `argv` (argv's pointers);
+//! plus the process entry in [`tool_main!`].
 //!
 //! No allocator: paths are built in stack buffers, and the one list whose length
 //! depends on the command line (the wait engine's paths) lives in an anonymous
@@ -21,12 +28,15 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::undocumented_unsafe_blocks))]
 
 pub mod args;
+pub mod argv;
 pub mod atomic;
 pub mod clock;
 pub mod copy;
 pub mod duration;
+pub mod mem;
 pub mod path;
 pub mod say;
+pub mod signals;
 pub mod status;
 pub mod sys;
 pub mod wait_engine;

@@ -1,7 +1,7 @@
 //! Paths without an allocator: a NUL-terminated copy in a stack buffer, the
 //! pure `dirname`/`basename` splits, and `mkdir -p`.
 
-use crate::sys::SpillBuf;
+use crate::mem::SpillBuf;
 use core::ffi::CStr;
 use rustix::fs::{mkdirat, statat, AtFlags, FileType, Mode, CWD};
 use rustix::io::Errno;
@@ -66,10 +66,9 @@ impl PathBuf {
 
     /// The C string.
     pub fn as_cstr(&self) -> &CStr {
+        // `push` rejects NUL bytes and always writes a NUL at `len`.
         let bytes = self.buf.bytes().get(..=self.len).unwrap_or(b"\0");
-        // SAFETY: `push` rejects NUL bytes and always writes a NUL at `len`,
-        // so `bytes` is NUL-terminated with no interior NUL.
-        unsafe { CStr::from_bytes_with_nul_unchecked(bytes) }
+        CStr::from_bytes_until_nul(bytes).unwrap_or(c"")
     }
 }
 

@@ -42,9 +42,15 @@ impl Ended {
     pub fn status(self) -> u8 {
         match self {
             Ended::Exited(code) => code,
-            Ended::Signaled(sig) => 128u8.saturating_add(sig),
+            Ended::Signaled(sig) => for_signal(i32::from(sig)),
         }
     }
+}
+
+/// The status for signal `sig`: 128+N, as shells and `timeout` report a
+/// command killed by it, and as the tools exit when a signal ends their wait.
+pub fn for_signal(sig: i32) -> u8 {
+    128u8.saturating_add(u8::try_from(sig).unwrap_or(u8::MAX))
 }
 
 /// The status for a command that could not be started: 127 when it does not

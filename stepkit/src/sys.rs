@@ -1,12 +1,16 @@
-//! The thin unsafe layer: typed wrappers over the C library calls that rustix
-//! does not wrap (signal masks, signalfd, posix_spawn, exec, strerror, abort) and
-//! over anonymous memory. Everything above this module is safe code.
+//! System calls that rustix does not wrap, as typed wrappers: signal masks and
+//! signalfd, fork/exec, the terminal's foreground group, kill with any signal
+//! number, abort, the clock. Each wrapper's doc line names its
+//! calls; each `unsafe` block says why the call is sound. (The other modules
+//! with `unsafe` are `mem`, memory without an allocator, and `argv`, the
+//! process's argument vector.)
 
-use crate::args::Argv;
-use core::ffi::{c_int, CStr};
-use core::mem::{size_of, MaybeUninit};
+use crate::argv::Argv;
+use core::ffi::c_int;
+use core::mem::MaybeUninit;
 use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use rustix::io::Errno;
+use rustix::process::Pid;
 
 /// Ends the process with SIGABRT (`abort(3)`).
 pub fn abort() -> ! {
@@ -14,35 +18,32 @@ pub fn abort() -> ! {
     unsafe { libc::abort() }
 }
 
-/// The system's text for an error number (`strerror(3)`, musl's wording).
-pub fn strerror(e: Errno) -> &'static [u8] {
-    // SAFETY: musl's strerror returns a pointer to a static, NUL-terminated
-    // string for every input, and never writes to it afterwards.
-    unsafe { CStr::from_ptr(libc::strerror(e.raw_os_error())).to_bytes() }
-}
-
-/// Writes all of `bytes` to `fd`, retrying after EINTR and short writes.
-/// Errors are dropped: this is the path that reports errors.
-pub fn write_all(fd: RawFd, mut bytes: &[u8]) {
-    // SAFETY: the descriptor is only borrowed for the duration of the writes;
-    // writing to a closed or foreign descriptor number is an error, not UB, at
-    // the system call level.
-    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+/// Writes all of `bytes` to `fd` (`write(2)`), retrying after EINTR and
+/// short writes: the one write-all loop of the tools.
+pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), Errno> {
     while !bytes.is_empty() {
         match rustix::io::write(fd, bytes) {
-            Ok(0) => return,
+            Ok(0) => return Err(Errno::IO),
             Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
             Err(Errno::INTR) => {}
-            Err(_) => return,
+            Err(e) => return Err(e),
         }
     }
+    Ok(())
+}
+
+/// One of the standard descriptors, borrowed (0, 1, 2 are open for the whole
+/// run: [`ensure_stdio`] makes sure of it).
+pub fn stdio(fd: RawFd) -> BorrowedFd<'static> {
+    // SAFETY: descriptors 0-2 stay open for the life of the process (opened on
+    // /dev/null by `ensure_stdio` if they were closed); writing to one that
+    // was closed anyway is an error at the system call level, not UB.
+    unsafe { BorrowedFd::borrow_raw(fd) }
 }
 
 /// Writes `line` and a newline in one `writev(2)`, so that lines of concurrent
 /// processes never interleave. Errors are dropped, as in [`write_all`].
-pub fn write_line(fd: RawFd, line: &[u8]) {
-    // SAFETY: borrowed for this call only (see write_all).
-    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+pub fn write_line(fd: BorrowedFd<'_>, line: &[u8]) {
     let iov = [rustix::io::IoSlice::new(line), rustix::io::IoSlice::new(b"\n")];
     loop {
         match rustix::io::writev(fd, &iov) {
@@ -165,28 +166,47 @@ extern "C" {
     fn _Fork() -> libc::pid_t;
 }
 
+/// Why a command was not started.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum SpawnError {
+    /// The child could not be set up (pipe, fork): the tool failed (125).
+    Setup(Errno),
+    /// The command could not be executed (`execvp`'s error: 126 or 127).
+    Exec(Errno),
+}
+
 /// Starts `argv[0]` (searched in PATH like `execvp`) with `argv`, in a new
 /// process group of its own and with an empty signal mask (the wrapper blocks
 /// signals; it never changes their dispositions, so there is nothing else to
-/// restore). Returns the child's pid, or the reason its exec failed.
+/// restore). With `terminal`, the new group is made the foreground group of
+/// the terminal on stdin (as tini's `isolate_child` does), so that the command
+/// can read it without being stopped by SIGTTIN.
 ///
-/// fork + exec with a close-on-exec pipe that carries exec's errno back: less
-/// code than musl's posix_spawn, which the size budget counts.
-pub fn spawn(cmd: Argv) -> Result<rustix::process::Pid, Errno> {
+/// `pipe2(2)`, `fork(2)` (musl's `_Fork`), `setpgid(2)`, `tcsetpgrp(3)`,
+/// `sigprocmask(2)`, `execvp(3)`: a close-on-exec pipe carries exec's errno
+/// back. Less code than musl's posix_spawn, which the size budget counts.
+pub fn spawn(cmd: Argv, terminal: bool) -> Result<Pid, SpawnError> {
     let argv = cmd.as_ptr();
-    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(SpawnError::Setup)?;
     let empty = SigSet::empty();
+    let ttou = SigSet::empty().with(libc::SIGTTOU);
     // The process has a single thread, so the child may run any code; it runs
-    // only async-signal-safe calls (setpgid, sigprocmask, execvp, write, _exit)
-    // on memory valid in its copy of our address space: `argv` is a non-empty
-    // null-terminated vector of C strings (an `Argv` guarantees it), `empty`
-    // an initialised sigset.
+    // only async-signal-safe calls (setpgid, sigprocmask, tcsetpgrp, execvp,
+    // write, _exit) on memory valid in its copy of our address space: `argv`
+    // is a non-empty null-terminated vector of C strings (an `Argv` guarantees
+    // it), `empty` and `ttou` initialised sigsets.
     // SAFETY: as just said; _Fork has no other precondition.
     let pid = unsafe { _Fork() };
     if pid == 0 {
         // SAFETY: see above; _exit never returns and skips atexit handlers.
         unsafe {
             libc::setpgid(0, 0);
+            if terminal {
+                // A background group that changes the foreground group gets
+                // SIGTTOU unless it blocks it; the mask is reset just below.
+                libc::sigprocmask(libc::SIG_BLOCK, &ttou.0, core::ptr::null_mut());
+                libc::tcsetpgrp(0, libc::getpid());
+            }
             libc::sigprocmask(libc::SIG_SETMASK, &empty.0, core::ptr::null_mut());
             libc::execvp(*argv, argv.cast());
             let err = errno().to_ne_bytes();
@@ -195,25 +215,60 @@ pub fn spawn(cmd: Argv) -> Result<rustix::process::Pid, Errno> {
         }
     }
     drop(wr);
-    let child = rustix::process::Pid::from_raw(pid).ok_or_else(|| Errno::from_raw_os_error(errno()))?;
+    // fork failed (EAGAIN under a pids limit, ENOMEM): no child exists. A
+    // negative number must never be taken for a pid: kill(-1) signals everyone.
+    let child = match Pid::from_raw(pid.max(0)) {
+        Some(child) if pid > 0 => child,
+        _ => return Err(SpawnError::Setup(Errno::from_raw_os_error(errno()))),
+    };
     // Also from this side, so that no signal can be sent to the group before it exists.
     let _ = rustix::process::setpgid(Some(child), Some(child));
     let mut err = [0u8; 4];
     match rustix::io::read(&rd, &mut err) {
         Ok(4) => {
             let _ = rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty());
-            Err(Errno::from_raw_os_error(i32::from_ne_bytes(err)))
+            Err(SpawnError::Exec(Errno::from_raw_os_error(i32::from_ne_bytes(err))))
         }
         _ => Ok(child),
     }
 }
 
-/// Sends signal `sig` to process `pid` (a negative `pid`: to that process
-/// group), `kill(2)`. rustix's kill takes only named signals; a wrapper must
-/// forward real-time signals too.
-pub fn kill(pid: i32, sig: c_int) -> Result<(), Errno> {
-    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
-    if unsafe { libc::kill(pid, sig) } == 0 {
+/// True when stdin is a terminal whose foreground process group is this
+/// process's group (`tcgetpgrp(3)`, `getpgrp(2)`): the command may then be
+/// given the terminal.
+pub fn owns_terminal() -> bool {
+    // SAFETY: tcgetpgrp and getpgrp take integers and touch no memory of
+    // ours; tcgetpgrp fails with ENOTTY when stdin is not a terminal.
+    unsafe { libc::tcgetpgrp(0) == libc::getpgrp() }
+}
+
+/// Makes this process's group the foreground group of the terminal on stdin
+/// again (`tcsetpgrp(3)`), with SIGTTOU blocked meanwhile (a background group
+/// that does this is otherwise stopped).
+pub fn take_terminal() {
+    let old = SigSet::empty().with(libc::SIGTTOU).block();
+    // SAFETY: integers only; a failure (no terminal any more) changes nothing.
+    unsafe { libc::tcsetpgrp(0, libc::getpgrp()) };
+    old.set_mask();
+}
+
+/// Sends signal `sig` (any number, real-time ones too: rustix's `kill` takes
+/// only named signals) to the process `pid` (`kill(2)`). A `Pid` is positive,
+/// so this can never become `kill(-1)` (every process) or `kill(0)`.
+pub fn kill(pid: Pid, sig: c_int) -> Result<(), Errno> {
+    kill_raw(pid.as_raw_nonzero().get(), sig)
+}
+
+/// Sends signal `sig` to the process group `pgid` (`kill(2)` with `-pgid`);
+/// signal 0 only tells whether the group still has a member (`ESRCH` if not).
+pub fn kill_group(pgid: Pid, sig: c_int) -> Result<(), Errno> {
+    kill_raw(-pgid.as_raw_nonzero().get(), sig)
+}
+
+fn kill_raw(target: i32, sig: c_int) -> Result<(), Errno> {
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours; the
+    // callers pass a positive pid or its negation, never 0 or -1.
+    if unsafe { libc::kill(target, sig) } == 0 {
         Ok(())
     } else {
         Err(Errno::from_raw_os_error(errno()))
@@ -228,52 +283,6 @@ pub fn exec(cmd: Argv) -> Errno {
     // `Argv` guarantees it); execvp only returns on failure.
     unsafe { libc::execvp(*argv, argv.cast()) };
     Errno::from_raw_os_error(errno())
-}
-
-/// A fixed-capacity list of `Copy` values in an anonymous mapping, for lists
-/// whose length comes from the command line: pages that are never touched
-/// never become resident.
-pub struct Slab<T: Copy + 'static> {
-    map: Mapping,
-    len: usize,
-    _items: core::marker::PhantomData<T>,
-}
-
-impl<T: Copy + 'static> Slab<T> {
-    /// Room for `cap` values.
-    pub fn with_capacity(cap: usize) -> Result<Slab<T>, Errno> {
-        let bytes = cap.checked_mul(size_of::<T>()).ok_or(Errno::NOMEM)?;
-        Ok(Slab { map: Mapping::new(bytes)?, len: 0, _items: core::marker::PhantomData })
-    }
-
-    fn cap(&self) -> usize {
-        self.map.bytes().len() / size_of::<T>().max(1)
-    }
-
-    /// Appends `v`; `ENOMEM` when full.
-    pub fn push(&mut self, v: T) -> Result<(), Errno> {
-        if self.len >= self.cap() {
-            return Err(Errno::NOMEM);
-        }
-        // SAFETY: len < cap, so slot `len` lies inside the mapping, which is
-        // page-aligned (enough for any T) and exclusively ours (&mut self).
-        unsafe { self.map.bytes_mut().as_mut_ptr().cast::<T>().add(self.len).write(v) };
-        self.len += 1;
-        Ok(())
-    }
-
-    /// The values pushed so far.
-    pub fn as_slice(&self) -> &[T] {
-        // SAFETY: the first `len` slots were written by `push`; the mapping is
-        // aligned for T and lives as long as `self`.
-        unsafe { core::slice::from_raw_parts(self.map.bytes().as_ptr().cast::<T>(), self.len) }
-    }
-
-    /// The values pushed so far, mutable.
-    pub fn as_mut_slice(&mut self) -> &mut [T] {
-        // SAFETY: as in `as_slice`, and `&mut self` makes this the only reference.
-        unsafe { core::slice::from_raw_parts_mut(self.map.bytes_mut().as_mut_ptr().cast::<T>(), self.len) }
-    }
 }
 
 /// Which clock [`clock_gettime`] reads.
@@ -298,152 +307,4 @@ pub fn clock_gettime(id: ClockId) -> libc::timespec {
     // time on both targets); both clocks exist on every Linux.
     unsafe { libc::syscall(libc::SYS_clock_gettime, clock, &mut ts as *mut libc::timespec) };
     ts
-}
-
-/// A fixed buffer whose bytes are left uninitialised until written, so that a
-/// large buffer on the stack costs resident memory only for what is used (the
-/// wrapper's RSS is a budget). Reads see only the written prefix.
-pub struct Buf<const N: usize> {
-    bytes: [MaybeUninit<u8>; N],
-}
-
-impl<const N: usize> Buf<N> {
-    /// An unwritten buffer.
-    pub const fn new() -> Buf<N> {
-        Buf { bytes: [const { MaybeUninit::uninit() }; N] }
-    }
-
-    /// Writes `src` at `at`; false (nothing written) if it does not fit.
-    pub fn write(&mut self, at: usize, src: &[u8]) -> bool {
-        let Some(dst) = self.bytes.get_mut(at..at.saturating_add(src.len())) else { return false };
-        for (d, s) in dst.iter_mut().zip(src) {
-            d.write(*s);
-        }
-        true
-    }
-
-    /// The first `len` bytes.
-    ///
-    /// # Safety
-    /// All of them must have been written with [`Buf::write`].
-    pub unsafe fn prefix(&self, len: usize) -> &[u8] {
-        let len = len.min(N);
-        // SAFETY: len <= N, and the caller guarantees these bytes were written.
-        unsafe { core::slice::from_raw_parts(self.bytes.as_ptr().cast::<u8>(), len) }
-    }
-}
-
-impl<const N: usize> Default for Buf<N> {
-    fn default() -> Self {
-        Buf::new()
-    }
-}
-
-/// An anonymous private mapping of `len` zeroed bytes, unmapped when dropped:
-/// room for the rare long path without a large stack frame (large frames are
-/// probed page by page, which makes them resident).
-pub struct Mapping {
-    ptr: core::ptr::NonNull<u8>,
-    len: usize,
-}
-
-impl Mapping {
-    /// Maps `len` bytes (`mmap(2)`).
-    pub fn new(len: usize) -> Result<Mapping, Errno> {
-        // SAFETY: a fresh anonymous mapping at an address of the kernel's
-        // choice aliases nothing; it is unmapped only by `drop`.
-        let ptr = unsafe {
-            rustix::mm::mmap_anonymous(
-                core::ptr::null_mut(),
-                len.max(1),
-                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
-                rustix::mm::MapFlags::PRIVATE,
-            )?
-        };
-        let ptr = core::ptr::NonNull::new(ptr.cast::<u8>()).ok_or(Errno::NOMEM)?;
-        Ok(Mapping { ptr, len })
-    }
-
-    /// The bytes.
-    pub fn bytes(&self) -> &[u8] {
-        // SAFETY: the mapping is `len` readable bytes (zero-filled by the
-        // kernel), alive until drop.
-        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
-    }
-
-    /// The bytes, writable.
-    pub fn bytes_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as in `bytes`, and `&mut self` makes this the only reference.
-        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
-    }
-}
-
-impl Drop for Mapping {
-    #[inline(never)]
-    fn drop(&mut self) {
-        // SAFETY: ptr/len describe the mapping made in `new`, used by no one else.
-        let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), self.len.max(1)) };
-    }
-}
-
-/// Bytes a [`SpillBuf`] keeps on the stack.
-const SPILL_SMALL: usize = 256;
-/// Bytes a [`SpillBuf`] can hold: a 4096-byte path and words around it.
-pub const SPILL_CAP: usize = 4096 + 512;
-
-/// A buffer of up to [`SPILL_CAP`] bytes that starts in a few hundred bytes on
-/// the stack and moves to a [`Mapping`] only when something longer is written:
-/// paths and message lines are short nearly always, and a large stack frame
-/// would be probed page by page (made resident) on every run.
-pub struct SpillBuf {
-    small: Buf<SPILL_SMALL>,
-    big: Option<Mapping>,
-    /// Bytes `..written` are written (in `big` if it exists).
-    written: usize,
-}
-
-impl SpillBuf {
-    /// An empty buffer.
-    pub const fn new() -> Self {
-        SpillBuf { small: Buf::new(), big: None, written: 0 }
-    }
-
-    /// Writes `src` at `at` (at most the written length so far, so no gap is
-    /// left); false if it would pass the capacity or no memory could be mapped.
-    pub fn write(&mut self, at: usize, src: &[u8]) -> bool {
-        let end = at.saturating_add(src.len());
-        if at > self.written || end > SPILL_CAP {
-            return false;
-        }
-        if self.big.is_none() && end > SPILL_SMALL {
-            let Ok(mut big) = Mapping::new(SPILL_CAP) else { return false };
-            if let Some(dst) = big.bytes_mut().get_mut(..self.written) {
-                dst.copy_from_slice(self.bytes());
-            }
-            self.big = Some(big);
-        }
-        let ok = match self.big.as_mut() {
-            Some(big) => big.bytes_mut().get_mut(at..end).map(|dst| dst.copy_from_slice(src)).is_some(),
-            None => self.small.write(at, src),
-        };
-        if ok {
-            self.written = self.written.max(end);
-        }
-        ok
-    }
-
-    /// Everything written so far.
-    pub fn bytes(&self) -> &[u8] {
-        match self.big.as_ref() {
-            Some(big) => big.bytes().get(..self.written).unwrap_or_default(),
-            // SAFETY: bytes ..written of `small` were written while `big` was None.
-            None => unsafe { self.small.prefix(self.written) },
-        }
-    }
-}
-
-impl Default for SpillBuf {
-    fn default() -> Self {
-        SpillBuf::new()
-    }
 }

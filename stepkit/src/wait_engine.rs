@@ -21,8 +21,8 @@
 
 use crate::clock::Instant;
 use crate::duration::Duration;
+use crate::mem::Slab;
 use crate::path::{basename, dirname, PathBuf};
-use crate::sys::Slab;
 use core::mem::MaybeUninit;
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};

@@ -15,7 +15,8 @@
 //!   inotify events (default 1s); the wait is otherwise event-driven.
 //! - Then `exec` COMMAND (PATH search), or exit 0 without one.
 //! - SIGTERM, SIGINT, SIGHUP or SIGQUIT during the wait: exit 128+N (also as
-//!   PID 1, where the kernel would otherwise ignore them).
+//!   PID 1, where the kernel would otherwise ignore them); other signals are
+//!   read and dropped (the rule of `stepkit::signals`, entrypoint's too).
 //!
 //! Exit status: 0 ready; 1 a dependency failed; 124 timed out; 125 usage or
 //! system error; 126 COMMAND not executable; 127 COMMAND not found; 128+N
@@ -25,15 +26,17 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::undocumented_unsafe_blocks))]
 
 use rustix::fd::AsFd;
-use stepkit::args::{flag_value, Args, Item, Parser, UsageError};
+use stepkit::args::{self, flag_value, Args, Item, Parser, UsageError};
 use stepkit::clock::Instant;
 use stepkit::duration::{self, Duration};
 use stepkit::say::{self, Line};
+use stepkit::signals;
 use stepkit::status;
-use stepkit::sys::{self, SigSet};
+use stepkit::sys;
 use stepkit::wait_engine::{self, Engine, Outcome};
 
 const TOOL: &str = "waitfor";
+const VERSION: &str = concat!("waitfor ", env!("CARGO_PKG_VERSION"), "\n");
 
 const USAGE: &str = "\
 Usage: waitfor [OPTION]... PATH... [-- COMMAND [ARG]...]
@@ -70,10 +73,11 @@ struct Options {
 
 fn run(args: Args) -> u8 {
     sys::ensure_stdio();
-    // 1. Catch the termination signals before anything else, as a signalfd.
-    let stop = SigSet::empty().with(libc::SIGTERM).with(libc::SIGINT).with(libc::SIGHUP).with(libc::SIGQUIT);
-    let old_mask = stop.block();
-    let signals = match stop.signalfd() {
+    // 1. Take the signals before anything else, as a signalfd (none is lost,
+    // none acts on its own, also as PID 1).
+    let handled = signals::handled();
+    let old_mask = handled.block();
+    let signals = match handled.signalfd() {
         Ok(fd) => fd,
         Err(e) => {
             Line::new(TOOL).text("cannot create signalfd").reason(e).emit();
@@ -105,16 +109,23 @@ fn run(args: Args) -> u8 {
         }
     }
     let deadline = opts.timeout.map(|t| Instant::now().after(t));
-    let outcome = engine.wait(deadline, Some(signals.as_fd()));
+    let outcome = loop {
+        match engine.wait(deadline, Some(signals.as_fd())) {
+            Outcome::Interrupted => {
+                while let Some(sig) = sys::read_signal(signals.as_fd()) {
+                    if signals::ends_wait(sig) {
+                        return status::for_signal(sig);
+                    }
+                }
+            }
+            other => break other,
+        }
+    };
     wait_engine::report(TOOL, &engine, outcome);
     match outcome {
-        Outcome::Ready => {}
+        Outcome::Ready | Outcome::Interrupted => {}
         Outcome::Failed(_) | Outcome::Died(_) => return status::SKIPPED,
         Outcome::TimedOut(_) => return status::TIMED_OUT,
-        Outcome::Interrupted => {
-            let sig = sys::read_signal(signals.as_fd()).unwrap_or(libc::SIGTERM);
-            return 128u8.saturating_add(sig as u8);
-        }
     }
 
     // 4. Become COMMAND, with the signal mask we were given.
@@ -139,11 +150,13 @@ fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
     let mut p = Parser::new(args, 1);
     while let Some(item) = p.next_item() {
         match item {
-            Item::Opt { name: b"timeout", inline, .. } => {
-                opts.timeout = Some(parse_duration(p.value(inline)?)?).filter(|d| d.0 > 0);
+            Item::Opt { name, inline, .. } if args::standard(name, inline).is_some() => {
+                args::answer(args::standard(name, inline).unwrap_or(args::Standard::Help), USAGE, VERSION);
+                return Ok(None);
             }
+            Item::Opt { name: b"timeout", inline, .. } => opts.timeout = duration::limit(p.value(inline)?)?,
             Item::Opt { name: b"interval", inline, .. } => {
-                let d = parse_duration(p.value(inline)?)?;
+                let d = duration::option(p.value(inline)?)?;
                 if d.0 == 0 {
                     return Err(UsageError::Other("--interval must be more than 0"));
                 }
@@ -154,14 +167,6 @@ fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
             }
             Item::Opt { name: name @ b"any", inline, .. } => opts.wait.any = flag_value(name, inline)?,
             Item::Opt { name: name @ b"always", inline, .. } => opts.wait.always = flag_value(name, inline)?,
-            Item::Opt { name: b"help", dashes: 2, .. } => {
-                say::print(USAGE);
-                return Ok(None);
-            }
-            Item::Opt { name: b"version", dashes: 2, .. } => {
-                say::print(concat!("waitfor ", env!("CARGO_PKG_VERSION"), "\n"));
-                return Ok(None);
-            }
             Item::Opt { raw, .. } => return Err(UsageError::Unknown(raw)),
             Item::Operand(i) | Item::End(i) => first = i,
         }
@@ -179,8 +184,4 @@ fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
         opts.command = Some(end + 1);
     }
     Ok(Some(opts))
-}
-
-fn parse_duration(text: &'static [u8]) -> Result<Duration, UsageError> {
-    duration::parse(text).ok_or(UsageError::Invalid("duration", text))
 }

@@ -1,0 +1,94 @@
+//! The process's argument vector as musl's C runtime hands it to `main`: the
+//! one place that reads argv's raw pointers. Everything above it (the option
+//! parser in `args`) is safe code.
+
+use core::ffi::{c_char, c_int, CStr};
+
+/// The process's argument vector. Strings are `'static`: argv lives as long as
+/// the process and nothing in the tools writes to its strings.
+#[derive(Clone, Copy)]
+pub struct Args {
+    argv: *const *const c_char,
+    argc: usize,
+}
+
+impl Args {
+    /// Wraps the `argc`/`argv` that the C runtime passes to `main`.
+    ///
+    /// # Safety
+    /// `argv` must point to `argc` valid NUL-terminated strings followed by a null
+    /// pointer, all alive and unchanged for the rest of the process.
+    pub unsafe fn from_main(argc: c_int, argv: *const *const c_char) -> Args {
+        Args { argv, argc: usize::try_from(argc).unwrap_or(0) }
+    }
+
+    /// Number of arguments, the program name included.
+    pub fn len(&self) -> usize {
+        self.argc
+    }
+
+    /// True when there is not even a program name.
+    pub fn is_empty(&self) -> bool {
+        self.argc == 0
+    }
+
+    /// Argument `i` as a C string.
+    pub fn get_cstr(&self, i: usize) -> Option<&'static CStr> {
+        if i >= self.argc {
+            return None;
+        }
+        // SAFETY: i < argc, and `from_main`'s contract makes argv[i] a valid
+        // NUL-terminated string that lives for the rest of the process.
+        unsafe { Some(CStr::from_ptr(*self.argv.add(i))) }
+    }
+
+    /// Argument `i` as bytes (without the NUL).
+    pub fn get(&self, i: usize) -> Option<&'static [u8]> {
+        self.get_cstr(i).map(CStr::to_bytes)
+    }
+
+    /// The command vector `argv[i..]` (null-terminated), for exec and spawn;
+    /// `None` when it would be empty.
+    pub fn command(&self, i: usize) -> Option<Argv> {
+        if i >= self.argc {
+            return None;
+        }
+        // SAFETY: i < argc; argv has argc + 1 entries, the last one null.
+        Some(Argv(unsafe { self.argv.add(i) }))
+    }
+
+    /// Replaces slot `i` (a `--` the tool has consumed) with `prog`, so that
+    /// `argv[i..]` becomes the command vector `prog ARGS...` without allocating.
+    /// Returns false when `i` is out of range.
+    pub fn replace_slot(&mut self, i: usize, prog: &'static CStr) -> bool {
+        if i >= self.argc {
+            return false;
+        }
+        // SAFETY: i < argc; the pointer array belongs to this process (the kernel
+        // placed it on our stack) and is writable; `prog` outlives the process's
+        // use of it.
+        unsafe { *(self.argv as *mut *const c_char).add(i) = prog.as_ptr() };
+        true
+    }
+
+    /// The C string that `tail` (a suffix of argv[i]) is, NUL included.
+    pub fn tail_cstr(&self, i: usize, tail: &'static [u8]) -> Option<&'static CStr> {
+        let whole = self.get_cstr(i)?;
+        let bytes = whole.to_bytes_with_nul();
+        let start = bytes.len().checked_sub(tail.len() + 1)?;
+        let tail_with_nul = bytes.get(start..)?;
+        CStr::from_bytes_with_nul(tail_with_nul).ok()
+    }
+}
+
+/// A non-empty, null-terminated vector of C strings that live for the rest of
+/// the process: a command to exec or spawn. Only [`Args::command`] makes one.
+#[derive(Clone, Copy)]
+pub struct Argv(*const *const c_char);
+
+impl Argv {
+    /// The vector, for the C library.
+    pub fn as_ptr(self) -> *const *const c_char {
+        self.0
+    }
+}

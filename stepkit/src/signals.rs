@@ -1,0 +1,39 @@
+//! Which signals the tools take, and the one rule for signals during a wait.
+//!
+//! The tools block every signal they handle before anything else and read them
+//! from a signalfd, so none is lost and none acts on its own (as PID 1 the
+//! kernel's default actions would not apply anyway).
+//!
+//! During a wait (waitfor, `entrypoint --wait`, `--hold-until`), TERM, INT, HUP
+//! and QUIT end it with 128+N: the signals with which a terminal, a shell, the
+//! kubelet or Go's runtime end a program. Every other signal is read and
+//! dropped: there is no command yet to pass it to. In the run phase entrypoint
+//! forwards them all to the command.
+
+use crate::sys::SigSet;
+use core::ffi::c_int;
+
+/// The signals the tools handle: all but those that report a fault of the
+/// tool's own (SEGV, BUS, ILL, FPE, ABRT, TRAP, SYS) and the terminal stop
+/// signals a wrapper must not take for its command (TTIN, TTOU), as tini does.
+/// (musl also keeps its three internal signals out of every set.)
+pub fn handled() -> SigSet {
+    [
+        libc::SIGFPE,
+        libc::SIGILL,
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGABRT,
+        libc::SIGTRAP,
+        libc::SIGSYS,
+        libc::SIGTTIN,
+        libc::SIGTTOU,
+    ]
+    .into_iter()
+    .fold(SigSet::all(), SigSet::without)
+}
+
+/// True when `sig`, arriving during a wait, ends it (with 128+N).
+pub fn ends_wait(sig: c_int) -> bool {
+    matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGHUP | libc::SIGQUIT)
+}
