@@ -222,7 +222,8 @@ pub fn read(root: &Node, p: &mut Problems) -> File {
     // (a top-level image that is there but bad is one problem already)
     if !top.iter().any(|e| e.key == "image") {
         for s in f.steps.iter().chain(&f.finally).chain(&f.sidecars) {
-            if !s.fields.iter().any(|e| e.key == "image") {
+            // (a step without a name has its one problem already)
+            if !s.name.is_empty() && !s.fields.iter().any(|e| e.key == "image") {
                 p.add(
                     s.line,
                     format!("{} '{}': no image (give image: here or at the top)", s.role.noun(), s.name),
