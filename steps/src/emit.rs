@@ -203,8 +203,10 @@ fn plain_ok(s: &str) -> bool {
             true
         }
         b':' => b.get(i + 1) != Some(&b' '),
+        // a word after a blank starts as a word, never as an indicator (`a -b`, `a #b`)
         b' ' => {
-            b.get(i + 1).is_some_and(|n| *n != b' ' && *n != b'#') && b.get(i.wrapping_sub(1)) != Some(&b':')
+            b.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric() || matches!(n, b'/' | b'.' | b'_' | b'('))
+                && b.get(i.wrapping_sub(1)) != Some(&b':')
         }
         _ => false,
     })
@@ -458,6 +460,32 @@ mod tests {
                 "items",
                 Node::new(Value::Seq(vec![map(vec![(s, Node::str(*s)), ("b", Node::str(*s))])])),
             )]));
+        }
+    }
+
+    #[test]
+    fn random_strings_read_back_exactly() {
+        const ALPHABET: &[char] = &[
+            'a', 'y', 'n', 'o', ' ', ' ', ':', '#', '-', '-', '\n', '\n', '\t', '"', '\'', '0', '1', '.', 'e', '\\', '{',
+            '}', '[', ']', ',', '&', '*', '!', '|', '>', '%', '@', '`', '~', '?', '<', '=', 'é', '\u{85}', '\u{2028}',
+            '\r', '\u{7f}', '\u{feff}', '🦀',
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..4000 {
+            let mut word = || (0..next(10)).map(|_| ALPHABET[next(ALPHABET.len())]).collect::<String>();
+            let (a, b, c) = (word(), word(), word());
+            round_trip(&map(vec![
+                (&a, Node::str(&b)),
+                ("flow", map(vec![(&b, Node::str(&c))])),
+                ("list", Node::new(Value::Seq(vec![Node::str(&c), Node::str(&a)]))),
+                ("deep", Node::new(Value::Seq(vec![map(vec![(&c, Node::str(&a)), ("k", Node::str(&b))])]))),
+            ]));
         }
     }
 
