@@ -1188,3 +1188,29 @@ fn the_readme_shows_what_steps_draws() {
     let r = steps_in(&root().join("examples"), &["graph", "finally.steps.yaml"]);
     assert_eq!(ok(&r), picture);
 }
+
+/// The same for random strings of the awkward characters (a fixed seed).
+#[test]
+fn random_strings_survive_a_yaml_1_1_reader() {
+    let d = TempDir::new("steps-random");
+    let make = "import json, random\n\
+                random.seed(7)\n\
+                alphabet = list('ayno  :#--\\n\\n\\t\"\\'01.e\\\\{}[],&*!|>%@`~?<=') + ['\\u00e9', '\\u0085', '\\u2028', '\\r', '\\u007f', '\\ufeff']\n\
+                word = lambda: ''.join(random.choice(alphabet) for _ in range(random.randrange(10)))\n\
+                env = [{'name': 'V%d' % i, 'value': word()} for i in range(3000)]\n\
+                field = {word() + str(i): word() for i in range(3000)}\n\
+                json.dump({'name': 'rnd', 'image': 'i', 'steps': [{'name': 'a', 'run': word() + 'x', 'env': env, 'futureField': field}]}, open('in.json', 'w'))\n";
+    let r = run(Command::new(venv().join("bin/python")).current_dir(d.path()).args(["-c", make]));
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "generating the input");
+    let y = steps_in(d.path(), &["render", "in.json"]);
+    std::fs::write(d.join("out.yaml"), ok(&y)).expect("write");
+    let check = "import json, yaml\n\
+                 src = json.load(open('in.json'))['steps'][0]\n\
+                 c = yaml.safe_load(open('out.yaml'))['spec']['containers'][0]\n\
+                 bad = [(a, b) for a, b in zip(c['env'], src['env']) if a != b]\n\
+                 assert not bad, bad[:5]\n\
+                 assert c['futureField'] == src['futureField']\n\
+                 print('ok')\n";
+    let r = run(Command::new(venv().join("bin/python")).current_dir(d.path()).args(["-c", check]));
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "ok\n", ""));
+}
