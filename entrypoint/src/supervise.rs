@@ -40,7 +40,7 @@ pub fn supervise(
     child: Pid,
     signals: BorrowedFd<'_>,
     limits: &Limits,
-    mut stop: Option<&mut Engine>,
+    mut stop: Option<&mut Engine<'static>>,
 ) -> (Ended, Cause) {
     let mut cause = Cause::Exited;
     // How COMMAND ended, once it has (while stopping, the group may outlive it).
