@@ -42,10 +42,13 @@
 
 mod options;
 mod outcome;
+mod relay;
 mod supervise;
 
 use options::{OnError, Refused};
 use outcome::{Reason, Step};
+use relay::Relay;
+use rustix::fd::AsRawFd;
 use rustix::fd::{AsFd, OwnedFd};
 use stepkit::args::{Args, UsageError};
 use stepkit::clock::{self, Instant};
@@ -64,22 +67,16 @@ const VERSION: &str = concat!("entrypoint ", env!("CARGO_PKG_VERSION"), "\n");
 const USAGE: &str = "\
 Usage: entrypoint [OPTION]... -- COMMAND [ARG]...
        entrypoint cp SOURCE DEST
-Runs COMMAND as one step: waits for its dependencies, forwards signals,
-reaps zombies, then writes P (success) or P.err holding the status.
-  --wait PATH          wait for the step with post file PATH (repeatable)
-  --wait-nonempty      a PATH counts only with content
-  --wait-timeout D     give up waiting after D (124)
-  --always             run even if a dependency failed
-  --post-file P        the step's marker
-  --termination-path T termination message (Tekton JSON)
-  --timeout D          stop COMMAND D after its start (124)
-  --grace D            SIGTERM to SIGKILL delay (10s)
-  --on-error continue  a failure still writes P and exits 0
-  --stop-when PATH     stop COMMAND when PATH(.err) appears: success
+Runs COMMAND as a step, then writes P (or P.err) holding its status.
+ --wait P  --wait-nonempty  --wait-timeout D  --always   dependencies
+ --post-file P  --termination-path T  --results-dir D    outcome
+ --timeout D  --grace D (10s)  --on-error continue  --stop-when P
+ --stdout-path F  --stderr-path F  --hold-until P
 Tekton: -post_file= -wait_file=A,B -wait_file_content -termination_path=
--timeout= -on_error=continue|stopAndFail -entrypoint=PROG -- ARGS
-Durations: 30, 250ms, 1.5s, 1m30s, 1h (0: none). Exit: COMMAND's, 128+N
-signal N, 1 skipped, 124 timeout, 125 usage/system, 126/127 cannot run.
+ -timeout= -on_error= -entrypoint=PROG -results=A,B -step_metadata_dir=
+ -stdout_path= -stderr_path=
+Exit: COMMAND's, 128+N signal, 1 skipped, 124 timeout, 125 usage/system,
+126/127 cannot run. Durations: 30, 250ms, 1m30s, 0 for none.
 ";
 
 stepkit::tool_main!(run);
@@ -100,7 +97,13 @@ fn run(mut args: Args) -> u8 {
     }
 
     // 2. Options.
-    let mut step = Step { post_file: None, termination_path: None, started_ms: clock::unix_millis() };
+    let mut step = Step {
+        post_file: None,
+        termination_path: None,
+        started_ms: clock::unix_millis(),
+        results: Default::default(),
+        ran: false,
+    };
     let mut opts = match options::parse(&args, &mut step, USAGE, VERSION) {
         Ok(Some(o)) => o,
         Ok(None) => return status::OK,
@@ -117,114 +120,168 @@ fn run(mut args: Args) -> u8 {
         Err(e) => return fail(&step, Line::new(TOOL).text("cannot create signalfd").reason(e)),
     };
 
-    // 3. Liveness: hold P.lock while alive.
-    let _lock = match step.post_file.map(hold_lock) {
-        Some(Err(e)) => {
-            let p = step.post_file.unwrap_or_default();
-            let lock = PathBuf::with_suffix(p, b".lock");
-            let lock = lock.as_ref().map_or(p, |l| l.as_bytes());
-            return fail(&step, Line::new(TOOL).text("cannot create ").quoted(lock).reason(e));
-        }
-        Some(Ok(fd)) => Some(fd),
-        None => None,
-    };
+    // 3.-7. The step itself: its outcome is written when this block ends.
+    let mut lock = None;
+    let status = 'step: {
+        // 3. Liveness: hold P.lock while alive.
+        lock = match step.post_file.map(hold_lock) {
+            Some(Err(e)) => {
+                let p = step.post_file.unwrap_or_default();
+                let lock = PathBuf::with_suffix(p, b".lock");
+                let lock = lock.as_ref().map_or(p, |l| l.as_bytes());
+                break 'step fail(&step, Line::new(TOOL).text("cannot create ").quoted(lock).reason(e));
+            }
+            Some(Ok(fd)) => Some(fd),
+            None => None,
+        };
 
-    // 4. Wait for the dependencies.
-    if let Some(engine) = opts.waits.as_mut() {
-        let deadline = opts.wait_timeout.map(|t| Instant::now().after(t));
-        let outcome = loop {
-            match engine.wait(deadline, Some(signals.as_fd())) {
-                Outcome::Interrupted => {
-                    while let Some(sig) = sys::read_signal(signals.as_fd()) {
-                        if signals::ends_wait(sig) {
-                            step.started_ms = clock::unix_millis();
-                            let code = status::for_signal(sig);
-                            return step.finish(code, code, Some(Reason::Cancelled), None);
-                        }
-                        if sig == libc::SIGCHLD {
-                            supervise::reap_all();
+        // 4. Wait for the dependencies.
+        if let Some(engine) = opts.waits.as_mut() {
+            let deadline = opts.wait_timeout.map(|t| Instant::now().after(t));
+            let outcome = loop {
+                match engine.wait(deadline, Some(signals.as_fd())) {
+                    Outcome::Interrupted => {
+                        while let Some(sig) = sys::read_signal(signals.as_fd()) {
+                            if signals::ends_wait(sig) {
+                                step.started_ms = clock::unix_millis();
+                                let code = status::for_signal(sig);
+                                break 'step step.finish(code, code, Some(Reason::Cancelled), None);
+                            }
+                            if sig == libc::SIGCHLD {
+                                supervise::reap_all();
+                            }
                         }
                     }
+                    other => break other,
                 }
-                other => break other,
+            };
+            let mut note = Line::new(TOOL);
+            if wait_engine::report_into(&mut note, engine, outcome) {
+                note.emit();
             }
-        };
-        let mut note = Line::new(TOOL);
-        if wait_engine::report_into(&mut note, engine, outcome) {
-            note.emit();
+            step.started_ms = clock::unix_millis();
+            match outcome {
+                Outcome::Failed(_) => {
+                    break 'step step.finish(
+                        status::SKIPPED,
+                        status::SKIPPED,
+                        Some(Reason::Skipped),
+                        Some(&note),
+                    )
+                }
+                Outcome::Died(_) => {
+                    let reason = Some(Reason::DependencyDied);
+                    break 'step step.finish(status::SKIPPED, status::SKIPPED, reason, Some(&note));
+                }
+                Outcome::TimedOut(_) => {
+                    let reason = Some(Reason::TimeoutExceeded);
+                    break 'step step.finish(status::TIMED_OUT, status::TIMED_OUT, reason, Some(&note));
+                }
+                Outcome::Ready | Outcome::Interrupted => {}
+            }
+        }
+
+        // 5. Start COMMAND.
+        let mut command = opts.command;
+        if let Some(prog) = opts.program {
+            // `-entrypoint=PROG -- ARGS`: PROG takes the slot just before ARGS.
+            command -= 1;
+            args.replace_slot(command, prog);
+        }
+        let name = args.get(command).unwrap_or_default();
+        // Its results directories exist before it starts.
+        if let Err(line) = step.results.create_dirs() {
+            break 'step fail(&step, line);
         }
         step.started_ms = clock::unix_millis();
-        match outcome {
-            Outcome::Failed(_) => {
-                return step.finish(status::SKIPPED, status::SKIPPED, Some(Reason::Skipped), Some(&note))
+        // Its output relayed to the log and to --stdout-path/--stderr-path.
+        let mut relays = [None, None];
+        for ((slot, path), fd) in relays.iter_mut().zip([opts.stdout_path, opts.stderr_path]).zip([1, 2]) {
+            if let Some(path) = path {
+                match Relay::new(path, fd) {
+                    Ok(pair) => *slot = Some(pair),
+                    Err(line) => break 'step fail(&step, line),
+                }
             }
-            Outcome::Died(_) => {
-                let reason = Some(Reason::DependencyDied);
-                return step.finish(status::SKIPPED, status::SKIPPED, reason, Some(&note));
-            }
-            Outcome::TimedOut(_) => {
-                let reason = Some(Reason::TimeoutExceeded);
-                return step.finish(status::TIMED_OUT, status::TIMED_OUT, reason, Some(&note));
-            }
-            Outcome::Ready | Outcome::Interrupted => {}
         }
-    }
+        let stdio = relays.each_ref().map(|r| r.as_ref().map(|(_, w)| w.as_raw_fd()));
+        // A command on a terminal gets it (as tini does), or its first read stops it.
+        let terminal = sys::owns_terminal();
+        let spawned = match args.command(command) {
+            Some(argv) => sys::spawn(argv, terminal, stdio),
+            None => Err(SpawnError::Exec(rustix::io::Errno::NOENT)),
+        };
+        // The command has its ends of the pipes; the wrapper keeps the others.
+        let mut relays = relays.map(|r| r.map(|(relay, _write_end)| relay));
+        step.ran = true;
+        let child = match spawned {
+            Ok(pid) => pid,
+            Err(SpawnError::Setup(e)) => {
+                break 'step fail(&step, Line::new(TOOL).text("cannot start ").quoted(name).reason(e))
+            }
+            Err(SpawnError::Exec(e)) => {
+                let code = status::for_exec_error(e);
+                let line = Line::new(TOOL).text("cannot run ").quoted(name).reason(e);
+                line.emit();
+                break 'step finish_command(&step, opts.on_error, code, Reason::Error, Some(&line));
+            }
+        };
 
-    // 5. Start COMMAND.
-    let mut command = opts.command;
-    if let Some(prog) = opts.program {
-        // `-entrypoint=PROG -- ARGS`: PROG takes the slot just before ARGS.
-        command -= 1;
-        args.replace_slot(command, prog);
-    }
-    let name = args.get(command).unwrap_or_default();
-    step.started_ms = clock::unix_millis();
-    // A command on a terminal gets it (as tini does), or its first read stops it.
-    let terminal = sys::owns_terminal();
-    let spawned = match args.command(command) {
-        Some(argv) => sys::spawn(argv, terminal),
-        None => Err(SpawnError::Exec(rustix::io::Errno::NOENT)),
-    };
-    let child = match spawned {
-        Ok(pid) => pid,
-        Err(SpawnError::Setup(e)) => {
-            return fail(&step, Line::new(TOOL).text("cannot start ").quoted(name).reason(e))
+        // The wait's descriptors go now, while COMMAND runs: the last close of
+        // an inotify instance that had a watch waits for a kernel grace period.
+        drop(opts.waits.take());
+
+        // 6. Supervise until it ends; then take the terminal back if it was ours.
+        let limits = Limits { timeout: opts.timeout, grace: opts.grace };
+        let (ended, cause) = supervise(child, signals.as_fd(), &limits, opts.stop_when.as_mut(), &mut relays);
+        // F is complete before the marker appears.
+        relays.iter_mut().flatten().for_each(Relay::drain);
+        if terminal {
+            sys::take_terminal();
         }
-        Err(SpawnError::Exec(e)) => {
-            let code = status::for_exec_error(e);
-            let line = Line::new(TOOL).text("cannot run ").quoted(name).reason(e);
+
+        // 7. Outcome.
+        let (code, reason) = match (cause, ended) {
+            (Cause::TimedOut, _) => (status::TIMED_OUT, Reason::TimeoutExceeded),
+            (Cause::Stopped, _) => (status::OK, Reason::Stopped),
+            (Cause::Exited, Ended::Exited(0)) => (0, Reason::Completed),
+            (Cause::Exited, Ended::Exited(_)) => (ended.status(), Reason::Error),
+            (Cause::Exited, Ended::Signaled(_)) => (ended.status(), Reason::Signaled),
+        };
+        if cause == Cause::TimedOut {
+            // A step that timed out fails, `--on-error continue` or not (Tekton
+            // checks the deadline first).
+            let line = Line::new(TOOL).text("timed out: stopped ").quoted(name);
             line.emit();
-            return finish_command(&step, opts.on_error, code, Reason::Error, Some(&line));
+            break 'step step.finish(code, code, Some(reason), Some(&line));
         }
+        finish_command(&step, opts.on_error, code, reason, None)
     };
 
-    // The wait's descriptors go now, while COMMAND runs: the last close of
-    // an inotify instance that had a watch waits for a kernel grace period.
-    drop(opts.waits.take());
-
-    // 6. Supervise until it ends; then take the terminal back if it was ours.
-    let limits = Limits { timeout: opts.timeout, grace: opts.grace };
-    let (ended, cause) = supervise(child, signals.as_fd(), &limits, opts.stop_when.as_mut());
-    if terminal {
-        sys::take_terminal();
+    // 8. Hold: the step's result is known (the marker says it), so P.lock
+    // goes; the wrapper stays until every `--hold-until` path is finished.
+    drop(lock);
+    match opts.hold_until.as_mut() {
+        Some(engine) => hold(engine, signals.as_fd(), status),
+        None => status,
     }
+}
 
-    // 7. Outcome.
-    let (code, reason) = match (cause, ended) {
-        (Cause::TimedOut, _) => (status::TIMED_OUT, Reason::TimeoutExceeded),
-        (Cause::Stopped, _) => (status::OK, Reason::Stopped),
-        (Cause::Exited, Ended::Exited(0)) => (0, Reason::Completed),
-        (Cause::Exited, Ended::Exited(_)) => (ended.status(), Reason::Error),
-        (Cause::Exited, Ended::Signaled(_)) => (ended.status(), Reason::Signaled),
-    };
-    if cause == Cause::TimedOut {
-        // A step that timed out fails, `--on-error continue` or not (Tekton
-        // checks the deadline first).
-        let line = Line::new(TOOL).text("timed out: stopped ").quoted(name);
-        line.emit();
-        return step.finish(code, code, Some(reason), Some(&line));
+/// `--hold-until`: sleeps until every path is finished (done, failed or
+/// died), then returns the step's `status`; TERM, INT, HUP or QUIT end the
+/// hold at once (the rule of every wait), with the same status.
+fn hold(engine: &mut stepkit::wait_engine::Engine, signals: rustix::fd::BorrowedFd<'_>, status: u8) -> u8 {
+    while engine.wait(None, Some(signals)) == Outcome::Interrupted {
+        while let Some(sig) = sys::read_signal(signals) {
+            if signals::ends_wait(sig) {
+                return status;
+            }
+            if sig == libc::SIGCHLD {
+                supervise::reap_all();
+            }
+        }
     }
-    finish_command(&step, opts.on_error, code, reason, None)
+    status
 }
 
 /// Records how COMMAND ended: with `--on-error continue`, a failure is a

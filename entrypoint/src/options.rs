@@ -38,6 +38,12 @@ pub struct Options {
     pub stop_when: Option<Engine<'static>>,
     /// `-entrypoint=PROG`: the program; the arguments follow `--`.
     pub program: Option<&'static CStr>,
+    /// `--stdout-path F`: COMMAND's stdout goes to the log and to F.
+    pub stdout_path: Option<&'static [u8]>,
+    /// `--stderr-path F`: the same for stderr.
+    pub stderr_path: Option<&'static [u8]>,
+    /// The `--hold-until` paths, if any: the wrapper stays until all are finished.
+    pub hold_until: Option<Engine<'static>>,
     /// argv index where COMMAND's arguments start (argc if none).
     pub command: usize,
 }
@@ -67,58 +73,81 @@ enum Key {
     OnError,
     StopWhen,
     Program,
-    Ignored,
-    /// A Tekton flag this entrypoint does not implement (a switch if true).
-    Unsupported(bool),
+    ResultsDir,
+    Results,
+    StepMetadataDir,
+    /// `-step_results=A,B`: every file in `D/results` is read anyway.
+    StepResults,
+    StdoutPath,
+    StderrPath,
+    HoldUntil,
+    /// A Tekton flag that is not implemented and takes a value.
+    Unsupported,
+    /// A Tekton switch that is not implemented (accepted as `=false`).
+    UnsupportedSwitch,
 }
 
 impl Key {
     fn takes_value(self) -> bool {
-        !matches!(self, Key::WaitNonempty | Key::Always | Key::Unsupported(true))
+        !matches!(self, Key::WaitNonempty | Key::Always | Key::UnsupportedSwitch)
     }
 }
 
-/// Native and Tekton names.
-const NAMES: [(&[u8], Key); 33] = [
-    (b"post-file", Key::PostFile),
-    (b"post_file", Key::PostFile),
-    (b"termination-path", Key::TerminationPath),
-    (b"termination_path", Key::TerminationPath),
-    (b"wait", Key::Wait),
-    (b"wait_file", Key::WaitFile),
-    (b"wait-nonempty", Key::WaitNonempty),
-    (b"wait_file_content", Key::WaitNonempty),
-    (b"wait-timeout", Key::WaitTimeout),
-    (b"always", Key::Always),
-    (b"timeout", Key::Timeout),
-    (b"grace", Key::Grace),
-    (b"on-error", Key::OnError),
-    (b"on_error", Key::OnError),
-    (b"stop-when", Key::StopWhen),
-    (b"entrypoint", Key::Program),
-    // Tekton passes it to every step; there is no step metadata here.
-    (b"step_metadata_dir", Key::Ignored),
-    // Tekton's flags that are not implemented: refused by name, never ignored.
-    (b"results", Key::Unsupported(false)),
-    (b"step_results", Key::Unsupported(false)),
-    (b"stdout_path", Key::Unsupported(false)),
-    (b"stderr_path", Key::Unsupported(false)),
-    (b"when_expressions", Key::Unsupported(false)),
-    (b"result_from", Key::Unsupported(false)),
-    (b"spire_socket_path", Key::Unsupported(false)),
-    (b"breakpoint_on_failure", Key::Unsupported(true)),
-    (b"debug_before_step", Key::Unsupported(true)),
-    (b"enable_spire", Key::Unsupported(true)),
-    (b"compress_termination_message", Key::Unsupported(true)),
-    (b"basic-docker", Key::Unsupported(false)),
-    (b"docker-config", Key::Unsupported(false)),
-    (b"docker-cfg", Key::Unsupported(false)),
-    (b"basic-git", Key::Unsupported(false)),
-    (b"ssh-git", Key::Unsupported(false)),
-];
+/// The native and Tekton names, one space between them, in the order of
+/// [`KEYS`] (one string: smaller than a table of slices).
+const NAMES: &[u8] = b"post-file post_file termination-path termination_path wait wait_file \
+wait-nonempty wait_file_content wait-timeout always timeout grace on-error on_error stop-when \
+entrypoint results-dir results step_metadata_dir step_results stdout-path stdout_path \
+stderr-path stderr_path hold-until \
+when_expressions result_from spire_socket_path basic-docker docker-config docker-cfg basic-git \
+ssh-git breakpoint_on_failure debug_before_step enable_spire compress_termination_message";
+
+const KEYS: [Key; 37] = {
+    use Key::*;
+    [
+        PostFile,
+        PostFile,
+        TerminationPath,
+        TerminationPath,
+        Wait,
+        WaitFile,
+        WaitNonempty,
+        WaitNonempty,
+        WaitTimeout,
+        Always,
+        Timeout,
+        Grace,
+        OnError,
+        OnError,
+        StopWhen,
+        Program,
+        ResultsDir,
+        Results,
+        StepMetadataDir,
+        StepResults,
+        StdoutPath,
+        StdoutPath,
+        StderrPath,
+        StderrPath,
+        HoldUntil,
+        // Tekton's flags that are not implemented: refused by name, never ignored.
+        Unsupported,
+        Unsupported,
+        Unsupported,
+        Unsupported,
+        Unsupported,
+        Unsupported,
+        Unsupported,
+        Unsupported,
+        UnsupportedSwitch,
+        UnsupportedSwitch,
+        UnsupportedSwitch,
+        UnsupportedSwitch,
+    ]
+};
 
 fn lookup(name: &[u8]) -> Option<Key> {
-    NAMES.iter().find(|(n, _)| *n == name).map(|&(_, k)| k)
+    NAMES.split(|&c| c == b' ').zip(KEYS).find(|(n, _)| *n == name).map(|(_, k)| k)
 }
 
 /// Why the command line was not accepted.
@@ -149,6 +178,9 @@ pub fn parse(args: &Args, step: &mut Step, usage: &str, version: &str) -> Result
         on_error: OnError::Stop,
         stop_when: None,
         program: None,
+        stdout_path: None,
+        stderr_path: None,
+        hold_until: None,
         command: args.len(),
     };
     // Every argument could be a path, and each comma could split one more.
@@ -170,9 +202,9 @@ pub fn parse(args: &Args, step: &mut Step, usage: &str, version: &str) -> Result
             return Ok(None);
         }
         let key = lookup(name).ok_or(UsageError::Unknown(raw))?;
-        if let Key::Unsupported(switch) = key {
+        if matches!(key, Key::Unsupported | Key::UnsupportedSwitch) {
             // A switch set to false asks for nothing.
-            if !(switch && flag_value(name, inline) == Ok(false)) {
+            if !(key == Key::UnsupportedSwitch && flag_value(name, inline) == Ok(false)) {
                 return Err(UsageError::Unsupported(raw).into());
             }
             continue;
@@ -199,12 +231,33 @@ pub fn parse(args: &Args, step: &mut Step, usage: &str, version: &str) -> Result
                 step.termination_path = Some(v);
                 Ok(())
             }
+            Key::ResultsDir => {
+                step.results.dir = Some(v);
+                Ok(())
+            }
+            Key::Results => {
+                step.results.names = Some(v);
+                Ok(())
+            }
+            Key::StepMetadataDir => {
+                step.results.metadata = Some(v);
+                Ok(())
+            }
             Key::Wait => add_path(&mut o.waits, capacity, v),
             Key::WaitFile => v
                 .split(|&c| c == b',')
                 .filter(|s| !s.is_empty())
                 .try_for_each(|path| add_path(&mut o.waits, capacity, path)),
             Key::StopWhen => add_path(&mut o.stop_when, capacity, v),
+            Key::HoldUntil => add_path(&mut o.hold_until, capacity, v),
+            Key::StdoutPath => {
+                o.stdout_path = Some(v);
+                Ok(())
+            }
+            Key::StderrPath => {
+                o.stderr_path = Some(v);
+                Ok(())
+            }
             Key::WaitTimeout => {
                 o.wait_timeout = duration::limit(v)?;
                 Ok(())
@@ -235,6 +288,10 @@ pub fn parse(args: &Args, step: &mut Step, usage: &str, version: &str) -> Result
     if let Some(e) = o.stop_when.as_mut() {
         e.set_options(wait_engine::Options { any: true, always: true, ..wait_engine::Options::default() });
     }
+    if let Some(e) = o.hold_until.as_mut() {
+        // Held until every path is finished, however it ended.
+        e.set_options(wait_engine::Options { always: true, ..wait_engine::Options::default() });
+    }
     if o.program.is_none() && o.command >= args.len() {
         return Err(UsageError::Other("missing COMMAND").into());
     }
@@ -257,7 +314,13 @@ mod tests {
     }
 
     fn step() -> Step {
-        Step { post_file: None, termination_path: None, started_ms: 0 }
+        Step {
+            post_file: None,
+            termination_path: None,
+            started_ms: 0,
+            results: Default::default(),
+            ran: false,
+        }
     }
 
     fn opts(list: &[&str]) -> (Options, Step) {
@@ -353,6 +416,16 @@ mod tests {
             Some(UsageError::Invalid("--on-error value", b"maybe"))
         );
         assert_eq!(bad(&["e", "--post-file"]), Some(UsageError::MissingValue(b"--post-file")));
+    }
+
+    #[test]
+    fn every_name_has_its_key() {
+        assert_eq!(NAMES.split(|&c| c == b' ').count(), KEYS.len());
+        assert_eq!(lookup(b"post_file"), Some(Key::PostFile));
+        assert_eq!(lookup(b"hold-until"), Some(Key::HoldUntil));
+        assert_eq!(lookup(b"compress_termination_message"), Some(Key::UnsupportedSwitch));
+        assert_eq!(lookup(b"ssh-git"), Some(Key::Unsupported));
+        assert_eq!(lookup(b"post"), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use stepkit::clock;
 use stepkit::mem::Buf;
 use stepkit::path::{create_dirs, dirname, PathBuf};
 use stepkit::say::{self, Line};
+use stepkit::status::TOOL_FAILED;
 use stepkit::sys;
 
 use crate::TOOL;
@@ -57,6 +58,156 @@ pub struct Step {
     pub termination_path: Option<&'static [u8]>,
     /// When the step started (ms since the epoch).
     pub started_ms: u64,
+    /// Where the results are read from once COMMAND has ended.
+    pub results: Results,
+    /// COMMAND was started: its results and `exitCode` are written.
+    pub ran: bool,
+}
+
+/// A step's outputs, read once its command has ended (DESIGN.md section 3).
+#[derive(Default)]
+pub struct Results {
+    /// `--results-dir DIR`: every regular file directly in DIR (type 1).
+    pub dir: Option<&'static [u8]>,
+    /// `-results=A,B`: those names in Tekton's `/tekton/results` (type 1);
+    /// a missing one is skipped, as Tekton does.
+    pub names: Option<&'static [u8]>,
+    /// `-step_metadata_dir=D`: `D/results` (type 4) and `D/exitCode`.
+    pub metadata: Option<&'static [u8]>,
+}
+
+/// Tekton's results directory, for `-results=A,B`.
+pub const TEKTON_RESULTS: &[u8] = b"/tekton/results";
+
+impl Results {
+    /// Creates the directories the command writes its results into, before it
+    /// starts (DESIGN.md section 7); the line that says which one failed.
+    pub fn create_dirs(&self) -> Result<(), Line> {
+        let metadata = self.metadata.map(|d| (d, &b"/results"[..]));
+        let tekton = self.names.map(|_| (TEKTON_RESULTS, &b""[..]));
+        for (dir, sub) in [self.dir.map(|d| (d, &b""[..])), metadata, tekton].into_iter().flatten() {
+            let p = PathBuf::with_suffix(dir, sub)
+                .map_err(|e| Line::new(TOOL).text("cannot create ").quoted(dir).reason(e))?;
+            create_dirs(p.as_bytes())
+                .map_err(|e| Line::new(TOOL).text("cannot create ").quoted(p.as_bytes()).reason(e))?;
+        }
+        Ok(())
+    }
+
+    /// True when `key` is the name of one of this step's results (an older
+    /// entry with that key is replaced by ours).
+    fn has(&self, key: &[u8]) -> bool {
+        let named = self.names.is_some_and(|n| n.split(|&c| c == b',').any(|n| n == key));
+        let metadata = self.metadata.map(|d| (d, &b"/results/"[..]));
+        let dir = self.dir.map(|d| (d, &b"/"[..]));
+        named
+            || [dir, metadata].into_iter().flatten().any(|(d, sub)| {
+                PathBuf::with_suffix(d, sub)
+                    .and_then(|mut p| p.push(key).map(|()| p))
+                    .is_ok_and(|p| regular(&p))
+            })
+    }
+
+    /// Appends every result to `json` (after `kept` entries); the line that
+    /// says why one cannot be taken (not UTF-8, or too large: no result is
+    /// ever dropped or cut).
+    fn add_to(&self, json: &mut Json, kept: &mut usize) -> Result<(), Line> {
+        if let Some(dir) = self.dir {
+            each_file(dir, b"", &mut |name| add_result(json, kept, dir, b"/", name, 1))?;
+        }
+        for name in self.names.unwrap_or_default().split(|&c| c == b',').filter(|n| !n.is_empty()) {
+            add_result(json, kept, TEKTON_RESULTS, b"/", name, 1)?;
+        }
+        if let Some(d) = self.metadata {
+            each_file(d, b"/results", &mut |name| add_result(json, kept, d, b"/results/", name, 4))?;
+        }
+        Ok(())
+    }
+}
+
+/// Appends the result in file `dir` `sub` `name` as an entry of type `ty`.
+#[inline(never)]
+fn add_result(
+    json: &mut Json,
+    kept: &mut usize,
+    dir: &[u8],
+    sub: &[u8],
+    name: &[u8],
+    ty: u8,
+) -> Result<(), Line> {
+    let cannot = |e| Line::new(TOOL).text("cannot read result ").quoted(name).reason(e);
+    let mut path = PathBuf::with_suffix(dir, sub).map_err(cannot)?;
+    path.push(name).map_err(cannot)?;
+    let mut buf = [0u8; MAX];
+    let value = match read_small(path.as_bytes(), &mut buf) {
+        Ok(Some(v)) => v,
+        // `-results=A,B`: a result the command did not write is skipped.
+        Err(Errno::NOENT) if ty == 1 && dir == TEKTON_RESULTS => return Ok(()),
+        Ok(None) => {
+            let size = rustix::fs::stat(path.as_cstr()).map_or(MAX as u64 + 1, |st| st.st_size as u64);
+            return Err(too_large(name, json.len() + RESERVED + size as usize));
+        }
+        Err(e) => return Err(cannot(e)),
+    };
+    if !is_utf8(value) {
+        return Err(Line::new(TOOL).text("result ").quoted(name).text(" is not UTF-8 text"));
+    }
+    let need = json.len() + 1 + entry_len(name, value) + RESERVED;
+    if need > MAX || !json.result(*kept == 0, name, value, ty) {
+        return Err(too_large(name, need));
+    }
+    *kept += 1;
+    Ok(())
+}
+
+/// `result 'NAME' does not fit in the termination message: N bytes with it, over 4096`.
+fn too_large(name: &[u8], need: usize) -> Line {
+    Line::new(TOOL)
+        .text("result ")
+        .quoted(name)
+        .text(" does not fit in the termination message: ")
+        .num(need as u64)
+        .text(" bytes with it, over 4096")
+}
+
+/// True when `path` is a regular file (not following a symlink).
+fn regular(path: &PathBuf) -> bool {
+    use rustix::fs::{statat, AtFlags, FileType, CWD};
+    statat(CWD, path.as_cstr(), AtFlags::SYMLINK_NOFOLLOW)
+        .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
+}
+
+/// Calls `each(name)` for every regular file directly in `dir` `sub`, in
+/// the directory's order; anything but a regular file (a directory, a
+/// symlink) is not a result and is passed over.
+#[inline(never)]
+fn each_file(dir: &[u8], sub: &[u8], each: &mut dyn FnMut(&[u8]) -> Result<(), Line>) -> Result<(), Line> {
+    use core::mem::MaybeUninit;
+    use rustix::fs::{openat, FileType, Mode, OFlags, RawDir, CWD};
+    let cannot = |e| Line::new(TOOL).text("cannot read the results in ").quoted(dir).reason(e);
+    let path = PathBuf::with_suffix(dir, sub).map_err(cannot)?;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let fd = match openat(CWD, path.as_cstr(), flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(cannot(e)),
+    };
+    let mut space = [MaybeUninit::<u8>::uninit(); 1024];
+    let mut entries = RawDir::new(&fd, &mut space);
+    while let Some(entry) = entries.next() {
+        let entry = entry.map_err(cannot)?;
+        let name = entry.file_name().to_bytes();
+        let kind = entry.file_type();
+        let file = kind == FileType::RegularFile
+            || kind == FileType::Unknown
+                && PathBuf::with_suffix(path.as_bytes(), b"/")
+                    .and_then(|mut p| p.push(name).map(|()| p))
+                    .is_ok_and(|p| regular(&p));
+        if file {
+            each(name)?;
+        }
+    }
+    Ok(())
 }
 
 impl Step {
@@ -70,6 +221,32 @@ impl Step {
     /// `ExitCode` and no `Reason`, which Tekton's controller reports as
     /// `Continued` with that exit code.
     pub fn finish(&self, status: u8, exit_code: u8, reason: Option<Reason>, note: Option<&Line>) -> u8 {
+        let (mut status, mut exit_code, mut reason) = (status, exit_code, reason);
+        if let (true, Some(d)) = (self.ran, self.results.metadata) {
+            let mut digits = [0u8; 20];
+            let code = say::fmt_u64(u64::from(exit_code), &mut digits);
+            let file = PathBuf::with_suffix(d, b"/exitCode");
+            if let Err(e) = file.and_then(|f| write_step_file(f.as_bytes(), code, false)) {
+                say::failed(TOOL, "cannot write the exit code in", d, e);
+            }
+        }
+        // The message is made before the marker, which depends on it: a result
+        // that cannot be taken fails the step.
+        let mut json = Json::new();
+        let problem;
+        let mut note = note;
+        if let Some(t) = self.termination_path {
+            let mut kept = merge_existing(t, &mut json, self);
+            if let (true, Err(line)) = (self.ran, self.results.add_to(&mut json, &mut kept)) {
+                line.emit();
+                problem = line;
+                (status, exit_code, reason, note) =
+                    (TOOL_FAILED, TOOL_FAILED, Some(Reason::Error), Some(&problem));
+                json = Json::new();
+                kept = merge_existing(t, &mut json, self);
+            }
+            self.close_message(&mut json, kept, exit_code, reason, note);
+        }
         if let Some(p) = self.post_file {
             let mut digits = [0u8; 20];
             let digits = say::fmt_u64(u64::from(status), &mut digits);
@@ -93,19 +270,42 @@ impl Step {
             }
         }
         if let Some(t) = self.termination_path {
-            let mut json = Json::new();
-            let ours =
-                Entries { started_ms: self.started_ms, exit_code, reason, note: note.map(|l| l.body(TOOL)) };
-            let kept = merge_existing(t, &mut json, &ours);
-            if !kept {
-                json = Json::new();
-                json.message(&ours, None);
-            }
             if let Err(e) = write_step_file(t, json.as_bytes(), true) {
                 say::failed(TOOL, "cannot write", t, e);
             }
         }
         status
+    }
+
+    /// Our fixed entries after the `kept` ones already in `json`; if they do
+    /// not fit after entries someone else left, those are dropped (one line).
+    fn close_message(
+        &self,
+        json: &mut Json,
+        kept: usize,
+        exit_code: u8,
+        reason: Option<Reason>,
+        note: Option<&Line>,
+    ) {
+        let ours =
+            Entries { started_ms: self.started_ms, exit_code, reason, note: note.map(|l| l.body(TOOL)) };
+        if !json.message(&ours, kept) {
+            if let Some(t) = self.termination_path {
+                Line::new(TOOL)
+                    .text("cannot keep the entries already in ")
+                    .quoted(t)
+                    .text(": the message would pass 4096 bytes")
+                    .emit();
+            }
+            *json = Json::new();
+            json.message(&ours, 0);
+        }
+    }
+
+    /// True when `key` is one this step writes.
+    fn writes_key(&self, key: &[u8]) -> bool {
+        ["StartedAt", "ExitCode", "Reason", "Message"].iter().any(|k| k.as_bytes() == key)
+            || self.results.has(key)
     }
 }
 
@@ -140,183 +340,105 @@ fn overwrite(path: &[u8], content: &[u8]) -> Result<(), Errno> {
 }
 
 /// Reads the termination file `path` as someone else left it and, if it holds
-/// Tekton-style entries, puts those whose keys are not ours into `json`
-/// followed by ours (Tekton merges the same way; Kubernetes tooling reads the
-/// last entry of a key). Returns false when there was nothing to keep, or when
-/// keeping it would pass the 4096-byte limit (said in one line).
-fn merge_existing(path: &[u8], json: &mut Json, ours: &Entries<'_>) -> bool {
+/// Tekton-style entries, puts those whose keys are not the step's into `json`
+/// (opening the array); returns how many were kept. Tekton merges the same
+/// way, and Kubernetes tooling reads the last entry of a key.
+fn merge_existing(path: &[u8], json: &mut Json, step: &Step) -> usize {
     let mut old = [0u8; MAX];
-    let Some(old) = read_small(path, &mut old) else { return false };
+    let Ok(Some(old)) = read_small(path, &mut old) else { return 0 };
     let mut foreign = 0;
-    let keys = ours.keys();
+    let mut kept = Json::new();
     let ok = json_entries(old, |entry, key| {
-        if keys.iter().all(|k| k.as_bytes() != key) {
+        if !step.writes_key(key) {
             foreign += 1;
-            json.raw(if foreign == 1 { b"[" } else { b"," });
-            json.raw(entry);
+            kept.raw(if foreign == 1 { b"[" } else { b"," });
+            kept.raw(entry);
         }
     });
-    if !ok || foreign == 0 {
-        return false;
+    if !ok || foreign == 0 || kept.overflow {
+        return 0;
     }
-    if !json.message(ours, Some(foreign)) {
-        Line::new(TOOL)
-            .text("cannot keep the entries already in ")
-            .quoted(path)
-            .text(": the message would pass 4096 bytes")
-            .emit();
-        return false;
-    }
-    true
+    *json = kept;
+    foreign
 }
 
-/// The whole content of the file at `path` if it is at most `buf.len()` bytes.
-fn read_small<'b>(path: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
+/// The whole content of the file at `path` if it is at most `buf.len()`
+/// bytes (`None` if longer).
+fn read_small<'b>(path: &[u8], buf: &'b mut [u8]) -> Result<Option<&'b [u8]>, Errno> {
     use rustix::fs::{openat, Mode, OFlags, CWD};
-    let p = PathBuf::new(path).ok()?;
-    let fd =
-        openat(CWD, p.as_cstr(), OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK, Mode::empty()).ok()?;
+    let p = PathBuf::new(path)?;
+    let fd = openat(CWD, p.as_cstr(), OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK, Mode::empty())?;
     let mut len = 0;
     loop {
-        let rest = buf.get_mut(len..)?;
-        if rest.is_empty() {
-            return None;
-        }
+        let Some(rest) = buf.get_mut(len..).filter(|r| !r.is_empty()) else {
+            // Full: longer than the buffer unless this is the end.
+            let mut probe = [0u8; 1];
+            return Ok(match rustix::io::read(&fd, &mut probe) {
+                Ok(0) => buf.get(..len),
+                _ => None,
+            });
+        };
         match rustix::io::read(&fd, rest) {
-            Ok(0) => break,
+            Ok(0) => return Ok(buf.get(..len)),
             Ok(n) => len += n,
             Err(Errno::INTR) => {}
-            Err(_) => return None,
+            Err(e) => return Err(e),
         }
     }
-    buf.get(..len)
 }
 
-/// Calls `each(entry, key)` for every object of a JSON array of objects
-/// (`entry`: the object's text, `key`: its `"key"` member's raw string
-/// content); false when `text` is not such an array.
+/// Calls `each(entry, key)` for every object of a JSON array of flat objects
+/// as Tekton writes them (`[{"key":"K","value":"V","type":1},...]`: `entry`
+/// is the object's text, `key` the raw content of its `"key"` string); false
+/// when `text` is not such an array.
 fn json_entries(text: &[u8], mut each: impl FnMut(&[u8], &[u8])) -> bool {
-    let mut s = Scan { text, at: 0 };
-    if !s.eat(b'[') {
+    let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+    let start = text.iter().position(|c| !ws(c)).unwrap_or(text.len());
+    let end = text.iter().rposition(|c| !ws(c)).map_or(0, |i| i + 1);
+    let Some(inner) =
+        text.get(start..end).and_then(|t| t.strip_prefix(b"[")).and_then(|t| t.strip_suffix(b"]"))
+    else {
         return false;
-    }
-    if s.eat(b']') {
-        return s.end();
-    }
-    loop {
-        let start = s.skip_ws();
-        let Some(key) = s.object() else { return false };
-        each(text.get(start..s.at).unwrap_or_default(), key);
-        if s.eat(b']') {
-            return s.end();
+    };
+    // Each object: from `{` to the first `}` outside a string; nothing nests.
+    let mut i = 0;
+    let (mut open, mut in_str, mut esc) = (None, false, false);
+    let mut expect_comma = false;
+    while let Some(&c) = inner.get(i) {
+        match (open, c) {
+            (Some(_), _) if in_str => {
+                (esc, in_str) = (!esc && c == b'\\', in_str && (esc || c != b'"'));
+            }
+            (Some(_), b'"') => in_str = true,
+            (Some(o), b'}') => {
+                let entry = inner.get(o..=i).unwrap_or_default();
+                let Some(key) = key_of(entry) else { return false };
+                each(entry, key);
+                (open, expect_comma) = (None, true);
+            }
+            (Some(_), b'{' | b'[' | b']') => return false,
+            (Some(_), _) => {}
+            (None, b',') if expect_comma => expect_comma = false,
+            (None, b'{') if !expect_comma => open = Some(i),
+            (None, c) if ws(&c) => {}
+            (None, _) => return false,
         }
-        if !s.eat(b',') {
-            return false;
-        }
+        i += 1;
     }
+    open.is_none() && (expect_comma || inner.iter().all(ws))
 }
 
-/// A cursor over JSON text: just enough to walk Tekton's entries.
-struct Scan<'t> {
-    text: &'t [u8],
-    at: usize,
-}
-
-impl<'t> Scan<'t> {
-    fn peek(&self) -> Option<u8> {
-        self.text.get(self.at).copied()
-    }
-
-    fn skip_ws(&mut self) -> usize {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.at += 1;
-        }
-        self.at
-    }
-
-    fn eat(&mut self, c: u8) -> bool {
-        self.skip_ws();
-        let hit = self.peek() == Some(c);
-        if hit {
-            self.at += 1;
-        }
-        hit
-    }
-
-    fn end(&mut self) -> bool {
-        self.skip_ws() == self.text.len()
-    }
-
-    /// A string; returns its raw content (escapes left as they are).
-    fn string(&mut self) -> Option<&'t [u8]> {
-        if !self.eat(b'"') {
-            return None;
-        }
-        let start = self.at;
-        loop {
-            match self.peek()? {
-                b'"' => break,
-                b'\\' => self.at += 2,
-                _ => self.at += 1,
-            }
-        }
-        let s = self.text.get(start..self.at);
-        self.at += 1;
-        s
-    }
-
-    /// Any value: a string, an object, an array, or a bare word (number,
-    /// true, false, null).
-    fn value(&mut self) -> Option<()> {
-        match self.peek()? {
-            b'"' => self.string().map(drop),
-            b'{' => self.object().map(drop),
-            b'[' => {
-                self.at += 1;
-                if self.eat(b']') {
-                    return Some(());
-                }
-                loop {
-                    self.skip_ws();
-                    self.value()?;
-                    if self.eat(b']') {
-                        return Some(());
-                    }
-                    self.eat(b',').then_some(())?;
-                }
-            }
-            _ => {
-                let start = self.at;
-                while matches!(self.peek(), Some(b'0'..=b'9' | b'a'..=b'z' | b'-' | b'+' | b'.' | b'E')) {
-                    self.at += 1;
-                }
-                (self.at > start).then_some(())
-            }
-        }
-    }
-
-    /// An object; returns its `"key"` member's raw content (empty if none).
-    fn object(&mut self) -> Option<&'t [u8]> {
-        self.eat(b'{').then_some(())?;
-        let mut key: &'t [u8] = b"";
-        if self.eat(b'}') {
-            return Some(key);
-        }
-        loop {
-            let name = self.string()?;
-            self.eat(b':').then_some(())?;
-            self.skip_ws();
-            if name == b"key" && self.peek() == Some(b'"') {
-                key = self.string()?;
-            } else {
-                self.value()?;
-            }
-            if self.eat(b'}') {
-                return Some(key);
-            }
-            self.eat(b',').then_some(())?;
-        }
-    }
+/// The raw content of the `"key":"..."` member of a flat object.
+fn key_of(entry: &[u8]) -> Option<&[u8]> {
+    let at = entry.windows(7).position(|w| w == br#""key":""#)? + 7;
+    let rest = entry.get(at..)?;
+    let mut esc = false;
+    let len = rest.iter().position(|&c| {
+        let end = !esc && c == b'"';
+        esc = !esc && c == b'\\';
+        end
+    })?;
+    rest.get(..len)
 }
 
 /// Our entries of the message.
@@ -331,21 +453,74 @@ pub struct Entries<'n> {
     pub note: Option<&'n [u8]>,
 }
 
-impl Entries<'_> {
-    /// The keys we write (an older entry with one of them is replaced).
-    fn keys(&self) -> [&'static str; 4] {
-        ["StartedAt", "ExitCode", "Reason", "Message"]
-    }
-}
-
 /// Kubernetes keeps at most 4096 bytes of a termination message.
 const MAX: usize = 4096;
 
-/// Tekton's termination message: a JSON array of `{"key","value","type":3}`.
+/// Tekton's termination message: a JSON array of `{"key","value","type":N}`.
 pub struct Json {
     buf: Buf<MAX>,
     /// Something did not fit: the text is not to be used.
     overflow: bool,
+}
+
+/// Room kept after the results for our own entries (StartedAt, ExitCode,
+/// Reason: at most 150 bytes) and the closing bracket.
+const RESERVED: usize = 160;
+
+/// The JSON text of byte `c` at the start of `s` inside a string, as
+/// (bytes, their length, input bytes used): escapes for `"`, `\` and the
+/// controls, UTF-8 sequences as they are, U+FFFD for a byte that is not UTF-8.
+fn escape(s: &[u8]) -> ([u8; 6], usize, usize) {
+    let c = s.first().copied().unwrap_or(0);
+    let hex = b"0123456789abcdef";
+    match c {
+        b'"' | b'\\' => ([b'\\', c, 0, 0, 0, 0], 2, 1),
+        b'\n' => (*b"\\n\0\0\0\0", 2, 1),
+        b'\t' => (*b"\\t\0\0\0\0", 2, 1),
+        0..=0x1f | 0x7f => {
+            ([b'\\', b'u', b'0', b'0', hex[usize::from(c >> 4)], hex[usize::from(c & 15)]], 6, 1)
+        }
+        0x20..=0x7e => ([c, 0, 0, 0, 0, 0], 1, 1),
+        _ => match utf8_len(s) {
+            0 => (*b"\\ufffd", 6, 1),
+            n => {
+                let mut out = [0u8; 6];
+                if let (Some(dst), Some(src)) = (out.get_mut(..n), s.get(..n)) {
+                    dst.copy_from_slice(src);
+                }
+                (out, n, n)
+            }
+        },
+    }
+}
+
+/// The length of `s` as JSON string content.
+fn escaped_len(s: &[u8]) -> usize {
+    let (mut i, mut len) = (0, 0);
+    while i < s.len() {
+        let (_, n, used) = escape(s.get(i..).unwrap_or_default());
+        len += n;
+        i += used;
+    }
+    len
+}
+
+/// The length of a whole entry `{"key":"K","value":"V","type":N}`.
+fn entry_len(key: &[u8], value: &[u8]) -> usize {
+    br#"{"key":"","value":"","type":1}"#.len() + escaped_len(key) + escaped_len(value)
+}
+
+/// True when `s` is well-formed UTF-8 throughout.
+fn is_utf8(s: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&c) = s.get(i) {
+        let n = if c < 0x80 { 1 } else { utf8_len(s.get(i..).unwrap_or_default()) };
+        if n == 0 {
+            return false;
+        }
+        i += n;
+    }
+    true
 }
 
 impl Json {
@@ -368,64 +543,58 @@ impl Json {
         !self.overflow
     }
 
-    /// Appends `s` as JSON string content, escaped, cut to leave `reserve`
-    /// bytes free. Bytes that are not UTF-8 become U+FFFD.
+    /// Appends `s` as JSON string content, escaped, cut (between escapes) to
+    /// leave `reserve` bytes free.
     fn escaped(&mut self, s: &[u8], reserve: usize) {
         let limit = MAX.saturating_sub(reserve);
         let mut i = 0;
-        while let Some(&c) = s.get(i) {
-            let mut esc = [b'\\', c, 0, 0, 0, 0];
-            let (piece, used): (&[u8], usize) = match c {
-                b'"' | b'\\' => (&esc[..2], 1),
-                b'\n' => (b"\\n", 1),
-                b'\t' => (b"\\t", 1),
-                0..=0x1f | 0x7f => {
-                    let hex = b"0123456789abcdef";
-                    esc = [b'\\', b'u', b'0', b'0', hex[usize::from(c >> 4)], hex[usize::from(c & 15)]];
-                    (&esc, 1)
-                }
-                0x20..=0x7e => (core::slice::from_ref(&c), 1),
-                _ => match utf8_len(s.get(i..).unwrap_or_default()) {
-                    0 => (b"\\ufffd", 1),
-                    n => (s.get(i..i + n).unwrap_or_default(), n),
-                },
-            };
-            if self.len() + piece.len() > limit || !self.raw(piece) {
+        while i < s.len() {
+            let (piece, n, used) = escape(s.get(i..).unwrap_or_default());
+            let piece = piece.get(..n).unwrap_or_default();
+            if self.len() + n > limit || !self.raw(piece) {
                 return;
             }
             i += used;
         }
     }
 
-    fn entry(&mut self, first: bool, key: &str, value: &[u8]) {
+    fn entry(&mut self, first: bool, key: &[u8], value: &[u8], ty: u8, reserve: usize) {
         if !first {
             self.raw(b",");
         }
         self.raw(b"{\"key\":\"");
-        self.raw(key.as_bytes());
+        self.escaped(key, reserve);
         self.raw(b"\",\"value\":\"");
-        self.escaped(value, TAIL.len() + 2);
-        self.raw(TAIL);
+        self.escaped(value, reserve);
+        self.raw(b"\",\"type\":");
+        self.raw(&[b'0' + ty]);
+        self.raw(b"}");
     }
 
-    /// Our entries, closing the array: after `kept` entries already written
+    /// A result entry, whole (the caller checked that it fits); false if not.
+    fn result(&mut self, first: bool, key: &[u8], value: &[u8], ty: u8) -> bool {
+        self.raw(if first { b"[" } else { b"," });
+        self.entry(true, key, value, ty, 0);
+        !self.overflow
+    }
+
+    /// Our entries, closing the array, after `kept` entries already written
     /// (the array is opened here when there are none). False if it did not fit.
-    pub fn message(&mut self, ours: &Entries<'_>, kept: Option<usize>) -> bool {
+    pub fn message(&mut self, ours: &Entries<'_>, kept: usize) -> bool {
         let mut digits = [0u8; 20];
-        self.raw(if kept.is_some() { b"," } else { b"[" });
-        self.entry(true, "StartedAt", &clock::rfc3339_millis(ours.started_ms));
-        self.entry(false, "ExitCode", say::fmt_u64(u64::from(ours.exit_code), &mut digits));
+        let tail = br#"","type":3}"#.len() + 2;
+        self.raw(if kept > 0 { b"," } else { b"[" });
+        self.entry(true, b"StartedAt", &clock::rfc3339_millis(ours.started_ms), 3, tail);
+        self.entry(false, b"ExitCode", say::fmt_u64(u64::from(ours.exit_code), &mut digits), 3, tail);
         if let Some(r) = ours.reason {
-            self.entry(false, "Reason", r.as_str().as_bytes());
+            self.entry(false, b"Reason", r.as_str().as_bytes(), 3, tail);
         }
         if let Some(n) = ours.note {
-            self.entry(false, "Message", n);
+            self.entry(false, b"Message", n, 3, tail);
         }
         self.raw(b"]") && !self.overflow
     }
 }
-
-const TAIL: &[u8] = b"\",\"type\":3}";
 
 /// The length of the well-formed UTF-8 sequence at the start of `s` (which
 /// starts with a byte >= 0x80), or 0 if it is not one.
@@ -461,17 +630,26 @@ mod tests {
 
     fn msg(note: Option<&[u8]>) -> String {
         let mut j = Json::new();
-        assert!(j.message(&ours(note), None));
+        assert!(j.message(&ours(note), 0));
         String::from_utf8(j.as_bytes().to_vec()).unwrap()
     }
 
     fn merged(old: &str) -> (bool, String) {
         let d = std::env::temp_dir().join(format!("ep-merge-{}-{}", std::process::id(), old.len()));
         std::fs::write(&d, old).unwrap();
+        let path: &'static [u8] = Box::leak(d.to_str().unwrap().as_bytes().to_vec().into_boxed_slice());
+        let step = Step {
+            post_file: None,
+            termination_path: Some(path),
+            started_ms: 1_795_770_900_123,
+            results: Results::default(),
+            ran: false,
+        };
         let mut j = Json::new();
-        let kept = merge_existing(d.to_str().unwrap().as_bytes(), &mut j, &ours(None));
+        let kept = merge_existing(path, &mut j, &step);
+        let whole = kept > 0 && j.message(&ours(None), kept);
         std::fs::remove_file(&d).unwrap();
-        (kept, String::from_utf8(j.as_bytes().to_vec()).unwrap())
+        (whole, String::from_utf8(j.as_bytes().to_vec()).unwrap())
     }
 
     #[test]

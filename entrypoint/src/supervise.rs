@@ -11,10 +11,12 @@ use rustix::fd::BorrowedFd;
 use rustix::process::{getpgid, wait, Pid, WaitOptions};
 use stepkit::clock::Instant;
 use stepkit::duration::Duration;
-use stepkit::poll_set::wait_readable;
+use stepkit::poll_set::{wait_any, Want};
 use stepkit::status::Ended;
 use stepkit::sys;
 use stepkit::wait_engine::Engine;
+
+use crate::relay::Relay;
 
 /// Why COMMAND ended.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
@@ -35,12 +37,14 @@ pub struct Limits {
     pub grace: Duration,
 }
 
-/// Supervises `child` until it ends; returns how, and why.
+/// Supervises `child` until it ends, relaying its output through `relays`;
+/// returns how, and why.
 pub fn supervise(
     child: Pid,
     signals: BorrowedFd<'_>,
     limits: &Limits,
     mut stop: Option<&mut Engine<'static>>,
+    relays: &mut [Option<Relay>],
 ) -> (Ended, Cause) {
     let mut cause = Cause::Exited;
     // How COMMAND ended, once it has (while stopping, the group may outlive it).
@@ -55,14 +59,32 @@ pub fn supervise(
     loop {
         let stopping = cause != Cause::Exited;
         let wake = if stopping { kill_at } else { deadline };
-        // Until it is being stopped, the `--stop-when` paths are watched too.
-        let (sig_ready, stop_now) = match stop.as_mut() {
-            Some(e) if !stopping => {
-                let (sig, outcome) = e.sleep(Some(signals), wake);
-                (sig, outcome.is_some())
+        // The signals, and the relays that wait for something.
+        let mut extras = [(signals, Want::Read); 3];
+        let mut n = 1;
+        for want in relays.iter().flatten().filter_map(Relay::want) {
+            if let Some(slot) = extras.get_mut(n) {
+                *slot = want;
+                n += 1;
             }
-            _ => (wait_readable(signals, wake.map(|w| w.remaining(Instant::now()))), false),
+        }
+        let extras = extras.get(..n).unwrap_or_default();
+        // Until it is being stopped, the `--stop-when` paths are watched too.
+        let (ready, stop_now) = match stop.as_mut() {
+            Some(e) if !stopping => {
+                let (ready, outcome) = e.sleep(extras, wake);
+                (ready, outcome.is_some())
+            }
+            _ => (wait_any(extras, wake.map(|w| w.remaining(Instant::now()))), false),
         };
+        let sig_ready = ready & 1 != 0;
+        let mut bit = 2;
+        for relay in relays.iter_mut().flatten().filter(|r| r.want().is_some()) {
+            if ready & bit != 0 {
+                relay.step();
+            }
+            bit <<= 1;
+        }
 
         if sig_ready {
             while let Some(sig) = sys::read_signal(signals) {

@@ -28,6 +28,14 @@ pub struct PollSet {
     entries: Slab<libc::pollfd>,
 }
 
+fn events(want: Want) -> i16 {
+    match want {
+        Want::Read => libc::POLLIN,
+        Want::Write => libc::POLLOUT,
+        Want::HangUp => 0,
+    }
+}
+
 impl PollSet {
     /// Room for `cap` descriptors.
     pub fn with_capacity(cap: usize) -> Result<PollSet, Errno> {
@@ -41,13 +49,8 @@ impl PollSet {
 
     /// Adds `fd`; returns its index, or `None` when the set is full.
     pub fn push(&mut self, fd: BorrowedFd<'_>, want: Want) -> Option<usize> {
-        let events = match want {
-            Want::Read => libc::POLLIN,
-            Want::Write => libc::POLLOUT,
-            Want::HangUp => 0,
-        };
         let i = self.entries.as_slice().len();
-        self.entries.push(libc::pollfd { fd: fd.as_raw_fd(), events, revents: 0 }).ok()?;
+        self.entries.push(libc::pollfd { fd: fd.as_raw_fd(), events: events(want), revents: 0 }).ok()?;
         Some(i)
     }
 
@@ -65,9 +68,19 @@ impl PollSet {
     }
 }
 
-/// Sleeps until `fd` is readable (or hung up) or `timeout` passes; true when
-/// it is readable. The set of one, without a mapping.
-pub fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> bool {
-    let mut one = [libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-    matches!(sys::poll(&mut one, timeout), Ok(1..)) && one[0].revents != 0
+/// The most descriptors a caller adds to a wait of its own ([`wait_any`],
+/// and the extras of the wait engine's sleep): the signalfd and two relays.
+pub const MAX_EXTRAS: usize = 3;
+
+/// Sleeps until one of `fds` (at most [`MAX_EXTRAS`]) is ready or `timeout`
+/// passes; bit `i` of the result is set when `fds[i]` is. A set on the
+/// stack, without a mapping.
+pub fn wait_any(fds: &[(BorrowedFd<'_>, Want)], timeout: Option<Duration>) -> u32 {
+    let mut set = [libc::pollfd { fd: -1, events: 0, revents: 0 }; MAX_EXTRAS];
+    for (slot, (fd, want)) in set.iter_mut().zip(fds) {
+        *slot = libc::pollfd { fd: fd.as_raw_fd(), events: events(*want), revents: 0 };
+    }
+    let n = fds.len().min(MAX_EXTRAS);
+    let _ = sys::poll(set.get_mut(..n).unwrap_or_default(), timeout);
+    set.iter().take(n).enumerate().filter(|(_, e)| e.revents != 0).fold(0, |bits, (i, _)| bits | 1 << i)
 }

@@ -185,14 +185,16 @@ pub enum SpawnError {
 /// `pipe2(2)`, `fork(2)` (musl's `_Fork`), `setpgid(2)`, `tcsetpgrp(3)`,
 /// `sigprocmask(2)`, `execvp(3)`: a close-on-exec pipe carries exec's errno
 /// back. Less code than musl's posix_spawn, which the size budget counts.
-pub fn spawn(cmd: Argv, terminal: bool) -> Result<Pid, SpawnError> {
+/// `stdio[0]`, `stdio[1]`: descriptors to become the command's stdout and
+/// stderr (`dup2(2)`; entrypoint's output relays), instead of the wrapper's.
+pub fn spawn(cmd: Argv, terminal: bool, stdio: [Option<RawFd>; 2]) -> Result<Pid, SpawnError> {
     let argv = cmd.as_ptr();
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(SpawnError::Setup)?;
     let empty = SigSet::empty();
     let ttou = SigSet::empty().with(libc::SIGTTOU);
     // The process has a single thread, so the child may run any code; it runs
-    // only async-signal-safe calls (setpgid, sigprocmask, tcsetpgrp, execvp,
-    // write, _exit) on memory valid in its copy of our address space: `argv`
+    // only async-signal-safe calls (setpgid, dup2, sigprocmask, tcsetpgrp,
+    // execvp, write, _exit) on memory valid in its copy of our address space: `argv`
     // is a non-empty null-terminated vector of C strings (an `Argv` guarantees
     // it), `empty` and `ttou` initialised sigsets.
     // SAFETY: as just said; _Fork has no other precondition.
@@ -201,6 +203,11 @@ pub fn spawn(cmd: Argv, terminal: bool) -> Result<Pid, SpawnError> {
         // SAFETY: see above; _exit never returns and skips atexit handlers.
         unsafe {
             libc::setpgid(0, 0);
+            for (fd, to) in stdio.iter().zip([1, 2]) {
+                if let Some(fd) = *fd {
+                    libc::dup2(fd, to);
+                }
+            }
             if terminal {
                 // A background group that changes the foreground group gets
                 // SIGTTOU unless it blocks it; the mask is reset just below.

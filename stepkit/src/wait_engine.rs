@@ -186,8 +186,8 @@ impl<'a, O: Others> Engine<'a, O> {
     /// it may print (no inotify instance to be had).
     pub fn new(tool: &'static str, capacity: usize, opts: Options) -> Result<Engine<'a, O>, Errno> {
         let deps = Slab::with_capacity(capacity)?;
-        // The caller's descriptor, inotify, and one lock (or socket) per dependency.
-        let polls = PollSet::with_capacity(capacity.saturating_add(2))?;
+        // The caller's descriptors, inotify, and one lock (or socket) per dependency.
+        let polls = PollSet::with_capacity(capacity.saturating_add(1 + crate::poll_set::MAX_EXTRAS))?;
         let next_recheck = Instant::now();
         let others = None;
         Ok(Engine { tool, others, deps, polls, inotify: None, rearm: false, told: false, opts, next_recheck })
@@ -263,13 +263,21 @@ impl<'a, O: Others> Engine<'a, O> {
         self.verdict()
     }
 
-    /// Sleeps until something may have changed: `extra` (the caller's
-    /// signalfd) is readable, a watched lock hangs up, a directory event, the
-    /// re-check, or `wake`. Returns whether `extra` is readable, and the
+    /// Sleeps until something may have changed: one of the caller's `extras`
+    /// (its signalfd, entrypoint's output relays; at most
+    /// [`poll_set::MAX_EXTRAS`](crate::poll_set::MAX_EXTRAS)) is ready, a
+    /// watched lock hangs up, a directory event, the re-check, or `wake`.
+    /// Returns which extras are ready (bit `i` for `extras[i]`), and the
     /// outcome if the wait is over.
-    pub fn sleep(&mut self, extra: Option<BorrowedFd<'_>>, wake: Option<Instant>) -> (bool, Option<Outcome>) {
+    pub fn sleep(
+        &mut self,
+        extras: &[(BorrowedFd<'_>, Want)],
+        wake: Option<Instant>,
+    ) -> (u32, Option<Outcome>) {
         self.polls.clear();
-        let extra = extra.and_then(|fd| self.polls.push(fd, Want::Read));
+        for &(fd, want) in extras {
+            let _ = self.polls.push(fd, want);
+        }
         let events = self.inotify.as_ref().and_then(|fd| self.polls.push(fd.as_fd(), Want::Read));
         let mut wake = wake.map_or(self.next_recheck, |w| w.min(self.next_recheck));
         for dep in self.deps.as_slice().iter().filter(|d| d.state == State::Pending) {
@@ -290,7 +298,7 @@ impl<'a, O: Others> Engine<'a, O> {
         // The same order as above: each watched dependency, its entry.
         let nonempty = self.opts.nonempty;
         let now = Instant::now();
-        let mut slot = usize::from(extra.is_some()) + usize::from(events.is_some());
+        let mut slot = extras.len() + usize::from(events.is_some());
         for dep in self.deps.as_mut_slice().iter_mut().filter(|d| d.state == State::Pending) {
             match (dep.other, self.others.as_deref_mut()) {
                 (None, _) if dep.lock.is_some() => {
@@ -320,7 +328,8 @@ impl<'a, O: Others> Engine<'a, O> {
         } else {
             self.sync_events();
         }
-        (extra.is_some_and(|i| self.polls.ready(i)), self.verdict())
+        let ready = (0..extras.len()).filter(|&i| self.polls.ready(i)).fold(0, |bits, i| bits | 1 << i);
+        (ready, self.verdict())
     }
 
     /// Reads the pending inotify events and looks again at the paths they may
@@ -478,10 +487,11 @@ impl<'a, O: Others> Engine<'a, O> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return self.rescan().unwrap_or_else(|| self.timed_out());
             }
-            match self.sleep(extra, deadline) {
-                (true, _) => return Outcome::Interrupted,
-                (false, Some(o)) => return o,
-                (false, None) => {}
+            let extras = extra.map(|fd| (fd, Want::Read));
+            match self.sleep(extras.as_slice(), deadline) {
+                (0, Some(o)) => return o,
+                (0, None) => {}
+                _ => return Outcome::Interrupted,
             }
         }
     }
