@@ -359,7 +359,7 @@ fn malformed_targets_are_usage_errors_naming_the_target() {
         ("tcp://db:65536", "bad port"),
         ("tcp://db:0", "bad port"),
         ("tcp://db:54x", "bad port"),
-        ("tcp://::1:80", "bad host (an IPv6 address goes in brackets)"),
+        ("tcp://::1:80", "bad host (IPv6 goes in brackets)"),
         ("tcp://[db]:80", "bad host"),
         ("http://:80/x", "no host"),
         ("http://db:99999/", "bad port"),

@@ -80,7 +80,7 @@ pub fn parse(text: &'static [u8]) -> Result<Option<Spec>, &'static str> {
         }
         None => match authority.iter().rposition(|&c| c == b':') {
             Some(i) if has(authority.get(..i).unwrap_or_default(), b':') => {
-                return Err("bad host (an IPv6 address goes in brackets)")
+                return Err("bad host (IPv6 goes in brackets)")
             }
             Some(i) => (authority.get(..i).unwrap_or_default(), authority.get(i..).unwrap_or_default()),
             None => (authority, &b""[..]),
@@ -497,7 +497,7 @@ mod tests {
             ("tcp://db:0", "bad port"),
             ("tcp://db:8o", "bad port"),
             ("tcp://db:80/x", "bad port"),
-            ("tcp://::1:80", "bad host (an IPv6 address goes in brackets)"),
+            ("tcp://::1:80", "bad host (IPv6 goes in brackets)"),
             ("tcp://[db]:80", "bad host"),
             ("tcp://[::1:80", "bad host"),
             ("unix://", "no host"),

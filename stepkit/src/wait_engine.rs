@@ -435,7 +435,7 @@ impl<'a, O: Others> Engine<'a, O> {
         Line::new(self.tool)
             .text("no inotify instance")
             .reason(e)
-            .text("; steps that have not started are seen only at each re-check (raise the limit: sysctl -w fs.inotify.max_user_instances=1024)")
+            .text("; unstarted steps are seen at each re-check only (raise it: sysctl -w fs.inotify.max_user_instances=1024)")
             .emit();
     }
 

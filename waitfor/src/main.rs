@@ -44,14 +44,14 @@ const USAGE: &str = "\
 Usage: waitfor [OPTION]... TARGET... [-- COMMAND [ARG]...]
 Waits until every TARGET is there, then execs COMMAND (or exits 0).
 TARGET: a PATH (PATH.err: that step failed, exit 1), tcp://HOST:PORT,
-unix:///PATH, or http://HOST[:PORT][/PATH] (answers 200-399).
-  --timeout D   give up after D, exit 124 (0: never)
+unix:///PATH, http://HOST[:PORT][/PATH] (a 2xx/3xx answer).
+  --timeout D   give up after D, exit 124
   --interval D  re-check and retry period (1s)
   --nonempty    a PATH counts only with content
   --any         one TARGET is enough
   --always      a failed step counts as done
-Durations: 30, 250ms, 1.5s, 1m30s, 1h. Exit: 0 ready, 1 a step failed,
-124 timed out, 125 usage/system, 126/127 cannot run, 128+N signal N.
+Exit: 0 ready, 1 a step failed, 124 timed out, 125 usage/system,
+126/127 cannot run, 128+N signal N. Durations: 30, 250ms, 1m30s.
 ";
 
 stepkit::tool_main!(run);
