@@ -43,7 +43,7 @@ pub fn supervise(
     child: Pid,
     signals: BorrowedFd<'_>,
     limits: &Limits,
-    mut stop: Option<&mut Engine>,
+    mut stop: Option<&mut Engine<'static>>,
     relays: &mut [Option<Relay>],
 ) -> (Ended, Cause) {
     let mut cause = Cause::Exited;
