@@ -87,7 +87,7 @@ impl Relay {
     /// Does what [`Relay::want`] waited for, once it is ready.
     pub fn step(&mut self) {
         if self.sent < self.filled {
-            self.to_log();
+            self.send_to_log();
         } else {
             self.read();
         }
@@ -100,7 +100,7 @@ impl Relay {
         loop {
             while self.sent < self.filled && !self.log_gone {
                 stepkit::poll_set::wait_any(&[(self.log, Want::Write)], None);
-                self.to_log();
+                self.send_to_log();
             }
             if self.done || !self.read() {
                 return;
@@ -135,7 +135,7 @@ impl Relay {
     }
 
     /// Writes what it can of the page to the log.
-    fn to_log(&mut self) {
+    fn send_to_log(&mut self) {
         match rustix::io::write(self.log, self.page.get(self.sent..self.filled).unwrap_or_default()) {
             Ok(n) if n > 0 => self.sent += n,
             Err(Errno::INTR | Errno::AGAIN) => {}
