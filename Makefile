@@ -1,8 +1,10 @@
 # A thin wrapper over cargo. Every variable can be overridden: make ARCHS=x86_64
 #
-#   make            build both architectures into dist/ARCH/ and print sizes
+#   make            build both architectures into dist/ARCH/, steps for this
+#                   machine as dist/steps, and print sizes
 #   make test       unit tests, black-box tests (x86_64, then aarch64 under
-#                   qemu-user), pod tests with podman
+#                   qemu-user; steps with the Kubernetes schema), pod tests
+#   make demo       the seed's three steps: rendered by steps, played by podman
 #   make size       sizes of the built binaries against the 32 KiB budget
 #   make lint       clippy (warnings are errors) and rustfmt --check
 #   make bench      performance figures beside baselines (QUICK=1: < 1 min)
@@ -21,7 +23,7 @@ BUDGET_copier     := 32768
 BUDGET_waitfor    := 32768
 BUDGET_entrypoint := 40960
 
-.PHONY: all build targets size test skip-log unit blackbox blackbox-x86_64 blackbox-aarch64 pods lint bench image fuzz clean
+.PHONY: all build targets size test skip-log unit blackbox blackbox-x86_64 blackbox-aarch64 blackbox-steps pods demo lint bench image fuzz clean
 
 all: build size
 
@@ -39,6 +41,9 @@ build: targets
 	  mkdir -p "$(DIST)/$$a"; \
 	  for t in $(TOOLS); do cp -f "target/$$a-unknown-linux-musl/release/$$t" "$(DIST)/$$a/$$t"; done; \
 	done
+	@echo "make: building steps for this machine (release)"
+	$(CARGO) build --quiet --release -p steps
+	@cp -f target/release/steps "$(DIST)/steps"
 
 size:
 	@printf '%-8s %-11s %7s %7s  %s\n' arch tool bytes budget ""
@@ -68,7 +73,7 @@ unit:
 	@echo "make: unit tests (host)"
 	$(CARGO) test --quiet --workspace --exclude tests
 
-blackbox: $(foreach a,$(ARCHS),blackbox-$(a))
+blackbox: $(foreach a,$(ARCHS),blackbox-$(a)) blackbox-steps
 
 blackbox-x86_64:
 	@echo "make: black-box tests against $(DIST)/x86_64"
@@ -79,11 +84,33 @@ blackbox-aarch64:
 	@echo "make: black-box tests against $(DIST)/aarch64 under $(QEMU)"
 	BIN_DIR=$(CURDIR)/$(DIST)/aarch64 BIN_ARCH=aarch64 RUNNER=$(QEMU) $(CARGO) test --quiet -p tests -- --test-threads=2
 
+# steps' suite checks every rendering against the Kubernetes API schema with
+# kubernetes-validate (PyPI), installed here once into a venv of its own: it
+# bundles the schemas of every Kubernetes version and works offline.
+K8S_VENV    ?= target/k8s-venv
+K8S_VERSION ?= 1.33.0
+KUBERNETES_VALIDATE_VERSION ?= 1.37.0
+
+$(K8S_VENV)/bin/kubernetes-validate:
+	@scripts/need python3
+	@echo "make: installing kubernetes-validate $(KUBERNETES_VALIDATE_VERSION) from PyPI into the venv $(K8S_VENV) (pip; once)"
+	@python3 -m venv "$(K8S_VENV)" || { echo "make: python3 -m venv failed (Debian: apt-get install python3-venv)"; exit 1; }
+	@"$(K8S_VENV)/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)"
+
+blackbox-steps: $(K8S_VENV)/bin/kubernetes-validate
+	@scripts/need dot:graphviz
+	@echo "make: black-box tests of $(DIST)/steps (schemas of Kubernetes $(K8S_VERSION))"
+	STEPS=$(CURDIR)/$(DIST)/steps K8S_VENV=$(CURDIR)/$(K8S_VENV) K8S_VERSION=$(K8S_VERSION) \
+	  $(CARGO) test --quiet -p tests --features steps --test steps -- --test-threads=2
+
+demo: build
+	scripts/demo
+
 pods:
 	@if [ -x tests/pods/run ]; then tests/pods/run; else echo "make: no pod tests yet"; fi
 
 lint:
-	$(CARGO) clippy --quiet --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --quiet --workspace --all-targets --all-features -- -D warnings
 	$(CARGO) fmt --all -- --check
 
 bench: build

@@ -222,8 +222,9 @@ class Inotify:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 die(f"timed out waiting for {len(left)} markers (e.g. {sorted(left)[:3]})")
-            r, _, _ = select.select([self.fd], [], [], remaining)
-            if not r:
+            p = select.poll()
+            p.register(self.fd, select.POLLIN)
+            if not p.poll(remaining * 1000):
                 continue
             try:
                 buf = os.read(self.fd, 1 << 16)

@@ -1982,10 +1982,6 @@ fn tekton_flags_that_are_not_implemented_are_refused_by_name() {
         "-docker-cfg=a",
         "-basic-git=a=https://g",
         "-ssh-git=a=g",
-        "-results=a,b",
-        "-step_results=a",
-        "-stdout_path=/tmp/o",
-        "-stderr_path=/tmp/e",
     ];
     for (i, flag) in flags.iter().enumerate() {
         let p = t.join(&i.to_string());

@@ -522,7 +522,7 @@ pub fn is_fifo(path: &Path) -> bool {
 /// EMFILE both for `fs.inotify.max_user_instances` and for the descriptor limit.
 pub fn no_inotify_line(tool: &str) -> String {
     format!(
-        "{tool}: no inotify instance: No file descriptors available; steps that have not started are seen \
-         only at each re-check (raise the limit: sysctl -w fs.inotify.max_user_instances=1024)\n"
+        "{tool}: no inotify instance: No file descriptors available; unstarted steps are seen at each \
+         re-check only (raise it: sysctl -w fs.inotify.max_user_instances=1024)\n"
     )
 }

@@ -162,14 +162,6 @@ fn hold_lock(path: &Path) -> File {
     f
 }
 
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// `voluntary_ctxt_switches + nonvoluntary_ctxt_switches` of `pid`.
 fn context_switches(pid: u32) -> u64 {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
@@ -536,11 +528,12 @@ fn lock_released_without_result_is_a_dead_step() {
 
 #[test]
 fn lock_holder_killed_is_a_dead_step() {
+    harness::need("flock", "util-linux");
     let help = Command::new("flock").arg("--help").output();
-    if !help.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--no-fork")) {
-        eprintln!("SKIP: util-linux flock(1) with --no-fork (2.38+) is not installed");
-        return;
-    }
+    assert!(
+        help.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--no-fork")),
+        "flock(1) has no --no-fork: util-linux 2.38 or later is needed"
+    );
     let t = TempDir::new("wf-holder");
     let p = t.join("P");
     let lock = t.join("P.lock");
@@ -562,10 +555,7 @@ fn lock_holder_killed_is_a_dead_step() {
 
 #[test]
 fn lock_holder_exits_normally_without_result() {
-    if !have("flock") {
-        eprintln!("SKIP: util-linux flock(1) is not installed");
-        return;
-    }
+    harness::need("flock", "util-linux");
     let t = TempDir::new("wf-holder-exit");
     let p = t.join("P");
     let lock = t.join("P.lock");
@@ -805,15 +795,10 @@ fn sighup_and_sigquit_while_waiting() {
 
 #[test]
 fn sigterm_as_pid_1_of_a_pid_namespace() {
-    if !is_root() || !have("unshare") {
-        eprintln!("SKIP: needs root and unshare(1) for a PID namespace");
-        return;
+    if !is_root() {
+        return harness::skip("sigterm_as_pid_1_of_a_pid_namespace", "needs root for a PID namespace");
     }
-    let probe = run(Command::new("unshare").args(["--pid", "--fork", "--kill-child", "true"]));
-    if probe.code != 0 {
-        eprintln!("SKIP: unshare --pid does not work here: {}", probe.stderr.trim());
-        return;
-    }
+    harness::need("unshare", "util-linux");
     let t = TempDir::new("wf-pid1");
     let p = t.join("P");
     let mut argv = tool_argv("waitfor");
@@ -842,11 +827,10 @@ fn sigterm_as_pid_1_of_a_pid_namespace() {
 #[test]
 fn idle_waiter_sleeps() {
     if runner().is_some() {
-        eprintln!(
-            "SKIP: under {} the emulator's own threads add context switches",
-            runner().unwrap_or_default()
+        return harness::emulator_limit(
+            "idle_waiter_sleeps",
+            "a wakeup count: the emulator's own threads add context switches",
         );
-        return;
     }
     let t = TempDir::new("wf-idle");
     let mut c = start_waiting([t.join("P")]);
@@ -869,7 +853,8 @@ fn works_without_inotify_by_polling() {
     let quoted: Vec<String> = argv.iter().map(|a| format!("'{a}'")).collect();
     // A child user namespace has its own inotify instance limit: set it to 0.
     let script = format!("echo 0 > /proc/sys/user/max_inotify_instances && exec {}", quoted.join(" "));
-    let probe = if have("unshare") {
+    harness::need("unshare", "util-linux");
+    let probe = {
         run(Command::new("unshare").args([
             "--user",
             "--map-root-user",
@@ -877,19 +862,17 @@ fn works_without_inotify_by_polling() {
             "-c",
             "echo 0 > /proc/sys/user/max_inotify_instances",
         ]))
-    } else {
-        Ran { code: 127, stdout: String::new(), stderr: "unshare(1) is not installed".into() }
     };
     let mut c = if probe.code == 0 {
         eprintln!("inotify disabled with max_inotify_instances = 0 in a child user namespace");
         spawn_cmd(Command::new("unshare").args(["--user", "--map-root-user", "sh", "-c", &script]))
-    } else if runner().is_none() && have("prlimit") {
+    } else if runner().is_none() {
+        harness::need("prlimit", "util-linux");
         // Fallback: descriptors 0-2 and the signalfd leave none for inotify_init.
         eprintln!("user namespace route unavailable ({}), using prlimit --nofile=4", probe.stderr.trim());
         spawn_cmd(Command::new("prlimit").arg("--nofile=4:4").args(&argv))
     } else {
-        eprintln!("SKIP: cannot take inotify away here: {}", probe.stderr.trim());
-        return;
+        panic!("cannot take inotify away under the emulator: {}", probe.stderr.trim());
     };
     let pid = c.id();
     wait_until_polling(pid);

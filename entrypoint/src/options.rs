@@ -25,7 +25,7 @@ pub enum OnError {
 /// The parsed command line.
 pub struct Options {
     /// The `--wait` / `-wait_file` paths (comma lists split), if any.
-    pub waits: Option<Engine>,
+    pub waits: Option<Engine<'static>>,
     /// `--wait-timeout D`.
     pub wait_timeout: Option<Duration>,
     /// `--timeout D` / `-timeout`, from the command's start.
@@ -35,7 +35,7 @@ pub struct Options {
     /// `--on-error` / `-on_error`.
     pub on_error: OnError,
     /// The `--stop-when` paths, if any: one of them (or its `.err`) is enough.
-    pub stop_when: Option<Engine>,
+    pub stop_when: Option<Engine<'static>>,
     /// `-entrypoint=PROG`: the program; the arguments follow `--`.
     pub program: Option<&'static CStr>,
     /// `--stdout-path F`: COMMAND's stdout goes to the log and to F.
@@ -43,14 +43,14 @@ pub struct Options {
     /// `--stderr-path F`: the same for stderr.
     pub stderr_path: Option<&'static [u8]>,
     /// The `--hold-until` paths, if any: the wrapper stays until all are finished.
-    pub hold_until: Option<Engine>,
+    pub hold_until: Option<Engine<'static>>,
     /// argv index where COMMAND's arguments start (argc if none).
     pub command: usize,
 }
 
 /// Adds `path` to the engine in `slot`, creating it on first use with room
 /// for every path the command line can hold.
-fn add_path(slot: &mut Option<Engine>, capacity: usize, path: &'static [u8]) -> Result<(), Errno> {
+fn add_path(slot: &mut Option<Engine<'static>>, capacity: usize, path: &'static [u8]) -> Result<(), Errno> {
     let engine = match slot {
         Some(e) => e,
         None => slot.insert(Engine::new(crate::TOOL, capacity, wait_engine::Options::default())?),
@@ -331,7 +331,7 @@ mod tests {
         }
     }
 
-    fn paths(e: &Option<Engine>) -> Vec<String> {
+    fn paths(e: &Option<Engine<'static>>) -> Vec<String> {
         let e = e.as_ref().unwrap();
         (0..e.len()).map(|i| String::from_utf8_lossy(e.path(i)).into_owned()).collect()
     }

@@ -220,6 +220,9 @@ impl Step {
     /// into success: like Tekton's entrypoint, the message then holds the real
     /// `ExitCode` and no `Reason`, which Tekton's controller reports as
     /// `Continued` with that exit code.
+    // Not inlined: its buffers (the message, old entries, a result) must not
+    // sit in `main`'s frame, which is probed (made resident) at its start.
+    #[inline(never)]
     pub fn finish(&self, status: u8, exit_code: u8, reason: Option<Reason>, note: Option<&Line>) -> u8 {
         let (mut status, mut exit_code, mut reason) = (status, exit_code, reason);
         if let (true, Some(d)) = (self.ran, self.results.metadata) {

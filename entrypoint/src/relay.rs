@@ -14,12 +14,16 @@
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
+use stepkit::mem::Mapping;
 use stepkit::path::{create_dirs, dirname, PathBuf};
 use stepkit::poll_set::Want;
 use stepkit::say::{self, Line};
 use stepkit::sys;
 
 use crate::TOOL;
+
+/// A page: at most `PIPE_BUF`, so a pipe that polls writable takes it whole.
+const PAGE: usize = 4096;
 
 /// One relayed stream.
 pub struct Relay {
@@ -30,7 +34,9 @@ pub struct Relay {
     /// F, appended to (as Tekton opens it).
     file: OwnedFd,
     path: &'static [u8],
-    page: [u8; 4096],
+    /// One page, mapped only for a relay that exists: a buffer on the stack
+    /// would be probed, so resident, in every run.
+    page: Mapping,
     /// Bytes `sent..filled` of `page` are not in the log yet.
     sent: usize,
     filled: usize,
@@ -57,12 +63,13 @@ impl Relay {
         let (pipe, write_end) = rustix::pipe::pipe_with(flags).map_err(cannot)?;
         rustix::io::ioctl_fionbio(&pipe, true).map_err(cannot)?;
         let log = sys::stdio(log_fd);
+        let page = Mapping::new(PAGE).map_err(cannot)?;
         let relay = Relay {
             pipe,
             log,
             file,
             path,
-            page: [0; 4096],
+            page,
             sent: 0,
             filled: 0,
             log_gone: false,
@@ -87,7 +94,7 @@ impl Relay {
     /// Does what [`Relay::want`] waited for, once it is ready.
     pub fn step(&mut self) {
         if self.sent < self.filled {
-            self.to_log();
+            self.send_to_log();
         } else {
             self.read();
         }
@@ -100,7 +107,7 @@ impl Relay {
         loop {
             while self.sent < self.filled && !self.log_gone {
                 stepkit::poll_set::wait_any(&[(self.log, Want::Write)], None);
-                self.to_log();
+                self.send_to_log();
             }
             if self.done || !self.read() {
                 return;
@@ -111,7 +118,7 @@ impl Relay {
     /// Reads a page from the pipe and writes it to F; false when there was
     /// nothing to read.
     fn read(&mut self) -> bool {
-        let n = match rustix::io::read(&self.pipe, &mut self.page) {
+        let n = match rustix::io::read(&self.pipe, self.page.bytes_mut()) {
             Ok(0) => {
                 self.done = true;
                 return false;
@@ -124,7 +131,7 @@ impl Relay {
                 return false;
             }
         };
-        if let Err(e) = sys::write_all(self.file.as_fd(), self.page.get(..n).unwrap_or_default()) {
+        if let Err(e) = sys::write_all(self.file.as_fd(), self.page.bytes().get(..n).unwrap_or_default()) {
             if !self.file_failed {
                 say::failed(TOOL, "cannot write", self.path, e);
                 self.file_failed = true;
@@ -135,8 +142,8 @@ impl Relay {
     }
 
     /// Writes what it can of the page to the log.
-    fn to_log(&mut self) {
-        match rustix::io::write(self.log, self.page.get(self.sent..self.filled).unwrap_or_default()) {
+    fn send_to_log(&mut self) {
+        match rustix::io::write(self.log, self.page.bytes().get(self.sent..self.filled).unwrap_or_default()) {
             Ok(n) if n > 0 => self.sent += n,
             Err(Errno::INTR | Errno::AGAIN) => {}
             // EPIPE (no reader), or a log that fails or takes nothing: the

@@ -43,7 +43,7 @@ pub fn supervise(
     child: Pid,
     signals: BorrowedFd<'_>,
     limits: &Limits,
-    mut stop: Option<&mut Engine>,
+    mut stop: Option<&mut Engine<'static>>,
     relays: &mut [Option<Relay>],
 ) -> (Ended, Cause) {
     let mut cause = Cause::Exited;
@@ -53,6 +53,7 @@ pub fn supervise(
     // end of the grace period.
     let mut deadline = limits.timeout.map(|t| Instant::now().after(t));
     let mut kill_at: Option<Instant> = None;
+    let me = rustix::process::getpid().as_raw_nonzero().get() as u32;
     if stop.as_mut().is_some_and(|e| e.rescan().is_some()) {
         (cause, kill_at, deadline) = begin_stop(child, Cause::Stopped, limits.grace);
     }
@@ -87,7 +88,12 @@ pub fn supervise(
         }
 
         if sig_ready {
-            while let Some(sig) = sys::read_signal(signals) {
+            while let Some((sig, sender)) = sys::read_signal_from(signals) {
+                // A SIGPIPE of the relay's own write to a log without reader
+                // is not the command's business.
+                if sender == me && sig == libc::SIGPIPE {
+                    continue;
+                }
                 if sig != libc::SIGCHLD {
                     if ended.is_none() {
                         forward(child, sig);

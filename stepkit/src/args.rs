@@ -33,6 +33,8 @@ pub enum UsageError {
     Unsupported(&'static [u8]),
     /// A value that does not parse: what it should be, and what was given.
     Invalid(&'static str, &'static [u8]),
+    /// A malformed network target, as given, and what is wrong with it.
+    Target(&'static [u8], &'static str),
     /// Anything else, already worded.
     Other(&'static str),
 }

@@ -20,6 +20,11 @@ impl Instant {
         Instant(self.0.saturating_add(d.0))
     }
 
+    /// Nanoseconds since an unspecified start (for ids that need only vary).
+    pub fn nanos(self) -> u64 {
+        self.0
+    }
+
     /// Time from now until this instant (zero if past).
     pub fn remaining(self, now: Instant) -> Duration {
         Duration(self.0.saturating_sub(now.0))

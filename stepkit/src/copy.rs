@@ -112,6 +112,9 @@ fn write_copy(
 }
 
 /// Moves all data from `input` to `output`, by the fastest way that works.
+/// (Not inlined: its buffer must sit only in its own frame, not in a
+/// caller's, where it would be probed, so resident, on every run.)
+#[inline(never)]
 fn transfer(input: BorrowedFd<'_>, output: BorrowedFd<'_>) -> Result<(), CopyError> {
     // 1. copy_file_range: in-kernel, reflinks where the filesystem can.
     loop {

@@ -14,6 +14,7 @@
 //! - [`wait_engine`]: the event-driven wait for step files.
 //! - [`liveness`]: the liveness lock `P.lock`, held by a wrapper, watched by waiters.
 //! - [`poll_set`]: the one blocking wait, `ppoll` on a set of descriptors.
+//! - [`net`], [`resolve`]: `waitfor`'s network targets and name resolution.
 //! - [`mem`]: memory without an allocator (stack buffers that spill to a
 //!   mapping, lists in anonymous mappings).
 //! - [`sys`]: the thin layer of typed wrappers over the system calls rustix does
@@ -37,8 +38,10 @@ pub mod copy;
 pub mod duration;
 pub mod liveness;
 pub mod mem;
+pub mod net;
 pub mod path;
 pub mod poll_set;
+pub mod resolve;
 pub mod say;
 pub mod signals;
 pub mod status;

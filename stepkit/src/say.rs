@@ -100,6 +100,13 @@ impl Line {
     #[inline(never)]
     pub fn reason(mut self, e: Errno) -> Line {
         self.push(b": ");
+        self.add_error(e);
+        self
+    }
+
+    /// The system's text for `e` (`error N` for one the table lacks), in place.
+    #[inline(never)]
+    pub fn add_error(&mut self, e: Errno) {
         match error_text(e) {
             Some(text) => self.push(text),
             None => {
@@ -108,7 +115,6 @@ impl Line {
                 self.push(fmt_u64(e.raw_os_error().unsigned_abs().into(), &mut digits));
             }
         }
-        self
     }
 
     /// The line so far (tests).
@@ -142,6 +148,9 @@ pub fn usage(tool: &str, err: UsageError) {
         UsageError::Unknown(name) => line.text("unknown option '").bytes(name).text("'"),
         UsageError::Unsupported(name) => line.text("unsupported Tekton option '").bytes(name).text("'"),
         UsageError::Invalid(what, value) => line.text("invalid ").text(what).text(" ").quoted(value),
+        UsageError::Target(target, why) => {
+            line.text("invalid network target ").quoted(target).text(": ").text(why)
+        }
         UsageError::Other(msg) => line.text(msg),
     };
     line.text(" (try '").text(tool).text(" --help')").emit();

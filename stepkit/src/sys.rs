@@ -145,14 +145,22 @@ impl SigSet {
 
 /// The next pending signal from a signalfd, or `None` when there is none.
 pub fn read_signal(fd: BorrowedFd<'_>) -> Option<c_int> {
-    // A signalfd_siginfo record is 128 bytes and starts with `u32 ssi_signo`.
+    read_signal_from(fd).map(|(sig, _)| sig)
+}
+
+/// The next pending signal from a signalfd and the pid of its sender (0 for
+/// the kernel; this process's own pid for a signal it caused itself, such as
+/// the SIGPIPE of a write to a pipe without a reader).
+pub fn read_signal_from(fd: BorrowedFd<'_>) -> Option<(c_int, u32)> {
+    // A signalfd_siginfo record is 128 bytes: `u32 ssi_signo, i32 ssi_errno,
+    // i32 ssi_code, u32 ssi_pid`, ...
     let mut rec = [0u8; 128];
     match rustix::io::read(fd, &mut rec) {
         Ok(128) => {}
         _ => return None,
     }
-    let signo = u32::from_ne_bytes([rec[0], rec[1], rec[2], rec[3]]);
-    c_int::try_from(signo).ok()
+    let field = |at: usize| u32::from_ne_bytes([rec[at], rec[at + 1], rec[at + 2], rec[at + 3]]);
+    Some((c_int::try_from(field(0)).ok()?, field(12)))
 }
 
 fn errno() -> c_int {

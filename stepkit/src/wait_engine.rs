@@ -60,13 +60,48 @@ struct Dep {
     state: State,
     /// The dependency's `P.lock` pipe, open for reading while its wrapper lives.
     lock: Option<OwnedFd>,
+    /// Not a step file: this index of the engine's [`Others`].
+    other: Option<usize>,
+}
+
+/// Dependencies that are not step files (`waitfor`'s network targets),
+/// waited for by attempts. The engine polls the descriptor each one names and
+/// moves it on; a caller that has none (`entrypoint`) links none of their code.
+pub trait Others {
+    /// The descriptor target `k` waits on now, and for what.
+    fn poll_fd(&self, k: usize) -> Option<(BorrowedFd<'_>, Want)>;
+    /// When target `k` must be moved on even without an event (its next
+    /// attempt, or the end of this one); `None` once it has answered.
+    fn due(&self, k: usize) -> Option<Instant>;
+    /// Moves target `k` on (`ready`: its descriptor was ready); true once it
+    /// has answered.
+    fn advance(&mut self, k: usize, ready: bool) -> bool;
+    /// Writes `'TARGET' (last: WHAT IT LAST ANSWERED)` into `line`.
+    fn describe(&self, k: usize, line: &mut Line);
+}
+
+/// No other targets: the engine of a tool without them compiles their
+/// handling away.
+pub struct NoOthers;
+
+impl Others for NoOthers {
+    fn poll_fd(&self, _: usize) -> Option<(BorrowedFd<'_>, Want)> {
+        None
+    }
+    fn due(&self, _: usize) -> Option<Instant> {
+        None
+    }
+    fn advance(&mut self, _: usize, _: bool) -> bool {
+        false
+    }
+    fn describe(&self, _: usize, _: &mut Line) {}
 }
 
 impl Dep {
     /// Pending and not watched through a lock: only a directory event (or
     /// the re-check) can tell of a change.
     fn needs_events(&self) -> bool {
-        self.state == State::Pending && self.lock.is_none()
+        self.state == State::Pending && self.lock.is_none() && self.other.is_none()
     }
 
     /// Looks at the file system; true when the dependency was watched through
@@ -130,9 +165,10 @@ pub enum Outcome {
     Interrupted,
 }
 
-/// Waits for a set of step files.
-pub struct Engine {
+/// Waits for a set of step files (and other targets).
+pub struct Engine<'a, O: Others = NoOthers> {
     tool: &'static str,
+    others: Option<&'a mut O>,
     deps: Slab<Dep>,
     polls: PollSet,
     /// The inotify instance, while some dependency needs directory events.
@@ -145,15 +181,16 @@ pub struct Engine {
     next_recheck: Instant,
 }
 
-impl Engine {
+impl<'a, O: Others> Engine<'a, O> {
     /// An engine for up to `capacity` paths; `tool` names it in the one line
     /// it may print (no inotify instance to be had).
-    pub fn new(tool: &'static str, capacity: usize, opts: Options) -> Result<Engine, Errno> {
+    pub fn new(tool: &'static str, capacity: usize, opts: Options) -> Result<Engine<'a, O>, Errno> {
         let deps = Slab::with_capacity(capacity)?;
-        // The caller's descriptor, inotify, and one lock per dependency.
+        // The caller's descriptors, inotify, and one lock (or socket) per dependency.
         let polls = PollSet::with_capacity(capacity.saturating_add(1 + crate::poll_set::MAX_EXTRAS))?;
         let next_recheck = Instant::now();
-        Ok(Engine { tool, deps, polls, inotify: None, rearm: false, told: false, opts, next_recheck })
+        let others = None;
+        Ok(Engine { tool, others, deps, polls, inotify: None, rearm: false, told: false, opts, next_recheck })
     }
 
     /// Changes how to wait (before waiting).
@@ -163,7 +200,17 @@ impl Engine {
 
     /// Adds a path to wait for.
     pub fn add(&mut self, path: &'static [u8]) -> Result<(), Errno> {
-        self.deps.push(Dep { path, state: State::Pending, lock: None })
+        self.deps.push(Dep { path, state: State::Pending, lock: None, other: None })
+    }
+
+    /// Gives the engine the targets that are not step files.
+    pub fn set_others(&mut self, others: &'a mut O) {
+        self.others = Some(others);
+    }
+
+    /// Adds target `k` of the others, known as `label` (its operand).
+    pub fn add_other(&mut self, label: &'static [u8], k: usize) -> Result<(), Errno> {
+        self.deps.push(Dep { path: label, state: State::Pending, lock: None, other: Some(k) })
     }
 
     /// The number of paths.
@@ -199,7 +246,17 @@ impl Engine {
         self.arm();
         let nonempty = self.opts.nonempty;
         for dep in self.deps.as_mut_slice().iter_mut().filter(|d| d.state == State::Pending) {
-            self.rearm |= dep.look(nonempty);
+            let answered = match (dep.other, self.others.as_deref_mut()) {
+                (None, _) => {
+                    self.rearm |= dep.look(nonempty);
+                    false
+                }
+                (Some(k), Some(o)) => o.advance(k, false),
+                _ => false,
+            };
+            if answered {
+                dep.state = State::Done;
+            }
         }
         self.sync_events();
         self.next_recheck = Instant::now().after(self.opts.interval);
@@ -222,23 +279,45 @@ impl Engine {
             let _ = self.polls.push(fd, want);
         }
         let events = self.inotify.as_ref().and_then(|fd| self.polls.push(fd.as_fd(), Want::Read));
-        for fd in self.deps.as_slice().iter().filter_map(|d| d.lock.as_ref()) {
-            let _ = self.polls.push(fd.as_fd(), Want::HangUp);
+        let mut wake = wake.map_or(self.next_recheck, |w| w.min(self.next_recheck));
+        for dep in self.deps.as_slice().iter().filter(|d| d.state == State::Pending) {
+            let watched = match (dep.other, self.others.as_deref()) {
+                (None, _) => dep.lock.as_ref().map(|fd| (fd.as_fd(), Want::HangUp)),
+                (Some(k), Some(o)) => {
+                    wake = o.due(k).map_or(wake, |d| d.min(wake));
+                    o.poll_fd(k)
+                }
+                _ => None,
+            };
+            if let Some((fd, want)) = watched {
+                let _ = self.polls.push(fd, want);
+            }
         }
-        let wake = wake.map_or(self.next_recheck, |w| w.min(self.next_recheck));
         self.polls.sleep(Some(wake.remaining(Instant::now())));
 
+        // The same order as above: each watched dependency, its entry.
         let nonempty = self.opts.nonempty;
+        let now = Instant::now();
         let mut slot = extras.len() + usize::from(events.is_some());
-        for dep in self.deps.as_mut_slice() {
-            if dep.lock.is_none() {
-                continue;
+        for dep in self.deps.as_mut_slice().iter_mut().filter(|d| d.state == State::Pending) {
+            match (dep.other, self.others.as_deref_mut()) {
+                (None, _) if dep.lock.is_some() => {
+                    if self.polls.ready(slot) {
+                        // Hung up: the wrapper ended (the lock is free by now).
+                        self.rearm |= dep.look(nonempty);
+                    }
+                    slot += 1;
+                }
+                (Some(k), Some(o)) => {
+                    let polled = o.poll_fd(k).is_some();
+                    let ready = polled && self.polls.ready(slot);
+                    slot += usize::from(polled);
+                    if (ready || o.due(k).is_some_and(|d| now >= d)) && o.advance(k, ready) {
+                        dep.state = State::Done;
+                    }
+                }
+                _ => {}
             }
-            if self.polls.ready(slot) {
-                // Hung up: the wrapper ended (the lock is free by now).
-                self.rearm |= dep.look(nonempty);
-            }
-            slot += 1;
         }
         let mut full = false;
         if events.is_some_and(|i| self.polls.ready(i)) {
@@ -282,7 +361,10 @@ impl Engine {
                         full = true;
                     } else if !name.is_empty() {
                         for dep in self.deps.as_mut_slice() {
-                            if dep.state == State::Pending && concerns(name, basename(dep.path)) {
+                            if dep.state == State::Pending
+                                && dep.other.is_none()
+                                && concerns(name, basename(dep.path))
+                            {
                                 self.rearm |= dep.look(nonempty);
                             }
                         }
@@ -353,7 +435,7 @@ impl Engine {
         Line::new(self.tool)
             .text("no inotify instance")
             .reason(e)
-            .text("; steps that have not started are seen only at each re-check (raise the limit: sysctl -w fs.inotify.max_user_instances=1024)")
+            .text("; unstarted steps are seen at each re-check only (raise it: sysctl -w fs.inotify.max_user_instances=1024)")
             .emit();
     }
 
@@ -422,7 +504,7 @@ impl Engine {
 
 /// Says why a wait ended without success, one line: the same words for
 /// `waitfor` and `entrypoint`. Nothing is said for `Ready` and `Interrupted`.
-pub fn report(tool: &str, engine: &Engine, outcome: Outcome) {
+pub fn report<O: Others>(tool: &str, engine: &Engine<'_, O>, outcome: Outcome) {
     let mut line = crate::say::Line::new(tool);
     if report_into(&mut line, engine, outcome) {
         line.emit();
@@ -431,7 +513,7 @@ pub fn report(tool: &str, engine: &Engine, outcome: Outcome) {
 
 /// Words the line [`report`] prints into `line` (which holds `TOOL: `);
 /// returns false when there is nothing to say.
-pub fn report_into(line: &mut crate::say::Line, engine: &Engine, outcome: Outcome) -> bool {
+pub fn report_into<O: Others>(line: &mut crate::say::Line, engine: &Engine<'_, O>, outcome: Outcome) -> bool {
     let (before, i, after) = match outcome {
         Outcome::Failed(i) => ("step ", i, " failed"),
         Outcome::Died(i) => ("step ", i, " died without a result"),
@@ -439,7 +521,10 @@ pub fn report_into(line: &mut crate::say::Line, engine: &Engine, outcome: Outcom
         Outcome::Ready | Outcome::Interrupted => return false,
     };
     line.add_text(before);
-    line.add_quoted(engine.path(i));
+    match (engine.deps.as_slice().get(i).and_then(|d| d.other), engine.others.as_deref()) {
+        (Some(k), Some(o)) => o.describe(k, line),
+        _ => line.add_quoted(engine.path(i)),
+    }
     line.add_text(after);
     true
 }

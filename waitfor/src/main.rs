@@ -29,6 +29,8 @@ use rustix::fd::AsFd;
 use stepkit::args::{self, flag_value, Args, Item, Parser, UsageError};
 use stepkit::clock::Instant;
 use stepkit::duration::{self, Duration};
+use stepkit::net::{self, Targets};
+use stepkit::path::PathBuf;
 use stepkit::say::{self, Line};
 use stepkit::signals;
 use stepkit::status;
@@ -39,24 +41,17 @@ const TOOL: &str = "waitfor";
 const VERSION: &str = concat!("waitfor ", env!("CARGO_PKG_VERSION"), "\n");
 
 const USAGE: &str = "\
-Usage: waitfor [OPTION]... PATH... [-- COMMAND [ARG]...]
-
-Waits until every PATH exists, then runs COMMAND in its place (exec), or
-exits 0 without one. A step that failed leaves PATH.err: then waitfor
-exits 1 without running COMMAND.
-
-      --timeout D   give up after D, exit 124 (default, or 0: wait forever)
-      --interval D  safety re-check period (default 1s); the wait is
-                    driven by inotify events
-      --nonempty    a path counts only as a regular file with content
-      --any         one PATH is enough (fails when every PATH failed)
-      --always      a failed dependency counts as done (cleanup steps)
-      --help        show this help
-      --version     show the version
-
-Durations: 30 (seconds), 250ms, 1.5s, 1m30s, 1h.
-Exit status: 0 ready, 1 a dependency failed, 124 timed out, 125 usage or
-system error, 126/127 COMMAND not executable/not found, 128+N signal N.
+Usage: waitfor [OPTION]... TARGET... [-- COMMAND [ARG]...]
+Waits until every TARGET is there, then execs COMMAND (or exits 0).
+TARGET: a PATH (PATH.err: that step failed, exit 1), tcp://HOST:PORT,
+unix:///PATH, http://HOST[:PORT][/PATH] (a 2xx/3xx answer).
+  --timeout D   give up after D, exit 124
+  --interval D  re-check and retry period (1s)
+  --nonempty    a PATH counts only with content
+  --any         one TARGET is enough
+  --always      a failed step counts as done
+Exit: 0 ready, 1 a step failed, 124 timed out, 125 usage/system,
+126/127 cannot run, 128+N signal N. Durations: 30, 250ms, 1m30s.
 ";
 
 stepkit::tool_main!(run);
@@ -95,19 +90,26 @@ fn run(args: Args) -> u8 {
         }
     };
 
-    // 3. Wait.
-    let mut engine = match Engine::new(TOOL, opts.paths.len(), opts.wait) {
-        Ok(e) => e,
-        Err(e) => {
-            Line::new(TOOL).text("cannot allocate the path list").reason(e).emit();
-            return status::TOOL_FAILED;
-        }
-    };
-    for i in opts.paths.clone() {
-        if let Some(p) = args.get(i) {
-            let _ = engine.add(p);
-        }
+    // 3. Wait, for files and network targets alike.
+    let n = opts.paths.len();
+    let (mut engine, mut targets) =
+        match (Engine::new(TOOL, n, opts.wait), Targets::new(n, opts.wait.interval)) {
+            (Ok(e), Ok(t)) => (e, t),
+            (Err(e), _) | (_, Err(e)) => {
+                Line::new(TOOL).text("cannot allocate the path list").reason(e).emit();
+                return status::TOOL_FAILED;
+            }
+        };
+    for p in opts.paths.clone().filter_map(|i| args.get(i)) {
+        let _ = match net::parse(p) {
+            Ok(Some(spec)) => targets.add(p, spec).and_then(|k| engine.add_other(p, k)),
+            _ => {
+                hint_if_host_port(p);
+                engine.add(p)
+            }
+        };
     }
+    engine.set_others(&mut targets);
     let deadline = opts.timeout.map(|t| Instant::now().after(t));
     let outcome = loop {
         match engine.wait(deadline, Some(signals.as_fd())) {
@@ -157,6 +159,16 @@ fn release_after_exec(events: rustix::fd::OwnedFd) -> Option<rustix::fd::OwnedFd
     Some(hold)
 }
 
+/// `HOST:PORT` that is no file is most likely a network target without its
+/// scheme: say so once (DESIGN.md section 3), then wait for the file.
+fn hint_if_host_port(p: &'static [u8]) {
+    let exists = PathBuf::new(p).is_ok_and(|c| rustix::fs::lstat(c.as_cstr()).is_ok());
+    if net::looks_like_host_port(p) && !exists {
+        let line = Line::new(TOOL).text("waiting for the file ").quoted(p);
+        line.text(" (a network target is tcp://").bytes(p).text(")").emit();
+    }
+}
+
 fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
     let mut opts =
         Options { wait: wait_engine::Options::default(), timeout: None, paths: 0..0, command: None };
@@ -194,6 +206,9 @@ fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
         return Err(UsageError::Other("missing PATH"));
     }
     opts.paths = first..end;
+    for p in opts.paths.clone().filter_map(|i| args.get(i)) {
+        net::parse(p).map_err(|why| UsageError::Target(p, why))?;
+    }
     if end + 1 < args.len() {
         opts.command = Some(end + 1);
     }

@@ -1,0 +1,162 @@
+//! steps: renders a short steps file into the Pod (or Job) that runs it.
+//!
+//! ```text
+//! steps render [--kind pod|job] [-o yaml|json] [--native-sidecars] FILE
+//! steps check FILE
+//! steps graph [--format mermaid|dot] FILE
+//! ```
+//!
+//! A host tool (it runs where kubectl runs), built with std; the format of the
+//! file and every rule of rendering are DESIGN.md section 7. The lifecycle:
+//!
+//! 1. Parse the command line ([`options`]); a usage error exits 125.
+//! 2. Read FILE (`-`: standard input); an I/O error exits 125.
+//! 3. Parse it into a tree that keeps every line ([`document`]).
+//! 4. Read what `steps` itself reads ([`stepsfile`]) and build the graph
+//!    ([`dag`]), collecting every problem with its line; if there is any,
+//!    print each as `steps: FILE:LINE: what` and exit 1.
+//! 5. `check` ends there (0); `render` wires the steps ([`wiring`]), sizes the
+//!    requests ([`antichain`]) and writes the Pod or Job ([`render`], [`emit`]);
+//!    `graph` draws the DAG ([`picture`]). The output is built whole, then
+//!    written at once.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod antichain;
+mod dag;
+mod document;
+mod emit;
+mod options;
+mod picture;
+mod quantity;
+mod render;
+mod stepsfile;
+mod target;
+mod wiring;
+
+use options::{Command, Output, Parsed};
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+const USAGE_ERROR: u8 = 125;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // 1. The command line.
+    let (command, file) = match options::parse(&args) {
+        Ok(Parsed::Run { command, file }) => (command, file),
+        Ok(Parsed::Help) => return print(options::USAGE),
+        Ok(Parsed::Version) => return print(&format!("steps {}\n", env!("CARGO_PKG_VERSION"))),
+        Err(msg) => {
+            say(&format!("{msg} (try 'steps --help')"));
+            return ExitCode::from(USAGE_ERROR);
+        }
+    };
+    // 2. The file.
+    let shown = if file == "-" { "<stdin>".to_string() } else { file.clone() };
+    let bytes = match read(&file) {
+        Ok(b) => b,
+        Err(e) => {
+            say(&format!("cannot read '{shown}': {}", reason(&e)));
+            return ExitCode::from(USAGE_ERROR);
+        }
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let line =
+                1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+            return problems(&shown, &[stepsfile::Problem { line, what: "not UTF-8 text".to_string() }]);
+        }
+    };
+    // 3. The tree.
+    let root = match document::parse(&text) {
+        Ok(r) => r,
+        Err(e) => return problems(&shown, &[stepsfile::Problem { line: e.line, what: e.what }]),
+    };
+    // 4. What steps reads, and the graph: every problem in one pass.
+    let mut p = stepsfile::Problems::default();
+    let f = stepsfile::read(&root, &mut p);
+    let taken = init_container_names(&f);
+    let dag = dag::build(&f, &taken, &mut p);
+    if !p.is_empty() {
+        return problems(&shown, &p.sorted());
+    }
+    // 5. What was asked for.
+    let output = match command {
+        Command::Check => return ExitCode::SUCCESS,
+        Command::Graph { format } => picture::draw(&f, &dag, format),
+        Command::Render { kind, output, native_sidecars } => {
+            let tree = render::render(&f, &dag, render::Options { kind, native_sidecars });
+            match output {
+                Output::Json => emit::json(&tree),
+                Output::Yaml => {
+                    let from = if file == "-" { "standard input".to_string() } else { file_name(&file) };
+                    format!(
+                        "# Rendered by steps {} from {from}: change that file, not this one.\n{}",
+                        env!("CARGO_PKG_VERSION"),
+                        emit::yaml(&tree)
+                    )
+                }
+            }
+        }
+    };
+    print(&output)
+}
+
+/// The names of the pod's own init containers (`pod.initContainers`), with their lines.
+fn init_container_names(f: &stepsfile::File) -> Vec<(String, usize)> {
+    f.pod
+        .iter()
+        .filter(|e| e.key == "initContainers")
+        .flat_map(|e| e.value.as_seq().unwrap_or_default().iter())
+        .filter_map(|c| c.get("name").and_then(|n| n.as_str().map(|s| (s.to_string(), n.line))))
+        .collect()
+}
+
+fn file_name(path: &str) -> String {
+    std::path::Path::new(path).file_name().map_or(path.to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+fn read(file: &str) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if file == "-" {
+        std::io::stdin().lock().read_to_end(&mut bytes)?;
+    } else {
+        std::fs::File::open(file)?.read_to_end(&mut bytes)?;
+    }
+    Ok(bytes)
+}
+
+/// The system's reason, without Rust's " (os error N)".
+fn reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// One line on standard error, in one write.
+fn say(msg: &str) {
+    let line = format!("steps: {msg}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+fn problems(file: &str, list: &[stepsfile::Problem]) -> ExitCode {
+    for p in list {
+        say(&format!("{file}:{}: {}", p.line, p.what));
+    }
+    ExitCode::from(1)
+}
+
+fn print(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            say(&format!("cannot write the output: {}", reason(&e)));
+            ExitCode::from(USAGE_ERROR)
+        }
+    }
+}

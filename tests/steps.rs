@@ -1,0 +1,1216 @@
+//! Black-box tests of `steps` (DESIGN.md section 7), the host tool, as built
+//! (`dist/steps`, or `STEPS`): every problem with its exact line, usage and I/O
+//! errors, every example rendered and validated strictly against the
+//! Kubernetes API schema (`kubernetes-validate` in the venv `K8S_VENV`, for
+//! `K8S_VERSION`: `make blackbox-steps` installs it), YAML and JSON equal as a
+//! YAML 1.1 reader (PyYAML) sees them, the Job, fields passed through, requests
+//! sized by the widest set of steps that can run at once, the wiring of holds,
+//! sidecars and the join, and the pictures.
+
+use harness::json::{self, Value};
+use harness::{run, Ran, TempDir};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn steps_bin() -> PathBuf {
+    let p = std::env::var_os("STEPS").map_or_else(|| root().join("dist/steps"), PathBuf::from);
+    assert!(p.is_file(), "{} is missing: run `make` first", p.display());
+    p
+}
+
+fn venv() -> PathBuf {
+    let v = std::env::var_os("K8S_VENV").map_or_else(|| root().join("target/k8s-venv"), PathBuf::from);
+    assert!(
+        v.join("bin/kubernetes-validate").is_file(),
+        "{}/bin/kubernetes-validate is missing: `make blackbox-steps` installs it",
+        v.display()
+    );
+    v
+}
+
+fn k8s_version() -> String {
+    std::env::var("K8S_VERSION").unwrap_or_else(|_| "1.33.0".to_string())
+}
+
+/// `steps ARGS` in `dir`.
+fn steps_in(dir: &Path, args: &[&str]) -> Ran {
+    run(Command::new(steps_bin()).current_dir(dir).args(args))
+}
+
+/// `steps ARGS` with `input` on standard input.
+fn steps_stdin(args: &[&str], input: &str) -> Ran {
+    use std::io::Write;
+    let mut child = Command::new(steps_bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn steps");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    child.wait_with_output().expect("wait").into()
+}
+
+/// Writes `text` as `build.yaml` in a new directory and runs `steps ARGS build.yaml` there.
+fn on_file(text: &str, args: &[&str]) -> (TempDir, Ran) {
+    let d = TempDir::new("steps");
+    std::fs::write(d.join("build.yaml"), text).expect("write build.yaml");
+    let mut all = args.to_vec();
+    all.push("build.yaml");
+    let r = steps_in(d.path(), &all);
+    (d, r)
+}
+
+/// `steps check` exits 1, prints nothing on stdout, exactly these lines on stderr.
+#[track_caller]
+fn problems(text: &str, lines: &[&str]) {
+    for cmd in [&["check"][..], &["render"], &["graph"]] {
+        let (_d, r) = on_file(text, cmd);
+        let want: String = lines.iter().map(|l| format!("steps: build.yaml:{l}\n")).collect();
+        assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (1, "", want.as_str()), "steps {cmd:?}");
+    }
+}
+
+#[track_caller]
+fn usage_error(args: &[&str], msg: &str) {
+    let r = steps_in(&root(), args);
+    let want = format!("steps: {msg} (try 'steps --help')\n");
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (125, "", want.as_str()), "steps {args:?}");
+}
+
+#[track_caller]
+fn ok(r: &Ran) -> &str {
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "steps failed: {r:?}");
+    &r.stdout
+}
+
+fn get<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
+    let mut at = v;
+    for key in path {
+        at = match at {
+            Value::Obj(members) => members
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v)
+                .unwrap_or_else(|| panic!("no {key} in {at:?}")),
+            Value::Arr(items) => {
+                let i: usize = key.parse().unwrap_or_else(|_| panic!("{key}: not an index"));
+                &items[i]
+            }
+            _ => panic!("no {key} in {at:?}"),
+        };
+    }
+    at
+}
+
+fn has(v: &Value, key: &str) -> bool {
+    matches!(v, Value::Obj(m) if m.iter().any(|(k, _)| k == key))
+}
+
+fn items(v: &Value) -> &[Value] {
+    match v {
+        Value::Arr(items) => items,
+        _ => panic!("not a list: {v:?}"),
+    }
+}
+
+fn text(v: &Value) -> &str {
+    match v {
+        Value::Str(s) => s,
+        _ => panic!("not a string: {v:?}"),
+    }
+}
+
+fn strings(v: &Value) -> Vec<&str> {
+    items(v).iter().map(text).collect()
+}
+
+/// The rendered object (JSON) of a steps file.
+fn rendered(file: &str, args: &[&str]) -> Value {
+    let mut all = vec!["render", "-o", "json"];
+    all.extend_from_slice(args);
+    let (_d, r) = on_file(file, &all);
+    json::parse(ok(&r)).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
+}
+
+/// The container (or init container) named `name`.
+fn container<'a>(pod: &'a Value, name: &str) -> &'a Value {
+    let spec = get(pod, &["spec"]);
+    ["containers", "initContainers"]
+        .iter()
+        .filter(|k| has(spec, k))
+        .flat_map(|k| items(get(spec, &[k])))
+        .find(|c| text(get(c, &["name"])) == name)
+        .unwrap_or_else(|| panic!("no container {name}"))
+}
+
+fn names(list: &Value) -> Vec<&str> {
+    items(list).iter().map(|c| text(get(c, &["name"]))).collect()
+}
+
+fn examples() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("examples"))
+        .expect("examples/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.to_string_lossy().ends_with(".steps.yaml"))
+        .collect();
+    v.sort();
+    v
+}
+
+// --- problems, each with its line -------------------------------------------------
+
+#[test]
+fn every_problem_of_a_file_in_one_pass_with_its_line() {
+    problems(
+        "name: Build_1
+image: alpine
+timeout: 10x
+steps:
+  - name: fetch
+    run: git clone x
+  - name: fetch
+    run: echo again
+  - name: test
+    needs: [fetch, lint2]
+    run: make test
+    command: [make, test]
+  - name: lint
+    onError: ignore
+    timeout: 5d
+sidecars:
+  - name: db
+    image: postgres
+    command: [postgres]
+    ready: tcp://db
+",
+        &[
+            "1: invalid name 'Build_1': the pod's name is a DNS-1123 label (1 to 63 of a-z, 0-9, '-'; a letter or digit at each end)",
+            "3: timeout: bad duration '10x' (like 30, 1.5s, 10m, 1h30m)",
+            "7: duplicate name 'fetch' (first at line 5)",
+            "10: 'test' needs 'lint2': no such step",
+            "12: step 'test': both run and command (give one)",
+            "13: step 'lint': no run or command (give one)",
+            "14: step 'lint': bad onError 'ignore' (continue or stopAndFail)",
+            "15: step 'lint': timeout: bad duration '5d' (like 30, 1.5s, 10m, 1h30m)",
+            "20: sidecar 'db': bad ready target 'tcp://db': no port (tcp://HOST:PORT)",
+        ],
+    );
+}
+
+#[test]
+fn a_cycle_is_named_by_its_steps_on_a_line_of_a_step_on_it() {
+    problems(
+        "name: build
+image: alpine
+steps:
+  - name: a
+    needs: [c]
+    run: a
+  - name: b
+    needs: [a]
+    run: b
+  - name: c
+    needs: [b]
+    run: c
+",
+        &["5: cycle: a -> b -> c -> a"],
+    );
+    // one edge of it from the list order
+    problems(
+        "name: build
+image: alpine
+steps:
+  - name: a
+    run: a
+  - name: b
+    needs: [c]
+    run: b
+  - name: c
+    run: c
+",
+        &["7: cycle: b -> c -> b (c has no needs: it runs after b, the step before it)"],
+    );
+    problems(
+        "name: build\nimage: alpine\nsteps:\n  - name: a\n    needs: [a]\n    run: a\n",
+        &["5: cycle: a -> a"],
+    );
+    // two cycles, one line each; finally steps may form one too
+    problems(
+        "name: build
+image: alpine
+steps:
+  - {name: a, needs: [b], run: a}
+  - {name: b, needs: [a], run: b}
+  - {name: c, needs: [d], run: c}
+  - {name: d, needs: [c], run: d}
+finally:
+  - {name: x, needs: [z], run: x}
+  - {name: z, needs: [x], run: z}
+",
+        &["4: cycle: a -> b -> a", "6: cycle: c -> d -> c", "9: cycle: x -> z -> x"],
+    );
+}
+
+#[test]
+fn one_problem_gives_one_line() {
+    // a duplicate is not also a cycle, nor its needs unknown
+    problems(
+        "name: build
+image: alpine
+steps:
+  - name: a
+    run: a
+  - name: a
+    needs: [a, nope]
+    run: again
+",
+        &["6: duplicate name 'a' (first at line 4)"],
+    );
+    // an unknown need is not also a cycle
+    problems(
+        "name: build\nimage: alpine\nsteps:\n  - {name: a, needs: [zz], run: a}\n  - {name: b, run: b}\n",
+        &["4: 'a' needs 'zz': no such step"],
+    );
+}
+
+#[test]
+fn what_each_kind_of_entry_may_say() {
+    problems(
+        "name: build
+image: alpine
+steps:
+  - name: a
+    ready: tcp://127.0.0.1:80
+    run: a
+  - name: b
+    needs: [report]
+    run: b
+  - name: c
+    needs: [db]
+    run: c
+  - name: d
+    run: d
+    args: [x]
+  - name: e
+    command: [sleep, 5]
+  - name: f
+    command: sleep 5
+  - name: g
+    args: [x]
+  - name: h
+    command: []
+  - name: i
+    run: i
+    needs: [b, b]
+  - name: j
+    run: j
+    terminationMessagePath: /dev/termination-log
+  - name: copy-tools
+    run: k
+  - name: Bad_Name
+    run: l
+  - name: a-very-long-name-that-does-not-fit-in-a-volume-name-with-prefix
+    run: m
+finally:
+  - name: report
+    needs: [a]
+    run: r
+sidecars:
+  - name: db
+    needs: [a]
+    onError: continue
+    restartPolicy: Always
+    ready: https://db/health
+    command: [postgres]
+",
+        &[
+            "5: step 'a': only a sidecar has ready (what the steps wait for)",
+            "8: 'b' needs 'report', a finally step: a step cannot wait for finally steps",
+            "11: 'c' needs 'db', a sidecar: wait for it with the sidecar's ready:",
+            "15: step 'd': args goes with command (a run script takes no args)",
+            "17: step 'e': command: item 2 is a number: quote it ('5')",
+            "19: step 'f': command: expected a list of strings, found a string",
+            "20: step 'g': no run or command (give one)",
+            "23: step 'h': command: empty",
+            "26: step 'i': 'b' twice in needs",
+            "29: step 'j': terminationMessagePath is set by steps (to /steps/NAME/termination)",
+            "30: name 'copy-tools' is taken by one of the tools' own containers",
+            "32: invalid name 'Bad_Name': a name is a DNS-1123 label (1 to 63 of a-z, 0-9, '-'; a letter or digit at each end)",
+            "34: invalid name 'a-very-long-name-that-does-not-fit-in-a-volume-name-with-prefix': at most 58 characters (its directory's volume is step-NAME)",
+            "42: sidecar 'db': a sidecar has no needs (it starts with the pod)",
+            "43: sidecar 'db': a sidecar has no onError (nothing waits for its result)",
+            "44: sidecar 'db': restartPolicy is set by steps (Always with --native-sidecars)",
+            "45: sidecar 'db': bad ready target 'https://db/health': https: waitfor has no TLS (use http:// to a plain port, or tcp://)",
+        ],
+    );
+}
+
+#[test]
+fn the_file_level_keys_and_what_steps_renders_itself() {
+    problems(
+        "name: build
+stpes: []
+timeout: 0s
+hold: maybe
+workspace: relative/dir
+metadata: {name: other, labels: {a: b}}
+pod:
+  containers: []
+  restartPolicy: OnFailure
+  volumes:
+    - {name: tools, emptyDir: {}}
+    - {name: step-cache, emptyDir: {}}
+    - {emptyDir: {}}
+  initContainers:
+    - {name: a, image: x}
+job: {template: {}}
+steps:
+  - name: a
+    run: a
+    volumeMounts:
+      - {name: tools, mountPath: /opt/tools}
+      - {name: cache, mountPath: /steps/cache}
+      - {name: cache2, mountPath: /}
+    resources:
+      requests: {cpu: lots, memory: 2Gi}
+      limits: {memory: 1Gi}
+",
+        &[
+            "2: unknown key 'stpes' (the keys are name, image, tools, timeout, hold, workspace, metadata, pod, steps, finally, sidecars, job)",
+            "3: timeout: '0s' is no time at all (give more than 0)",
+            "4: hold: expected true or false, found a string",
+            "5: workspace: 'relative/dir' is not an absolute path below / (like /workspace)",
+            "6: metadata.name: the file's name sets it (give one)",
+            "8: pod.containers: give the containers as steps, finally or sidecars",
+            "9: pod.restartPolicy: must be Never (a step that ran is never run again)",
+            "11: pod.volumes: 'tools' is the name of one of the tools' own volumes",
+            "12: pod.volumes: 'step-cache' is the name of one of the tools' own volumes",
+            "13: pod.volumes: a volume without a name",
+            "16: job.template: the pod is rendered from the steps (give pod: for its spec)",
+            "18: duplicate name 'a' (first at line 15)",
+            "18: step 'a': no image (give image: here or at the top)",
+            "21: step 'a': volumeMounts: 'tools' is one of the tools' own volumes",
+            "22: step 'a': volumeMounts: '/steps/cache' clashes with the tools' own /steps",
+            "23: step 'a': volumeMounts: '/' clashes with the tools' own /tools",
+            "25: step 'a': resources.requests.cpu: bad quantity 'lots' (like 500m, 2, 128Mi, 1G)",
+            "25: step 'a': the memory request is more than its limit",
+        ],
+    );
+}
+
+#[test]
+fn yaml_problems_have_lines_too() {
+    problems(
+        "name: build\nsteps:\n  - name: a\n    run: a\n    run: b\n",
+        &["5: duplicate key 'run' (first at line 4)"],
+    );
+    problems("name: build\nsteps: [\n", &["3: while parsing a node, did not find expected node content"]);
+    // Kubernetes reads YAML 1.1: a step named `on` is the boolean true there
+    problems(
+        "name: build\nimage: x\nsteps:\n  - name: on\n    run: a\n",
+        &["4: a step: name: expected a string, found a boolean (quote it: Kubernetes reads YAML 1.1, where y, n, yes, no, on and off are booleans)"],
+    );
+    problems("name: build\n---\nname: again\n", &["2: a second YAML document: give one document per file"]);
+    problems("- a\n- b\n", &["1: expected a mapping (name:, steps:, ...), found a list"]);
+    problems("", &["1: expected a mapping (name:, steps:, ...), found nothing"]);
+    problems(
+        "name: build\nimage: alpine\nsteps:\n  - name: a\n    run: !shell echo\n",
+        &["5: unsupported tag '!shell'"],
+    );
+    let d = TempDir::new("steps-utf8");
+    std::fs::write(d.join("build.yaml"), b"name: build\nimage: x\nsteps:\n  - name: a\n    run: \"\xff\"\n")
+        .expect("write");
+    let r = steps_in(d.path(), &["check", "build.yaml"]);
+    assert_eq!((r.code, r.stderr.as_str()), (1, "steps: build.yaml:5: not UTF-8 text\n"));
+}
+
+#[test]
+fn a_duplicate_need_of_the_list_order_and_a_missing_name() {
+    problems(
+        "image: alpine\nsteps:\n  - run: a\n  - name: b\n",
+        &["1: no 'name' (the pod's name)", "3: a step: no name", "4: step 'b': no run or command (give one)"],
+    );
+    problems(
+        "name: build\nimage: alpine\nsteps: []\n",
+        &["3: no steps (steps: a list of at least one step)"],
+    );
+}
+
+// --- the command line ---------------------------------------------------------------
+
+#[test]
+fn usage_errors_exit_125_with_one_line() {
+    usage_error(&[], "no command (render, check or graph)");
+    usage_error(&["build.yaml"], "unknown command 'build.yaml' (render, check or graph)");
+    usage_error(&["render"], "render: no FILE (a steps file, or - for standard input)");
+    usage_error(&["render", "--kind", "deployment", "f"], "--kind: 'deployment' is not pod or job");
+    usage_error(&["render", "-o", "toml", "f"], "-o: 'toml' is not yaml or json");
+    usage_error(&["graph", "--format", "png", "f"], "--format: 'png' is not mermaid or dot");
+    usage_error(&["check", "--native-sidecars", "f"], "unknown option '--native-sidecars' for check");
+    usage_error(&["check", "a", "b"], "check: one FILE only ('b' is a second)");
+    usage_error(&["render", "--kind"], "--kind needs pod or job");
+}
+
+#[test]
+fn io_errors_exit_125_and_name_the_file() {
+    let d = TempDir::new("steps-io");
+    let r = steps_in(d.path(), &["check", "missing.yaml"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (125, "", "steps: cannot read 'missing.yaml': No such file or directory\n")
+    );
+    let r = steps_in(d.path(), &["render", "."]);
+    assert_eq!((r.code, r.stderr.as_str()), (125, "steps: cannot read '.': Is a directory\n"));
+    // a closed standard output is an output error, not a crash
+    let out = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+    let ex = root().join("examples/seed.steps.yaml");
+    let child = Command::new(steps_bin())
+        .args(["render".as_ref(), ex.as_os_str()])
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let r: Ran = child.wait_with_output().expect("wait").into();
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (125, "steps: cannot write the output: No space left on device\n")
+    );
+}
+
+#[test]
+fn help_and_version() {
+    let r = steps_in(&root(), &["--help"]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    assert!(
+        r.stdout
+            .starts_with("usage: steps render [--kind pod|job] [-o yaml|json] [--native-sidecars] FILE\n"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(steps_in(&root(), &["render", "--help"]).stdout, r.stdout);
+    let r = steps_in(&root(), &["--version"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, format!("steps {}\n", env!("CARGO_PKG_VERSION")).as_str()));
+}
+
+#[test]
+fn standard_input_is_a_file_too() {
+    let file = std::fs::read_to_string(root().join("examples/seed.steps.yaml")).expect("seed");
+    let from_stdin = steps_stdin(&["render", "-"], &file);
+    let from_file = steps_in(&root().join("examples"), &["render", "seed.steps.yaml"]);
+    let body = |s: &str| s.split_once('\n').map(|(_, b)| b.to_string()).unwrap_or_default();
+    assert_eq!(body(ok(&from_stdin)), body(ok(&from_file)));
+    assert!(from_stdin.stdout.starts_with("# Rendered by steps "), "{}", from_stdin.stdout);
+    let r = steps_stdin(&["check", "-"], "name: x\nsteps: {}\n");
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (1, "steps: <stdin>:2: steps: expected a list, found a mapping\n")
+    );
+    assert_eq!(ok(&steps_stdin(&["check", "-"], &file)), "");
+}
+
+// --- the rendered pods --------------------------------------------------------------
+
+/// Every example, as a Pod and a Job, in YAML and JSON, with sidecars wrapped
+/// and native: strictly valid against the API schema.
+#[test]
+fn every_example_validates_strictly_against_the_kubernetes_schema() {
+    let d = TempDir::new("steps-schema");
+    let mut files = Vec::new();
+    for ex in examples() {
+        let base = ex.file_name().expect("name").to_string_lossy().replace(".steps.yaml", "");
+        for (tag, args) in [
+            ("pod.yaml", &["render"][..]),
+            ("pod.json", &["render", "-o", "json"]),
+            ("job.yaml", &["render", "--kind", "job"]),
+            ("job.json", &["render", "--kind", "job", "-o", "json"]),
+            ("native.yaml", &["render", "--native-sidecars"]),
+            ("native-job.json", &["render", "--native-sidecars", "--kind=job", "-ojson"]),
+        ] {
+            let mut all = args.to_vec();
+            let path = ex.to_string_lossy().into_owned();
+            all.push(&path);
+            let r = steps_in(&root(), &all);
+            let out = d.join(&format!("{base}.{tag}"));
+            std::fs::write(&out, ok(&r)).expect("write");
+            files.push(out);
+        }
+    }
+    assert!(files.len() >= 8 * 6, "examples: {files:?}");
+    let r = run(Command::new(venv().join("bin/kubernetes-validate"))
+        .args(["--strict", "--quiet", "-k", &k8s_version()])
+        .args(&files));
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""), "kubernetes-validate");
+    // and the validator does reject what is not valid (the test can fail)
+    let bad = d.join("bad.yaml");
+    let pod = std::fs::read_to_string(&files[0]).expect("read");
+    std::fs::write(&bad, pod.replacen("terminationMessagePath:", "terminationMessagePathh:", 1))
+        .expect("write");
+    let r = run(Command::new(venv().join("bin/kubernetes-validate"))
+        .args(["--strict", "-k", &k8s_version()])
+        .arg(&bad));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("'terminationMessagePathh' was unexpected"), "{r:?}");
+}
+
+/// The YAML and the JSON of every rendering are the same object for a YAML 1.1
+/// reader (PyYAML, as kubectl reads YAML 1.1).
+#[test]
+fn yaml_and_json_outputs_are_equal() {
+    let d = TempDir::new("steps-equal");
+    let mut pairs = Vec::new();
+    for ex in examples() {
+        let path = ex.to_string_lossy().into_owned();
+        for kind in ["pod", "job"] {
+            let y = steps_in(&root(), &["render", "--kind", kind, &path]);
+            let j = steps_in(&root(), &["render", "--kind", kind, "-o", "json", &path]);
+            let n = pairs.len();
+            let (yf, jf) = (d.join(&format!("{n}.yaml")), d.join(&format!("{n}.json")));
+            std::fs::write(&yf, ok(&y)).expect("write");
+            std::fs::write(&jf, ok(&j)).expect("write");
+            pairs.push((yf, jf));
+        }
+    }
+    let script = "import json, sys, yaml\n\
+                  bad = [y for y, j in zip(sys.argv[1::2], sys.argv[2::2])\n\
+                         if yaml.safe_load(open(y)) != json.load(open(j))]\n\
+                  print(' '.join(bad)); sys.exit(1 if bad else 0)\n";
+    let mut cmd = Command::new(venv().join("bin/python"));
+    cmd.args(["-c", script]);
+    for (y, j) in &pairs {
+        cmd.arg(y).arg(j);
+    }
+    let r = run(&mut cmd);
+    assert_eq!((r.code, r.stdout.trim(), r.stderr.as_str()), (0, "", ""), "YAML and JSON differ");
+}
+
+/// Every container field a step gives, known to the schema or newer than it,
+/// comes out as written (as PyYAML reads both).
+#[test]
+fn container_fields_pass_through_exactly() {
+    let file = r##"name: keep
+image: alpine
+steps:
+  - name: a
+    run: echo a
+    image: busybox:1.36
+    workingDir: /src
+    env:
+      - {name: QUOTED_YES, value: "yes"}
+      - {name: OCTAL_TEXT, value: "0644"}
+      - {name: MULTI, value: "line one\nline two\n"}
+      - name: FROM_FIELD
+        valueFrom: {fieldRef: {fieldPath: metadata.name}}
+    ports: [{containerPort: 8080, protocol: TCP}]
+    resizePolicy: [{resourceName: cpu, restartPolicy: NotRequired}]
+    stdin: false
+    lifecycle: {preStop: {exec: {command: [sh, -c, "sleep 1"]}}}
+    futureField:
+      nested: [1, 2.5, true, null, {deep: "#not a comment", mode: 0644, big: 1_000}]
+      "key with spaces": ~
+      emoji: "🦀"
+    volumeMounts:
+      - {name: cache, mountPath: /cache, subPath: a}
+    args_are_not_args: x
+pod:
+  volumes:
+    - name: cache
+      emptyDir: {sizeLimit: 1Gi}
+"##;
+    let d = TempDir::new("steps-keep");
+    std::fs::write(d.join("in.yaml"), file).expect("write");
+    let r = steps_in(d.path(), &["render", "-o", "json", "in.yaml"]);
+    std::fs::write(d.join("out.json"), ok(&r)).expect("write");
+    let r = steps_in(d.path(), &["render", "in.yaml"]);
+    std::fs::write(d.join("out.yaml"), ok(&r)).expect("write");
+    let script = "import json, sys, yaml\n\
+                  src = yaml.safe_load(open('in.yaml'))['steps'][0]\n\
+                  for out in (json.load(open('out.json')), yaml.safe_load(open('out.yaml'))):\n\
+                  \x20   c = out['spec']['containers'][0]\n\
+                  \x20   for k, v in src.items():\n\
+                  \x20       if k in ('run', 'volumeMounts'): continue\n\
+                  \x20       assert c[k] == v, (k, c[k], v)\n\
+                  \x20   assert c['volumeMounts'][-1] == src['volumeMounts'][0], c['volumeMounts']\n\
+                  \x20   assert out['spec']['volumes'][-1] == yaml.safe_load(open('in.yaml'))['pod']['volumes'][0]\n\
+                  \x20   assert c['futureField']['nested'][4]['mode'] == 420\n\
+                  \x20   assert 'env' not in out['spec']['initContainers'][0]\n\
+                  print('ok')\n";
+    let r = run(Command::new(venv().join("bin/python")).current_dir(d.path()).args(["-c", script]));
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "ok\n", ""));
+}
+
+#[test]
+fn the_seed_renders_as_an_expert_would_write_it() {
+    let ex = std::fs::read_to_string(root().join("examples/seed.steps.yaml")).expect("seed");
+    let pod = rendered(&ex, &[]);
+    assert_eq!(text(get(&pod, &["apiVersion"])), "v1");
+    assert_eq!(text(get(&pod, &["kind"])), "Pod");
+    assert_eq!(text(get(&pod, &["metadata", "name"])), "seed");
+    assert_eq!(text(get(&pod, &["spec", "restartPolicy"])), "Never");
+    let init = get(&pod, &["spec", "initContainers"]);
+    assert_eq!(names(init), ["copy-tools"]);
+    assert_eq!(strings(get(init, &["0", "command"])), ["/bin/copier", "/bin/entrypoint", "/tools/"]);
+    assert_eq!(names(get(&pod, &["spec", "containers"])), ["one", "two", "three"]);
+    let two = container(&pod, "two");
+    assert_eq!(
+        strings(get(two, &["command"])),
+        [
+            "/tools/entrypoint",
+            "--wait=/steps/one/out",
+            "--post-file=/steps/two/out",
+            "--termination-path=/steps/two/termination",
+            "--results-dir=/steps/two/results",
+            "--hold-until=/steps/three/out",
+            "--",
+            "sh",
+            "-c",
+            "echo step two\necho fizz buzz\n",
+        ]
+    );
+    assert_eq!(text(get(two, &["terminationMessagePath"])), "/steps/two/termination");
+    let mounts: Vec<(String, String, bool)> = items(get(two, &["volumeMounts"]))
+        .iter()
+        .map(|m| {
+            let ro = has(m, "readOnly") && *get(m, &["readOnly"]) == Value::Bool(true);
+            (text(get(m, &["name"])).to_string(), text(get(m, &["mountPath"])).to_string(), ro)
+        })
+        .collect();
+    let want = [
+        ("tools", "/tools", true),
+        ("step-one", "/steps/one", true),
+        ("step-two", "/steps/two", false),
+        ("step-three", "/steps/three", true),
+    ];
+    assert_eq!(mounts, want.map(|(a, b, c)| (a.to_string(), b.to_string(), c)));
+    // the last step holds nothing, and nobody adds to a container's env
+    assert!(!strings(get(container(&pod, "three"), &["command"]))
+        .iter()
+        .any(|a| a.starts_with("--hold-until")));
+    assert!(!has(two, "env"));
+    assert_eq!(names(get(&pod, &["spec", "volumes"])), ["tools", "step-one", "step-two", "step-three"]);
+    // hold: false
+    let unheld = rendered(&ex.replace("steps:\n", "hold: false\nsteps:\n"), &[]);
+    assert!(!strings(get(container(&unheld, "one"), &["command"]))
+        .iter()
+        .any(|a| a.starts_with("--hold-until")));
+}
+
+#[test]
+fn a_job_around_the_same_pod() {
+    let ex = std::fs::read_to_string(root().join("examples/tekton-compatible.steps.yaml")).expect("example");
+    let pod = rendered(&ex, &[]);
+    let job = rendered(&ex, &["--kind", "job"]);
+    assert_eq!(text(get(&job, &["apiVersion"])), "batch/v1");
+    assert_eq!(text(get(&job, &["kind"])), "Job");
+    assert_eq!(get(&job, &["metadata"]), get(&pod, &["metadata"]));
+    assert_eq!(get(&job, &["spec", "backoffLimit"]), &Value::Num("0".into()));
+    assert_eq!(get(&job, &["spec", "template", "spec"]), get(&pod, &["spec"]));
+    assert_eq!(get(&job, &["spec", "template", "metadata", "labels"]), get(&pod, &["metadata", "labels"]));
+    // the file's job map is merged, and says otherwise
+    let job =
+        rendered(&format!("{ex}job: {{backoffLimit: 2, ttlSecondsAfterFinished: 60}}\n"), &["--kind=job"]);
+    assert_eq!(get(&job, &["spec", "backoffLimit"]), &Value::Num("2".into()));
+    assert_eq!(get(&job, &["spec", "ttlSecondsAfterFinished"]), &Value::Num("60".into()));
+}
+
+#[test]
+fn timeouts_on_error_workspace_and_the_pod_map() {
+    let pod = rendered(
+        "name: t
+image: alpine
+timeout: 1m30s
+workspace: /workspace/
+metadata: {labels: {app: ci}, annotations: {a: b}}
+pod: {serviceAccountName: ci, nodeSelector: {disk: ssd}}
+steps:
+  - {name: a, run: a, timeout: 10m, onError: continue}
+  - {name: b, run: b, timeout: 2.5}
+",
+        &[],
+    );
+    assert_eq!(get(&pod, &["spec", "activeDeadlineSeconds"]), &Value::Num("90".into()));
+    assert_eq!(text(get(&pod, &["spec", "serviceAccountName"])), "ci");
+    assert_eq!(text(get(&pod, &["spec", "nodeSelector", "disk"])), "ssd");
+    assert_eq!(text(get(&pod, &["metadata", "labels", "app"])), "ci");
+    let a = strings(get(container(&pod, "a"), &["command"]));
+    assert!(a.contains(&"--timeout=10m") && a.contains(&"--on-error=continue"), "{a:?}");
+    assert!(strings(get(container(&pod, "b"), &["command"])).contains(&"--timeout=2.5"));
+    for c in ["a", "b"] {
+        let last = items(get(container(&pod, c), &["volumeMounts"])).last().expect("mounts");
+        assert_eq!(
+            (text(get(last, &["name"])), text(get(last, &["mountPath"]))),
+            ("workspace", "/workspace")
+        );
+    }
+    assert_eq!(names(get(&pod, &["spec", "volumes"])).last(), Some(&"workspace"));
+}
+
+// --- wiring: holds, finally, sidecars, the join ----------------------------------------
+
+#[test]
+fn a_diamond_with_a_sidecar_ends_on_one_path() {
+    let pod = rendered(
+        "name: w
+image: alpine
+steps:
+  - {name: a, run: a}
+  - {name: b, needs: [a], run: b}
+  - {name: c, needs: [a], run: c}
+  - {name: d, needs: [b, c], run: d}
+sidecars:
+  - {name: db, command: [postgres], ready: tcp://127.0.0.1:5432}
+",
+        &[],
+    );
+    assert_eq!(names(get(&pod, &["spec", "containers"])), ["db", "a", "b", "c", "d", "steps-end"]);
+    assert_eq!(
+        strings(get(container(&pod, "db"), &["command"]))[..4],
+        [
+            "/tools/entrypoint",
+            "--stop-when=/steps/steps-end/out",
+            "--post-file=/steps/db/out",
+            "--termination-path=/steps/db/termination"
+        ]
+    );
+    // d may be skipped as soon as b fails while c still runs: the end is b, c and d
+    assert_eq!(
+        strings(get(container(&pod, "steps-end"), &["command"])),
+        [
+            "/bin/entrypoint",
+            "--always",
+            "--wait=/steps/b/out",
+            "--wait=/steps/c/out",
+            "--wait=/steps/d/out",
+            "--post-file=/steps/steps-end/out",
+            "--termination-path=/steps/steps-end/termination",
+            "--",
+            "/bin/waitfor",
+            "/"
+        ]
+    );
+    for s in ["a", "b", "c", "d"] {
+        let cmd = strings(get(container(&pod, s), &["command"]));
+        assert!(cmd.contains(&"--hold-until=/steps/steps-end/out"), "{s}: {cmd:?}");
+    }
+    // the step that waits for no step waits for the sidecar first
+    assert_eq!(
+        strings(get(container(&pod, "a"), &["command"]))[..4],
+        ["/tools/waitfor", "tcp://127.0.0.1:5432", "--", "/tools/entrypoint"]
+    );
+    assert_eq!(
+        strings(get(&pod, &["spec", "initContainers", "0", "command"])),
+        ["/bin/copier", "/bin/entrypoint", "/bin/waitfor", "/tools/"]
+    );
+    // native sidecars: no --stop-when, no join, restartPolicy Always, after the pod's init containers
+    let native = rendered(
+        "name: w
+image: alpine
+pod: {initContainers: [{name: setup, image: alpine, command: [true]}]}
+steps:
+  - {name: a, run: a}
+  - {name: b, needs: [], run: b}
+sidecars:
+  - {name: db, command: [postgres]}
+",
+        &["--native-sidecars"],
+    );
+    assert_eq!(names(get(&native, &["spec", "initContainers"])), ["copy-tools", "setup", "db"]);
+    assert_eq!(names(get(&native, &["spec", "containers"])), ["a", "b"]);
+    let db = container(&native, "db");
+    assert_eq!(text(get(db, &["restartPolicy"])), "Always");
+    assert!(!strings(get(db, &["command"])).iter().any(|a| a.starts_with("--stop-when")));
+    assert_eq!(strings(get(container(&native, "a"), &["command"]))[4], "--hold-until=/steps/b/out");
+}
+
+#[test]
+fn finally_steps_run_regardless_after_the_end_of_the_steps() {
+    let pod = rendered(
+        "name: f
+image: alpine
+steps:
+  - {name: a, run: a}
+  - {name: b, needs: [a], run: b}
+  - {name: c, needs: [a], run: c}
+finally:
+  - {name: report, run: r}
+  - {name: notify, run: notify}
+  - {name: audit, needs: [], run: audit}
+sidecars:
+  - {name: proxy, command: [proxy]}
+",
+        &[],
+    );
+    let cmd = |c: &str| {
+        strings(get(container(&pod, c), &["command"])).iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    // b and c: either may still run when the other failed
+    assert_eq!(cmd("report")[1..4], ["--wait=/steps/b/out", "--wait=/steps/c/out", "--always"]);
+    assert_eq!(cmd("notify")[1..3], ["--wait=/steps/report/out", "--always"]);
+    assert_eq!(cmd("audit")[1..4], ["--wait=/steps/b/out", "--wait=/steps/c/out", "--always"]);
+    // two ends (notify, audit) and a sidecar: the join
+    assert_eq!(cmd("steps-end")[2..4], ["--wait=/steps/notify/out", "--wait=/steps/audit/out"]);
+    assert_eq!(cmd("proxy")[1], "--stop-when=/steps/steps-end/out");
+}
+
+// --- requests ---------------------------------------------------------------------
+
+/// The requests of each container, as written in the output.
+fn requests(pod: &Value, resource: &str) -> Vec<(String, Option<String>)> {
+    items(get(pod, &["spec", "containers"]))
+        .iter()
+        .map(|c| {
+            let name = text(get(c, &["name"])).to_string();
+            let r = has(c, "resources")
+                .then(|| get(c, &["resources"]))
+                .filter(|r| has(r, "requests") && has(get(r, &["requests"]), resource))
+                .map(|r| text(get(r, &["requests", resource])).to_string());
+            (name, r)
+        })
+        .collect()
+}
+
+#[test]
+fn requests_are_sized_for_what_runs_at_once_where_greedy_guesses_fail() {
+    // a -> b; c alone. By levels {a, c} = 2 cores; the answer is {b, c} = 4 cores.
+    // Scaled by 4/5: the pod asks 4 cores, the relative weights stay.
+    let pod = rendered(
+        "name: r
+image: alpine
+steps:
+  - {name: a, run: a, resources: {requests: {cpu: '1'}}}
+  - {name: b, run: b, resources: {requests: {cpu: '3'}, limits: {cpu: '4'}}}
+  - {name: c, needs: [], run: c, resources: {requests: {cpu: 1000m}}}
+sidecars:
+  - {name: db, command: [db], resources: {requests: {cpu: 500m}}}
+",
+        &[],
+    );
+    assert_eq!(
+        requests(&pod, "cpu"),
+        [
+            ("db".to_string(), Some("500m".to_string())),
+            ("a".to_string(), Some("800m".to_string())),
+            ("b".to_string(), Some("2400m".to_string())),
+            ("c".to_string(), Some("800m".to_string())),
+            // the join (b and c end the work, and there is a sidecar to stop) asks nothing
+            ("steps-end".to_string(), None),
+        ]
+    );
+    assert_eq!(text(get(container(&pod, "b"), &["resources", "limits", "cpu"])), "4");
+    // p, q -> m: the heaviest first takes m (5); the answer is {p, q} = 6.
+    // Memory given by limits only counts as the limit, and gets a request.
+    let pod = rendered(
+        "name: r
+image: alpine
+steps:
+  - {name: p, run: p, resources: {limits: {memory: 3Gi}}}
+  - {name: q, needs: [], run: q, resources: {requests: {memory: 3Gi}}}
+  - {name: m, needs: [p, q], run: m, resources: {requests: {memory: 5Gi}, limits: {memory: 6Gi}}}
+",
+        &[],
+    );
+    // 6/11 of each, in bytes, the remainder to the largest fraction: 6 GiB in all
+    let got = requests(&pod, "memory");
+    assert_eq!(
+        got,
+        [
+            ("p".to_string(), Some("1757032076".to_string())),
+            ("q".to_string(), Some("1757032075".to_string())),
+            ("m".to_string(), Some("2928386793".to_string())),
+        ]
+    );
+    let total: u64 = got.iter().map(|(_, r)| r.as_deref().unwrap_or("0").parse::<u64>().unwrap_or(0)).sum();
+    assert_eq!(total, 6 << 30);
+    assert_eq!(text(get(container(&pod, "p"), &["resources", "limits", "memory"])), "3Gi");
+    // a plain list: nothing can run at once, the largest step is the answer, and
+    // requests that already add up to it are left as written
+    let pod = rendered(
+        "name: r\nimage: alpine\nsteps:\n  - {name: a, run: a, resources: {requests: {cpu: 250m}}}\n  - {name: b, run: b}\n",
+        &[],
+    );
+    assert_eq!(requests(&pod, "cpu")[0].1.as_deref(), Some("250m"));
+    // other resources (extended ones must equal their limits) are kept as written
+    let pod = rendered(
+        "name: r
+image: alpine
+steps:
+  - {name: a, run: a, resources: {limits: {nvidia.com/gpu: 1}}}
+  - {name: b, run: b, resources: {limits: {nvidia.com/gpu: 1}}}
+",
+        &[],
+    );
+    assert!(!has(get(container(&pod, "a"), &["resources"]), "requests"));
+}
+
+// --- pictures ---------------------------------------------------------------------
+
+const PICTURED: &str = "name: pic
+image: alpine
+steps:
+  - {name: fetch, run: f}
+  - {name: test, run: t}
+  - {name: lint, needs: [fetch], run: l}
+  - {name: publish, needs: [test, lint], run: p}
+finally:
+  - {name: report, run: r}
+sidecars:
+  - {name: db, command: [db], ready: tcp://127.0.0.1:5432}
+";
+
+#[test]
+fn graph_as_mermaid() {
+    let (_d, r) = on_file(PICTURED, &["graph"]);
+    assert_eq!(
+        ok(&r),
+        "flowchart TD
+  s_fetch[\"fetch\"]
+  s_test[\"test\"]
+  s_lint[\"lint\"]
+  s_publish[\"publish\"]
+  subgraph finally_steps [\"finally\"]
+    s_report[\"report\"]
+  end
+  subgraph sidecar_containers [\"sidecars\"]
+    s_db([\"db\"])
+  end
+  s_fetch --> s_test
+  s_fetch --> s_lint
+  s_test --> s_publish
+  s_lint --> s_publish
+  s_test -.-> s_report
+  s_lint -.-> s_report
+  s_publish -.-> s_report
+  s_db -.->|\"ready: tcp://127.0.0.1:5432\"| s_fetch
+"
+    );
+}
+
+#[test]
+fn graph_as_dot() {
+    let (_d, r) = on_file(PICTURED, &["graph", "--format", "dot"]);
+    assert_eq!(
+        ok(&r),
+        "digraph \"pic\" {
+  node [shape=box, style=rounded];
+  \"fetch\";
+  \"test\";
+  \"lint\";
+  \"publish\";
+  subgraph cluster_finally {
+    label=\"finally\";
+    style=dashed;
+    \"report\";
+  }
+  subgraph cluster_sidecars {
+    label=\"sidecars\";
+    style=dotted;
+    \"db\" [shape=cylinder, style=solid];
+  }
+  \"fetch\" -> \"test\";
+  \"fetch\" -> \"lint\";
+  \"test\" -> \"publish\";
+  \"lint\" -> \"publish\";
+  \"test\" -> \"report\" [style=dashed];
+  \"lint\" -> \"report\" [style=dashed];
+  \"publish\" -> \"report\" [style=dashed];
+  \"db\" -> \"fetch\" [style=dotted, label=\"ready: tcp://127.0.0.1:5432\"];
+}
+"
+    );
+}
+
+// --- the README keeps true ------------------------------------------------------------
+
+/// The code block after `heading` in the README that starts with `fence`.
+fn readme_block(heading: &str, fence: &str) -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let after = readme.split_once(heading).unwrap_or_else(|| panic!("README has no {heading}")).1;
+    let body = after.split_once(fence).unwrap_or_else(|| panic!("no {fence} after {heading}")).1;
+    body.split_once("```\n").unwrap_or_else(|| panic!("unclosed block after {heading}")).0.to_string()
+}
+
+#[test]
+fn the_readme_shows_what_steps_renders() {
+    let seed = readme_block("### The rendered pod", "```yaml\n");
+    let r = steps_in(&root().join("examples"), &["render", "seed.steps.yaml"]);
+    assert_eq!(ok(&r), seed, "README's rendering of the seed differs from steps' own");
+    // the quick start: its file renders, to as many lines as it says
+    let hello = readme_block("## Quick start", "```yaml\n");
+    let (_d, r) = on_file(&hello, &["render"]);
+    let commands = readme_block("Then two commands:", "```sh\n");
+    let lines = ok(&r).lines().count();
+    assert!(commands.contains(&format!("# the whole Pod: {lines} lines")), "{commands}");
+    assert_eq!(hello.lines().count(), 10, "the quick start's file");
+}
+
+/// Strings that YAML readers take for something else, or cannot hold raw, come
+/// out of the YAML writer so that PyYAML (YAML 1.1) reads them back exactly.
+#[test]
+fn awkward_strings_survive_a_yaml_1_1_reader() {
+    let awkward = [
+        "",
+        " ",
+        "yes",
+        "No",
+        "ON",
+        "y",
+        "n",
+        "~",
+        "null",
+        "true",
+        "0644",
+        "08",
+        "1e3",
+        "1_000",
+        "12:30",
+        "2001-12-14",
+        ".inf",
+        "-.5",
+        "+1",
+        "-",
+        "--",
+        "--post-file=/steps/a/out",
+        "a: b",
+        "a:b",
+        "a #b",
+        "#x",
+        "[x]",
+        "{x}",
+        "x, y",
+        "*x",
+        "&x",
+        "!x",
+        "|x",
+        ">x",
+        "%x",
+        "@x",
+        "`x",
+        "'x",
+        "\"x",
+        "trailing ",
+        " leading",
+        "a  b",
+        "tab\there",
+        "bell\u{7}",
+        "del\u{7f}",
+        "nel\u{85}",
+        "ls\u{2028}",
+        "bom\u{feff}",
+        "é",
+        "日本",
+        "🦀",
+        "back\\slash",
+        "<<",
+        "=",
+        "?x",
+        "line\n",
+        "two\nlines",
+        "keep\n\n\n",
+        "\nleading newline",
+        "  indented\nsecond",
+        "blank\n  \nline",
+        "crlf\r\nline",
+        "a:\n",
+        "echo \"$x\" | tr a b\nexit 3\n",
+    ];
+    let esc = |s: &str| -> String {
+        let mut o = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => o.push_str("\\\""),
+                '\\' => o.push_str("\\\\"),
+                c if (c as u32) < 0x20 || c == '\u{7f}' => o.push_str(&format!("\\u{:04x}", c as u32)),
+                c => o.push(c),
+            }
+        }
+        o.push('"');
+        o
+    };
+    let env: Vec<String> = awkward
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{{\"name\": \"V{i}\", \"value\": {}}}", esc(s)))
+        .collect();
+    let keys: Vec<String> =
+        awkward.iter().enumerate().map(|(i, s)| format!("{}: {}", esc(&format!("{s}{i}")), esc(s))).collect();
+    let input = format!(
+        "{{\"name\": \"awk\", \"image\": \"i\", \"steps\": [{{\"name\": \"a\", \"run\": {}, \"env\": [{}], \"futureField\": {{{}}}}}]}}\n",
+        esc(awkward[awkward.len() - 1]),
+        env.join(", "),
+        keys.join(", ")
+    );
+    let d = TempDir::new("steps-awkward");
+    std::fs::write(d.join("in.json"), &input).expect("write");
+    let y = steps_in(d.path(), &["render", "in.json"]);
+    std::fs::write(d.join("out.yaml"), ok(&y)).expect("write");
+    let j = steps_in(d.path(), &["render", "-o", "json", "in.json"]);
+    std::fs::write(d.join("out.json"), ok(&j)).expect("write");
+    let script = "import json, yaml\n\
+                  src = json.load(open('in.json'))['steps'][0]\n\
+                  for out in (yaml.safe_load(open('out.yaml')), json.load(open('out.json'))):\n\
+                  \x20   c = out['spec']['containers'][0]\n\
+                  \x20   assert c['env'] == src['env'], [(a, b) for a, b in zip(c['env'], src['env']) if a != b]\n\
+                  \x20   assert c['futureField'] == src['futureField']\n\
+                  \x20   assert c['command'][-1] == src['run'], c['command'][-1]\n\
+                  print('ok')\n";
+    let r = run(Command::new(venv().join("bin/python")).current_dir(d.path()).args(["-c", script]));
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "ok\n", ""));
+}
+
+/// Graphviz itself reads every example's picture.
+#[test]
+fn every_example_draws_with_graphviz() {
+    let d = TempDir::new("steps-dot");
+    for ex in examples() {
+        let path = ex.to_string_lossy().into_owned();
+        let r = steps_in(&root(), &["graph", "--format", "dot", &path]);
+        let dot = d.join("g.dot");
+        std::fs::write(&dot, ok(&r)).expect("write");
+        let g: Ran = Command::new("dot")
+            .arg("-Tsvg")
+            .arg(&dot)
+            .output()
+            .unwrap_or_else(|e| panic!("dot: {e} (`make blackbox-steps` installs graphviz)"))
+            .into();
+        assert_eq!((g.code, g.stderr.as_str()), (0, ""), "dot -Tsvg {path}");
+        assert!(g.stdout.contains("<svg"), "{path}");
+    }
+}
+
+#[test]
+fn the_readme_shows_what_steps_draws() {
+    let picture = readme_block("### Pictures", "```mermaid\n");
+    let r = steps_in(&root().join("examples"), &["graph", "finally.steps.yaml"]);
+    assert_eq!(ok(&r), picture);
+}
+
+/// The same for random strings of the awkward characters (a fixed seed).
+#[test]
+fn random_strings_survive_a_yaml_1_1_reader() {
+    let d = TempDir::new("steps-random");
+    let make = "import json, random\n\
+                random.seed(7)\n\
+                alphabet = list('ayno  :#--\\n\\n\\t\"\\'01.e\\\\{}[],&*!|>%@`~?<=') + ['\\u00e9', '\\u0085', '\\u2028', '\\r', '\\u007f', '\\ufeff']\n\
+                word = lambda: ''.join(random.choice(alphabet) for _ in range(random.randrange(10)))\n\
+                env = [{'name': 'V%d' % i, 'value': word()} for i in range(3000)]\n\
+                field = {word() + str(i): word() for i in range(3000)}\n\
+                json.dump({'name': 'rnd', 'image': 'i', 'steps': [{'name': 'a', 'run': word() + 'x', 'env': env, 'futureField': field}]}, open('in.json', 'w'))\n";
+    let r = run(Command::new(venv().join("bin/python")).current_dir(d.path()).args(["-c", make]));
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "generating the input");
+    let y = steps_in(d.path(), &["render", "in.json"]);
+    std::fs::write(d.join("out.yaml"), ok(&y)).expect("write");
+    let check = "import json, yaml\n\
+                 src = json.load(open('in.json'))['steps'][0]\n\
+                 c = yaml.safe_load(open('out.yaml'))['spec']['containers'][0]\n\
+                 bad = [(a, b) for a, b in zip(c['env'], src['env']) if a != b]\n\
+                 assert not bad, bad[:5]\n\
+                 assert c['futureField'] == src['futureField']\n\
+                 print('ok')\n";
+    let r = run(Command::new(venv().join("bin/python")).current_dir(d.path()).args(["-c", check]));
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "ok\n", ""));
+}
