@@ -2,6 +2,7 @@
 //! or `P.err`, holding the wrapper's status), then the termination message
 //! (Tekton's JSON, merged with the entries someone else left in the file).
 
+use core::ffi::CStr;
 use rustix::fd::AsFd;
 use rustix::io::Errno;
 use stepkit::atomic;
@@ -83,13 +84,13 @@ impl Results {
     /// Creates the directories the command writes its results into, before it
     /// starts (DESIGN.md section 7); the line that says which one failed.
     pub fn create_dirs(&self) -> Result<(), Line> {
-        let metadata = self.metadata.map(|d| (d, &b"/results"[..]));
-        let tekton = self.names.map(|_| (TEKTON_RESULTS, &b""[..]));
-        for (dir, sub) in [self.dir.map(|d| (d, &b""[..])), metadata, tekton].into_iter().flatten() {
-            let p = PathBuf::with_suffix(dir, sub)
-                .map_err(|e| Line::new(TOOL).text("cannot create ").quoted(dir).reason(e))?;
-            create_dirs(p.as_bytes())
-                .map_err(|e| Line::new(TOOL).text("cannot create ").quoted(p.as_bytes()).reason(e))?;
+        let tekton = self.names.map(|_| TEKTON_RESULTS);
+        for (dir, sub) in [(self.dir, &b""[..]), (self.metadata, b"/results"), (tekton, b"")] {
+            let Some(dir) = dir else { continue };
+            let p = PathBuf::with_suffix(dir, sub);
+            if let Err(e) = p.as_ref().map_err(|e| *e).and_then(|p| create_dirs(p.as_bytes())) {
+                return Err(say::failure(TOOL, "cannot create", p.as_ref().map_or(dir, |p| p.as_bytes()), e));
+            }
         }
         Ok(())
     }
@@ -98,14 +99,10 @@ impl Results {
     /// entry with that key is replaced by ours).
     fn has(&self, key: &[u8]) -> bool {
         let named = self.names.is_some_and(|n| n.split(|&c| c == b',').any(|n| n == key));
-        let metadata = self.metadata.map(|d| (d, &b"/results/"[..]));
-        let dir = self.dir.map(|d| (d, &b"/"[..]));
         named
-            || [dir, metadata].into_iter().flatten().any(|(d, sub)| {
-                PathBuf::with_suffix(d, sub)
-                    .and_then(|mut p| p.push(key).map(|()| p))
-                    .is_ok_and(|p| regular(&p))
-            })
+            || [(self.dir, &b"/"[..]), (self.metadata, b"/results/")]
+                .into_iter()
+                .any(|(d, sub)| d.is_some_and(|d| PathBuf::concat(&[d, sub, key]).is_ok_and(|p| regular(&p))))
     }
 
     /// Appends every result to `json` (after `kept` entries); the line that
@@ -113,36 +110,68 @@ impl Results {
     /// ever dropped or cut).
     fn add_to(&self, json: &mut Json, kept: &mut usize) -> Result<(), Line> {
         if let Some(dir) = self.dir {
-            each_file(dir, b"", &mut |name| add_result(json, kept, dir, b"/", name, 1))?;
+            add_dir(json, kept, dir, b"", 1)?;
         }
         for name in self.names.unwrap_or_default().split(|&c| c == b',').filter(|n| !n.is_empty()) {
-            add_result(json, kept, TEKTON_RESULTS, b"/", name, 1)?;
+            let path = PathBuf::concat(&[TEKTON_RESULTS, b"/", name]);
+            // `-results=A,B`: a result the command did not write is skipped.
+            add_result(json, kept, path.as_ref().map_err(|e| *e), name, 1, true)?;
         }
         if let Some(d) = self.metadata {
-            each_file(d, b"/results", &mut |name| add_result(json, kept, d, b"/results/", name, 4))?;
+            add_dir(json, kept, d, b"/results", 4)?;
         }
         Ok(())
     }
 }
 
-/// Appends the result in file `dir` `sub` `name` as an entry of type `ty`.
+/// Appends every regular file directly in `dir` `sub` as a result of type
+/// `ty`, in the directory's order; anything but a regular file (a
+/// directory, a symlink) is not a result and is passed over.
+fn add_dir(json: &mut Json, kept: &mut usize, dir: &[u8], sub: &[u8], ty: u8) -> Result<(), Line> {
+    use core::mem::MaybeUninit;
+    use rustix::fs::{openat, FileType, Mode, OFlags, RawDir, CWD};
+    let cannot = |e| say::failure(TOOL, "cannot read the results in", dir, e);
+    let mut path = PathBuf::with_suffix(dir, sub).map_err(cannot)?;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let fd = match openat(CWD, path.as_cstr(), flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(cannot(e)),
+    };
+    let base = path.as_bytes().len();
+    let optional = ty == 1 && dir == TEKTON_RESULTS;
+    let mut space = [MaybeUninit::<u8>::uninit(); 1024];
+    let mut entries = RawDir::new(&fd, &mut space);
+    while let Some(entry) = entries.next() {
+        let entry = entry.map_err(cannot)?;
+        let name = entry.file_name().to_bytes();
+        path.truncate(base);
+        let full = path.push(b"/").and_then(|()| path.push(name));
+        let kind = entry.file_type();
+        if kind == FileType::RegularFile || kind == FileType::Unknown && full.is_ok() && regular(&path) {
+            add_result(json, kept, full.map(|()| &path), name, ty, optional)?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends the result `name` in the file `path` as an entry of type `ty`
+/// (`optional`: a missing file is no result).
 #[inline(never)]
 fn add_result(
     json: &mut Json,
     kept: &mut usize,
-    dir: &[u8],
-    sub: &[u8],
+    path: Result<&PathBuf, Errno>,
     name: &[u8],
     ty: u8,
+    optional: bool,
 ) -> Result<(), Line> {
-    let cannot = |e| Line::new(TOOL).text("cannot read result ").quoted(name).reason(e);
-    let mut path = PathBuf::with_suffix(dir, sub).map_err(cannot)?;
-    path.push(name).map_err(cannot)?;
-    let mut buf = [0u8; MAX];
-    let value = match read_small(path.as_bytes(), &mut buf) {
+    let cannot = |e| say::failure(TOOL, "cannot read result", name, e);
+    let path = path.map_err(cannot)?;
+    let mut buf = [0u8; MAX + 1];
+    let value = match read_small(path.as_cstr(), &mut buf) {
         Ok(Some(v)) => v,
-        // `-results=A,B`: a result the command did not write is skipped.
-        Err(Errno::NOENT) if ty == 1 && dir == TEKTON_RESULTS => return Ok(()),
+        Err(Errno::NOENT) if optional => return Ok(()),
         Ok(None) => {
             let size = rustix::fs::stat(path.as_cstr()).map_or(MAX as u64 + 1, |st| st.st_size as u64);
             return Err(too_large(name, json.len() + RESERVED + size as usize));
@@ -152,8 +181,10 @@ fn add_result(
     if !is_utf8(value) {
         return Err(Line::new(TOOL).text("result ").quoted(name).text(" is not UTF-8 text"));
     }
-    let need = json.len() + 1 + entry_len(name, value) + RESERVED;
-    if need > MAX || !json.result(*kept == 0, name, value, ty) {
+    json.raw(if *kept == 0 { b"[" } else { b"," });
+    json.entry([name, value], ty, usize::MAX);
+    let need = json.total + RESERVED;
+    if need > MAX {
         return Err(too_large(name, need));
     }
     *kept += 1;
@@ -177,39 +208,6 @@ fn regular(path: &PathBuf) -> bool {
         .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
 }
 
-/// Calls `each(name)` for every regular file directly in `dir` `sub`, in
-/// the directory's order; anything but a regular file (a directory, a
-/// symlink) is not a result and is passed over.
-#[inline(never)]
-fn each_file(dir: &[u8], sub: &[u8], each: &mut dyn FnMut(&[u8]) -> Result<(), Line>) -> Result<(), Line> {
-    use core::mem::MaybeUninit;
-    use rustix::fs::{openat, FileType, Mode, OFlags, RawDir, CWD};
-    let cannot = |e| Line::new(TOOL).text("cannot read the results in ").quoted(dir).reason(e);
-    let path = PathBuf::with_suffix(dir, sub).map_err(cannot)?;
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let fd = match openat(CWD, path.as_cstr(), flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::NOENT) => return Ok(()),
-        Err(e) => return Err(cannot(e)),
-    };
-    let mut space = [MaybeUninit::<u8>::uninit(); 1024];
-    let mut entries = RawDir::new(&fd, &mut space);
-    while let Some(entry) = entries.next() {
-        let entry = entry.map_err(cannot)?;
-        let name = entry.file_name().to_bytes();
-        let kind = entry.file_type();
-        let file = kind == FileType::RegularFile
-            || kind == FileType::Unknown
-                && PathBuf::with_suffix(path.as_bytes(), b"/")
-                    .and_then(|mut p| p.push(name).map(|()| p))
-                    .is_ok_and(|p| regular(&p));
-        if file {
-            each(name)?;
-        }
-    }
-    Ok(())
-}
-
 impl Step {
     /// Writes the marker for wrapper status `status`, then the termination
     /// message (with COMMAND's real status `exit_code`, the `reason` if there
@@ -225,9 +223,9 @@ impl Step {
     #[inline(never)]
     pub fn finish(&self, status: u8, exit_code: u8, reason: Option<Reason>, note: Option<&Line>) -> u8 {
         let (mut status, mut exit_code, mut reason) = (status, exit_code, reason);
+        let mut digits = [0u8; 21];
         if let (true, Some(d)) = (self.ran, self.results.metadata) {
-            let mut digits = [0u8; 20];
-            let code = say::fmt_u64(u64::from(exit_code), &mut digits);
+            let code = decimal(exit_code, &mut digits, 0);
             let file = PathBuf::with_suffix(d, b"/exitCode");
             if let Err(e) = file.and_then(|f| write_step_file(f.as_bytes(), code, false)) {
                 say::failed(TOOL, "cannot write the exit code in", d, e);
@@ -237,39 +235,37 @@ impl Step {
         // that cannot be taken fails the step.
         let mut json = Json::new();
         let problem;
-        let mut note = note;
+        let mut note = note.map(|l| l.body(TOOL));
         if let Some(t) = self.termination_path {
             let mut kept = merge_existing(t, &mut json, self);
+            let merged = (json.len(), kept);
             if let (true, Err(line)) = (self.ran, self.results.add_to(&mut json, &mut kept)) {
                 line.emit();
                 problem = line;
                 (status, exit_code, reason, note) =
-                    (TOOL_FAILED, TOOL_FAILED, Some(Reason::Error), Some(&problem));
-                json = Json::new();
-                kept = merge_existing(t, &mut json, self);
+                    (TOOL_FAILED, TOOL_FAILED, Some(Reason::Error), Some(problem.body(TOOL)));
+                json.truncate(merged.0);
+                kept = merged.1;
             }
-            self.close_message(&mut json, kept, exit_code, reason, note);
+            let ours = Entries { started_ms: self.started_ms, exit_code, reason, note };
+            if !json.message(&ours, kept) {
+                Line::new(TOOL)
+                    .text("cannot keep the entries already in ")
+                    .quoted(t)
+                    .text(": the message would pass 4096 bytes")
+                    .emit();
+                json.truncate(0);
+                json.message(&ours, 0);
+            }
         }
         if let Some(p) = self.post_file {
-            let mut digits = [0u8; 20];
-            let digits = say::fmt_u64(u64::from(status), &mut digits);
-            let mut content = [0u8; 4];
-            let len = digits.len().min(3);
-            if let (Some(dst), Some(src)) = (content.get_mut(..len), digits.get(..len)) {
-                dst.copy_from_slice(src);
-            }
-            if let Some(nl) = content.get_mut(len) {
-                *nl = b'\n';
-            }
             let suffix: &[u8] = if status == 0 { b"" } else { b".err" };
-            match PathBuf::with_suffix(p, suffix) {
-                Ok(marker) => {
-                    let content = content.get(..=len).unwrap_or_default();
-                    if let Err(e) = write_step_file(marker.as_bytes(), content, false) {
-                        say::failed(TOOL, "cannot write", marker.as_bytes(), e);
-                    }
-                }
-                Err(e) => say::failed(TOOL, "cannot write", p, e),
+            let marker = PathBuf::with_suffix(p, suffix);
+            let content = decimal(status, &mut digits, 1);
+            let written =
+                marker.as_ref().map_err(|e| *e).and_then(|m| write_step_file(m.as_bytes(), content, false));
+            if let Err(e) = written {
+                say::failed(TOOL, "cannot write", marker.as_ref().map_or(p, |m| m.as_bytes()), e);
             }
         }
         if let Some(t) = self.termination_path {
@@ -280,36 +276,18 @@ impl Step {
         status
     }
 
-    /// Our fixed entries after the `kept` ones already in `json`; if they do
-    /// not fit after entries someone else left, those are dropped (one line).
-    fn close_message(
-        &self,
-        json: &mut Json,
-        kept: usize,
-        exit_code: u8,
-        reason: Option<Reason>,
-        note: Option<&Line>,
-    ) {
-        let ours =
-            Entries { started_ms: self.started_ms, exit_code, reason, note: note.map(|l| l.body(TOOL)) };
-        if !json.message(&ours, kept) {
-            if let Some(t) = self.termination_path {
-                Line::new(TOOL)
-                    .text("cannot keep the entries already in ")
-                    .quoted(t)
-                    .text(": the message would pass 4096 bytes")
-                    .emit();
-            }
-            *json = Json::new();
-            json.message(&ours, 0);
-        }
-    }
-
     /// True when `key` is one this step writes.
     fn writes_key(&self, key: &[u8]) -> bool {
         ["StartedAt", "ExitCode", "Reason", "Message"].iter().any(|k| k.as_bytes() == key)
             || self.results.has(key)
     }
+}
+
+/// `n` in decimal, followed by `newline` newlines (0 or 1), in `buf`.
+fn decimal(n: u8, buf: &mut [u8; 21], newline: usize) -> &[u8] {
+    *buf = [b'\n'; 21];
+    let len = buf.first_chunk_mut::<20>().map_or(0, |d| say::fmt_u64(u64::from(n), d).len());
+    buf.get(20 - len..20 + newline).unwrap_or_default()
 }
 
 /// Writes a marker or termination file atomically, creating its directory
@@ -347,42 +325,33 @@ fn overwrite(path: &[u8], content: &[u8]) -> Result<(), Errno> {
 /// (opening the array); returns how many were kept. Tekton merges the same
 /// way, and Kubernetes tooling reads the last entry of a key.
 fn merge_existing(path: &[u8], json: &mut Json, step: &Step) -> usize {
-    let mut old = [0u8; MAX];
-    let Ok(Some(old)) = read_small(path, &mut old) else { return 0 };
+    let mut old = [0u8; MAX + 1];
+    let Ok(Some(old)) = PathBuf::new(path).and_then(|p| read_small(p.as_cstr(), &mut old)) else { return 0 };
     let mut foreign = 0;
-    let mut kept = Json::new();
     let ok = json_entries(old, |entry, key| {
         if !step.writes_key(key) {
+            json.raw(if foreign == 0 { b"[" } else { b"," });
+            json.raw(entry);
             foreign += 1;
-            kept.raw(if foreign == 1 { b"[" } else { b"," });
-            kept.raw(entry);
         }
     });
-    if !ok || foreign == 0 || kept.overflow {
+    if !ok {
+        json.truncate(0);
         return 0;
     }
-    *json = kept;
     foreign
 }
 
-/// The whole content of the file at `path` if it is at most `buf.len()`
-/// bytes (`None` if longer).
-fn read_small<'b>(path: &[u8], buf: &'b mut [u8]) -> Result<Option<&'b [u8]>, Errno> {
+/// The whole content of the file at `path` if it is shorter than `buf`
+/// (`None` if not).
+fn read_small<'b>(path: &CStr, buf: &'b mut [u8]) -> Result<Option<&'b [u8]>, Errno> {
     use rustix::fs::{openat, Mode, OFlags, CWD};
-    let p = PathBuf::new(path)?;
-    let fd = openat(CWD, p.as_cstr(), OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK, Mode::empty())?;
-    let mut len = 0;
+    let fd = openat(CWD, path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK, Mode::empty())?;
+    let (mut len, cap) = (0, buf.len());
+    // A full buffer reads 0 bytes: the file is longer than it may be.
     loop {
-        let Some(rest) = buf.get_mut(len..).filter(|r| !r.is_empty()) else {
-            // Full: longer than the buffer unless this is the end.
-            let mut probe = [0u8; 1];
-            return Ok(match rustix::io::read(&fd, &mut probe) {
-                Ok(0) => buf.get(..len),
-                _ => None,
-            });
-        };
-        match rustix::io::read(&fd, rest) {
-            Ok(0) => return Ok(buf.get(..len)),
+        match rustix::io::read(&fd, buf.get_mut(len..).unwrap_or_default()) {
+            Ok(0) => return Ok(buf.get(..len).filter(|v| v.len() < cap)),
             Ok(n) => len += n,
             Err(Errno::INTR) => {}
             Err(e) => return Err(e),
@@ -393,42 +362,48 @@ fn read_small<'b>(path: &[u8], buf: &'b mut [u8]) -> Result<Option<&'b [u8]>, Er
 /// Calls `each(entry, key)` for every object of a JSON array of flat objects
 /// as Tekton writes them (`[{"key":"K","value":"V","type":1},...]`: `entry`
 /// is the object's text, `key` the raw content of its `"key"` string); false
-/// when `text` is not such an array.
+/// when `text` is not such an array, or an empty one.
 fn json_entries(text: &[u8], mut each: impl FnMut(&[u8], &[u8])) -> bool {
-    let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
-    let start = text.iter().position(|c| !ws(c)).unwrap_or(text.len());
-    let end = text.iter().rposition(|c| !ws(c)).map_or(0, |i| i + 1);
-    let Some(inner) =
-        text.get(start..end).and_then(|t| t.strip_prefix(b"[")).and_then(|t| t.strip_suffix(b"]"))
-    else {
-        return false;
-    };
-    // Each object: from `{` to the first `}` outside a string; nothing nests.
-    let mut i = 0;
-    let (mut open, mut in_str, mut esc) = (None, false, false);
-    let mut expect_comma = false;
-    while let Some(&c) = inner.get(i) {
-        match (open, c) {
-            (Some(_), _) if in_str => {
-                (esc, in_str) = (!esc && c == b'\\', in_str && (esc || c != b'"'));
-            }
-            (Some(_), b'"') => in_str = true,
-            (Some(o), b'}') => {
-                let entry = inner.get(o..=i).unwrap_or_default();
+    // Where the scan is: before the array, before an object, in an object,
+    // in one of its strings, after a backslash there, after an object,
+    // after the array.
+    #[derive(PartialEq, Clone, Copy)]
+    enum At {
+        Start,
+        Next,
+        Object,
+        Str,
+        Escape,
+        After,
+        End,
+    }
+    let mut at = At::Start;
+    let mut open = 0;
+    for (i, &c) in text.iter().enumerate() {
+        at = match (at, c) {
+            (At::Str, b'\\') => At::Escape,
+            (At::Str, b'"') => At::Object,
+            (At::Str, _) | (At::Escape, _) => At::Str,
+            (At::Object, b'"') => At::Str,
+            (At::Object, b'}') => {
+                let entry = text.get(open..=i).unwrap_or_default();
                 let Some(key) = key_of(entry) else { return false };
                 each(entry, key);
-                (open, expect_comma) = (None, true);
+                At::After
             }
-            (Some(_), b'{' | b'[' | b']') => return false,
-            (Some(_), _) => {}
-            (None, b',') if expect_comma => expect_comma = false,
-            (None, b'{') if !expect_comma => open = Some(i),
-            (None, c) if ws(&c) => {}
-            (None, _) => return false,
-        }
-        i += 1;
+            (At::Object, b'{' | b'[' | b']') => return false,
+            (At::Object, _) => At::Object,
+            (_, b' ' | b'\t' | b'\n' | b'\r') => at,
+            (At::Start, b'[') | (At::After, b',') => At::Next,
+            (At::Next, b'{') => {
+                open = i;
+                At::Object
+            }
+            (At::After, b']') => At::End,
+            _ => return false,
+        };
     }
-    open.is_none() && (expect_comma || inner.iter().all(ws))
+    at == At::End
 }
 
 /// The raw content of the `"key":"..."` member of a flat object.
@@ -462,8 +437,9 @@ const MAX: usize = 4096;
 /// Tekton's termination message: a JSON array of `{"key","value","type":N}`.
 pub struct Json {
     buf: Buf<MAX>,
-    /// Something did not fit: the text is not to be used.
-    overflow: bool,
+    /// The length the text would have if nothing had been left out: more
+    /// than `MAX` when something did not fit (the text is not to be used).
+    total: usize,
 }
 
 /// Room kept after the results for our own entries (StartedAt, ExitCode,
@@ -497,22 +473,6 @@ fn escape(s: &[u8]) -> ([u8; 6], usize, usize) {
     }
 }
 
-/// The length of `s` as JSON string content.
-fn escaped_len(s: &[u8]) -> usize {
-    let (mut i, mut len) = (0, 0);
-    while i < s.len() {
-        let (_, n, used) = escape(s.get(i..).unwrap_or_default());
-        len += n;
-        i += used;
-    }
-    len
-}
-
-/// The length of a whole entry `{"key":"K","value":"V","type":N}`.
-fn entry_len(key: &[u8], value: &[u8]) -> usize {
-    br#"{"key":"","value":"","type":1}"#.len() + escaped_len(key) + escaped_len(value)
-}
-
 /// True when `s` is well-formed UTF-8 throughout.
 fn is_utf8(s: &[u8]) -> bool {
     let mut i = 0;
@@ -529,7 +489,7 @@ fn is_utf8(s: &[u8]) -> bool {
 impl Json {
     /// An empty message.
     pub fn new() -> Json {
-        Json { buf: Buf::new(), overflow: false }
+        Json { buf: Buf::new(), total: 0 }
     }
 
     /// The bytes written so far.
@@ -541,61 +501,63 @@ impl Json {
         self.buf.len()
     }
 
+    /// Forgets what was written from `len` on.
+    fn truncate(&mut self, len: usize) {
+        self.buf.truncate(len);
+        self.total = self.buf.len();
+    }
+
     fn raw(&mut self, s: &[u8]) -> bool {
-        self.overflow = self.overflow || !self.buf.push(s);
-        !self.overflow
+        self.total += s.len();
+        self.total == self.buf.len() + s.len() && self.buf.push(s)
     }
 
-    /// Appends `s` as JSON string content, escaped, cut (between escapes) to
-    /// leave `reserve` bytes free.
-    fn escaped(&mut self, s: &[u8], reserve: usize) {
-        let limit = MAX.saturating_sub(reserve);
-        let mut i = 0;
-        while i < s.len() {
-            let (piece, n, used) = escape(s.get(i..).unwrap_or_default());
-            let piece = piece.get(..n).unwrap_or_default();
-            if self.len() + n > limit || !self.raw(piece) {
-                return;
-            }
-            i += used;
-        }
-    }
-
-    fn entry(&mut self, first: bool, key: &[u8], value: &[u8], ty: u8, reserve: usize) {
-        if !first {
-            self.raw(b",");
-        }
+    /// Appends the entry `{"key":"K","value":"V","type":N}`, `K` and `V`
+    /// escaped; `V` is cut (between escapes) where the text would pass
+    /// `limit` bytes.
+    fn entry(&mut self, [key, value]: [&[u8]; 2], ty: u8, limit: usize) {
         self.raw(b"{\"key\":\"");
-        self.escaped(key, reserve);
+        self.escaped(key, usize::MAX);
         self.raw(b"\",\"value\":\"");
-        self.escaped(value, reserve);
+        self.escaped(value, limit);
         self.raw(b"\",\"type\":");
         self.raw(&[b'0' + ty]);
         self.raw(b"}");
     }
 
-    /// A result entry, whole (the caller checked that it fits); false if not.
-    fn result(&mut self, first: bool, key: &[u8], value: &[u8], ty: u8) -> bool {
-        self.raw(if first { b"[" } else { b"," });
-        self.entry(true, key, value, ty, 0);
-        !self.overflow
+    /// Appends `s` as JSON string content (see [`escape`]), cut (between
+    /// escapes) where the text would pass `limit` bytes.
+    fn escaped(&mut self, s: &[u8], limit: usize) {
+        let mut i = 0;
+        while let Some(rest) = s.get(i..).filter(|r| !r.is_empty()) {
+            let (piece, n, used) = escape(rest);
+            if self.total + n > limit {
+                return;
+            }
+            self.raw(piece.get(..n).unwrap_or_default());
+            i += used;
+        }
     }
 
     /// Our entries, closing the array, after `kept` entries already written
     /// (the array is opened here when there are none). False if it did not fit.
     pub fn message(&mut self, ours: &Entries<'_>, kept: usize) -> bool {
         let mut digits = [0u8; 20];
-        let tail = br#"","type":3}"#.len() + 2;
+        // The note is cut to leave room for the end of its entry and the array.
+        let limit = MAX - br#"","type":3}"#.len() - 2;
         self.raw(if kept > 0 { b"," } else { b"[" });
-        self.entry(true, b"StartedAt", &clock::rfc3339_millis(ours.started_ms), 3, tail);
-        self.entry(false, b"ExitCode", say::fmt_u64(u64::from(ours.exit_code), &mut digits), 3, tail);
+        self.entry([b"StartedAt", &clock::rfc3339_millis(ours.started_ms)], 3, limit);
+        self.raw(b",");
+        self.entry([b"ExitCode", say::fmt_u64(u64::from(ours.exit_code), &mut digits)], 3, limit);
         if let Some(r) = ours.reason {
-            self.entry(false, b"Reason", r.as_str().as_bytes(), 3, tail);
+            self.raw(b",");
+            self.entry([b"Reason", r.as_str().as_bytes()], 3, limit);
         }
         if let Some(n) = ours.note {
-            self.entry(false, b"Message", n, 3, tail);
+            self.raw(b",");
+            self.entry([b"Message", n], 3, limit);
         }
-        self.raw(b"]") && !self.overflow
+        self.raw(b"]")
     }
 }
 

@@ -91,4 +91,39 @@ impl Argv {
     pub fn as_ptr(self) -> *const *const c_char {
         self.0
     }
+
+    /// `argv[0]`, the program.
+    pub fn program(self) -> &'static CStr {
+        // SAFETY: an `Argv` is non-empty: its first pointer is an argv string,
+        // valid and unchanged for the rest of the process.
+        unsafe { CStr::from_ptr(*self.0) }
+    }
+}
+
+extern "C" {
+    /// The C runtime's environment: a null-terminated vector of `NAME=VALUE`.
+    static environ: *const *const c_char;
+}
+
+/// The process's environment vector, for `execve(2)`.
+pub fn environment() -> *const *const c_char {
+    // SAFETY: the C runtime sets `environ` before `main`, and nothing in the
+    // tools changes the environment.
+    unsafe { environ }
+}
+
+/// The value of the environment variable `name` (`getenv(3)`).
+pub fn env(name: &[u8]) -> Option<&'static [u8]> {
+    let mut p = environment();
+    while !p.is_null() {
+        // SAFETY: `p` points into the null-terminated vector (the loop stops
+        // at its null end), whose strings live for the rest of the process.
+        let var = unsafe { (*p).as_ref().map(|s| CStr::from_ptr(s).to_bytes())? };
+        if let Some(value) = var.strip_prefix(name).and_then(|v| v.strip_prefix(b"=")) {
+            return Some(value);
+        }
+        // SAFETY: `*p` was not the null end, so `p + 1` is still in the vector.
+        p = unsafe { p.add(1) };
+    }
+    None
 }

@@ -48,6 +48,11 @@ impl<const N: usize> Buf<N> {
         self.write(self.len, src)
     }
 
+    /// Forgets what was written from `len` on.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
     /// The number of bytes written.
     pub fn len(&self) -> usize {
         self.len

@@ -27,9 +27,15 @@ impl PathBuf {
     /// `path` followed by `suffix`; `ENAMETOOLONG` if it does not fit, `EINVAL`
     /// for an embedded NUL (which no argv string can hold anyway).
     pub fn with_suffix(path: &[u8], suffix: &[u8]) -> Result<PathBuf, Errno> {
+        PathBuf::concat(&[path, suffix])
+    }
+
+    /// The `parts` one after the other (errors as for [`PathBuf::with_suffix`]).
+    pub fn concat(parts: &[&[u8]]) -> Result<PathBuf, Errno> {
         let mut p = PathBuf::empty();
-        p.push(path)?;
-        p.push(suffix)?;
+        for part in parts {
+            p.push(part)?;
+        }
         Ok(p)
     }
 

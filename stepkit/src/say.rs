@@ -135,8 +135,14 @@ impl Line {
 
 /// `TOOL: WHAT 'OBJECT': REASON`, the shape of nearly every failure.
 #[inline(never)]
+pub fn failure(tool: &str, what: &str, object: &[u8], e: Errno) -> Line {
+    Line::new(tool).text(what).text(" ").quoted(object).reason(e)
+}
+
+/// Prints [`failure`]'s line.
+#[inline(never)]
 pub fn failed(tool: &str, what: &str, object: &[u8], e: Errno) {
-    Line::new(tool).text(what).text(" ").quoted(object).reason(e).emit();
+    failure(tool, what, object, e).emit();
 }
 
 /// `TOOL: MESSAGE (try 'TOOL --help')` for a usage error.

@@ -191,20 +191,20 @@ pub enum SpawnError {
 /// can read it without being stopped by SIGTTIN.
 ///
 /// `pipe2(2)`, `fork(2)` (musl's `_Fork`), `setpgid(2)`, `tcsetpgrp(3)`,
-/// `sigprocmask(2)`, `execvp(3)`: a close-on-exec pipe carries exec's errno
-/// back. Less code than musl's posix_spawn, which the size budget counts.
+/// `sigprocmask(2)`, `execve(2)` along PATH (see [`exec`]): a close-on-exec
+/// pipe carries exec's errno back. Less code than musl's posix_spawn, which
+/// the size budget counts.
 /// `stdio[0]`, `stdio[1]`: descriptors to become the command's stdout and
 /// stderr (`dup2(2)`; entrypoint's output relays), instead of the wrapper's.
 pub fn spawn(cmd: Argv, terminal: bool, stdio: [Option<RawFd>; 2]) -> Result<Pid, SpawnError> {
-    let argv = cmd.as_ptr();
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(SpawnError::Setup)?;
     let empty = SigSet::empty();
     let ttou = SigSet::empty().with(libc::SIGTTOU);
     // The process has a single thread, so the child may run any code; it runs
     // only async-signal-safe calls (setpgid, dup2, sigprocmask, tcsetpgrp,
-    // execvp, write, _exit) on memory valid in its copy of our address space: `argv`
-    // is a non-empty null-terminated vector of C strings (an `Argv` guarantees
-    // it), `empty` and `ttou` initialised sigsets.
+    // execve, write, _exit) on memory valid in its copy of our address space:
+    // `cmd` is a non-empty null-terminated vector of C strings (an `Argv`
+    // guarantees it), `empty` and `ttou` initialised sigsets.
     // SAFETY: as just said; _Fork has no other precondition.
     let pid = unsafe { _Fork() };
     if pid == 0 {
@@ -223,8 +223,7 @@ pub fn spawn(cmd: Argv, terminal: bool, stdio: [Option<RawFd>; 2]) -> Result<Pid
                 libc::tcsetpgrp(0, libc::getpid());
             }
             libc::sigprocmask(libc::SIG_SETMASK, &empty.0, core::ptr::null_mut());
-            libc::execvp(*argv, argv.cast());
-            let err = errno().to_ne_bytes();
+            let err = execvp(cmd).raw_os_error().to_ne_bytes();
             libc::write(rustix::fd::AsRawFd::as_raw_fd(&wr), err.as_ptr().cast(), 4);
             libc::_exit(127)
         }
@@ -293,10 +292,56 @@ fn kill_raw(target: i32, sig: c_int) -> Result<(), Errno> {
 /// Replaces this process with `argv[0]` (PATH search, `execvp(3)`). Returns
 /// only on failure, with the reason.
 pub fn exec(cmd: Argv) -> Errno {
-    let argv = cmd.as_ptr();
-    // SAFETY: `argv` is a non-empty null-terminated vector of C strings (an
-    // `Argv` guarantees it); execvp only returns on failure.
-    unsafe { libc::execvp(*argv, argv.cast()) };
+    execvp(cmd)
+}
+
+/// `execvp(3)` as musl does it, in less code: a name with a slash is run as
+/// it is; else each directory of PATH (default `/usr/local/bin:/bin:/usr/bin`;
+/// an empty one is the current directory) is tried in turn, past those where
+/// it is missing (ENOENT, ENOTDIR) or not allowed (EACCES, which is then the
+/// error if nothing runs); any other error stops the search.
+fn execvp(cmd: Argv) -> Errno {
+    let file = cmd.program();
+    let name = file.to_bytes();
+    if name.is_empty() {
+        return Errno::NOENT;
+    }
+    if name.contains(&b'/') {
+        return execve(file, cmd);
+    }
+    if name.len() > 255 {
+        return Errno::NAMETOOLONG;
+    }
+    let path = crate::argv::env(b"PATH").unwrap_or(b"/usr/local/bin:/bin:/usr/bin");
+    let (mut last, mut denied) = (Errno::NOENT, false);
+    // musl passes over a directory of PATH_MAX bytes or more.
+    for dir in path.split(|&c| c == b':').filter(|d| d.len() < 4096) {
+        let slash: &[u8] = if dir.is_empty() { b"" } else { b"/" };
+        let mut full = crate::path::PathBuf::empty();
+        last = match [dir, slash, name].iter().try_for_each(|part| full.push(part)) {
+            Ok(()) => execve(full.as_cstr(), cmd),
+            Err(e) => e,
+        };
+        match last {
+            Errno::ACCESS => denied = true,
+            Errno::NOENT | Errno::NOTDIR => {}
+            e => return e,
+        }
+    }
+    if denied {
+        Errno::ACCESS
+    } else {
+        last
+    }
+}
+
+/// `execve(2)` of `path` with `cmd` and this process's environment; returns
+/// only on failure, with the reason.
+fn execve(path: &core::ffi::CStr, cmd: Argv) -> Errno {
+    // SAFETY: `path` is a C string; `cmd` a non-empty null-terminated vector
+    // of C strings (an `Argv` guarantees it), and so is the environment that
+    // the C runtime set up; execve only returns on failure.
+    unsafe { libc::execve(path.as_ptr(), cmd.as_ptr().cast(), crate::argv::environment().cast()) };
     Errno::from_raw_os_error(errno())
 }
 
