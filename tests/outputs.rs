@@ -145,7 +145,7 @@ fn a_result_that_is_not_utf8_or_too_large_fails_the_step_and_says_which() {
         (
             "big",
             "head -c 5000 /dev/zero | tr '\\0' a > \"$0/big\"",
-            "result 'big' does not fit in the termination message: 5160 bytes with it, over 4096",
+            "result 'big' does not fit in the termination message: 5200 bytes with it, over 4096",
         ),
         (
             "many",
