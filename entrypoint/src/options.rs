@@ -147,7 +147,7 @@ const KEYS: [Key; 37] = {
 };
 
 fn lookup(name: &[u8]) -> Option<Key> {
-    NAMES.split(|&c| c == b' ').zip(KEYS).find(|(n, _)| *n == name).map(|(_, k)| k)
+    KEYS.get(args::word_index(NAMES, name)?).copied()
 }
 
 /// Why the command line was not accepted.
@@ -271,10 +271,10 @@ pub fn parse(args: &Args, step: &mut Step, usage: &str, version: &str) -> Result
                 Ok(())
             }
             Key::OnError => {
-                o.on_error = match v {
-                    b"stop" | b"stopAndFail" => OnError::Stop,
-                    b"continue" => OnError::Continue,
-                    _ => return Err(UsageError::Invalid("--on-error value", v).into()),
+                o.on_error = match args::word_index(b"stop stopAndFail continue", v) {
+                    Some(0 | 1) => OnError::Stop,
+                    Some(_) => OnError::Continue,
+                    None => return Err(UsageError::Invalid("--on-error value", v).into()),
                 };
                 Ok(())
             }
