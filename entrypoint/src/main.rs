@@ -132,7 +132,7 @@ fn run(mut args: Args) -> u8 {
                 let p = step.post_file.unwrap_or_default();
                 let lock = PathBuf::with_suffix(p, b".lock");
                 let lock = lock.as_ref().map_or(p, |l| l.as_bytes());
-                break 'step fail(&step, Line::new(TOOL).text("cannot create ").quoted(lock).reason(e));
+                break 'step fail(&step, say::failure(TOOL, "cannot create", lock, e));
             }
             Some(Ok(fd)) => Some(fd),
             None => None,
@@ -220,11 +220,11 @@ fn run(mut args: Args) -> u8 {
         let child = match spawned {
             Ok(pid) => pid,
             Err(SpawnError::Setup(e)) => {
-                break 'step fail(&step, Line::new(TOOL).text("cannot start ").quoted(name).reason(e))
+                break 'step fail(&step, say::failure(TOOL, "cannot start", name, e))
             }
             Err(SpawnError::Exec(e)) => {
                 let code = status::for_exec_error(e);
-                let line = Line::new(TOOL).text("cannot run ").quoted(name).reason(e);
+                let line = say::failure(TOOL, "cannot run", name, e);
                 line.emit();
                 break 'step finish_command(&step, opts.on_error, code, Reason::Error, Some(&line));
             }
