@@ -52,7 +52,7 @@ use options::{OnError, Refused};
 use outcome::{Reason, Step};
 use relay::Relay;
 use rustix::fd::AsRawFd;
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use stepkit::args::{Args, UsageError};
 use stepkit::clock::{self, Instant};
 use stepkit::liveness;
@@ -61,7 +61,7 @@ use stepkit::say::{self, Line};
 use stepkit::signals;
 use stepkit::status::{self, Ended};
 use stepkit::sys::{self, SpawnError};
-use stepkit::wait_engine::{self, Outcome};
+use stepkit::wait_engine::{self, Engine, Outcome};
 use supervise::{supervise, Cause, Limits};
 
 pub(crate) const TOOL: &str = "entrypoint";
@@ -141,21 +141,12 @@ fn run(mut args: Args) -> u8 {
         // 4. Wait for the dependencies.
         if let Some(engine) = opts.waits.as_mut() {
             let deadline = opts.wait_timeout.map(|t| Instant::now().after(t));
-            let outcome = loop {
-                match engine.wait(deadline, Some(signals.as_fd())) {
-                    Outcome::Interrupted => {
-                        while let Some(sig) = sys::read_signal(signals.as_fd()) {
-                            if signals::ends_wait(sig) {
-                                step.started_ms = clock::unix_millis();
-                                let code = status::for_signal(sig);
-                                break 'step step.finish(code, code, Some(Reason::Cancelled), None);
-                            }
-                            if sig == libc::SIGCHLD {
-                                supervise::reap_all();
-                            }
-                        }
-                    }
-                    other => break other,
+            let outcome = match wait(engine, deadline, signals.as_fd()) {
+                Ok(outcome) => outcome,
+                Err(sig) => {
+                    step.started_ms = clock::unix_millis();
+                    let code = status::for_signal(sig);
+                    break 'step step.finish(code, code, Some(Reason::Cancelled), None);
                 }
             };
             let mut note = Line::new(TOOL);
@@ -264,27 +255,37 @@ fn run(mut args: Args) -> u8 {
     // 8. Hold: the step's result is known (the marker says it), so P.lock
     // goes; the wrapper stays until every `--hold-until` path is finished.
     drop(lock);
-    match opts.hold_until.as_mut() {
-        Some(engine) => hold(engine, signals.as_fd(), status),
-        None => status,
-    }
-}
-
-/// `--hold-until`: sleeps until every path is finished (done, failed or
-/// died), then returns the step's `status`; TERM, INT, HUP or QUIT end the
-/// hold at once (the rule of every wait), with the same status.
-fn hold(engine: &mut stepkit::wait_engine::Engine, signals: rustix::fd::BorrowedFd<'_>, status: u8) -> u8 {
-    while engine.wait(None, Some(signals)) == Outcome::Interrupted {
-        while let Some(sig) = sys::read_signal(signals) {
-            if signals::ends_wait(sig) {
-                return status;
-            }
-            if sig == libc::SIGCHLD {
-                supervise::reap_all();
-            }
-        }
+    // Every path finished (done, failed or died), or TERM, INT, HUP or QUIT
+    // (the rule of every wait): the step's status either way.
+    if let Some(engine) = opts.hold_until.as_mut() {
+        let _ = wait(engine, None, signals.as_fd());
     }
     status
+}
+
+/// Waits with `engine` until its outcome, or a signal that ends a wait
+/// (`Err` with its number); other signals are dropped, and SIGCHLD reaps
+/// (orphans re-parented to us do not stay zombies).
+fn wait(
+    engine: &mut Engine<'static>,
+    deadline: Option<Instant>,
+    signals: BorrowedFd<'_>,
+) -> Result<Outcome, i32> {
+    loop {
+        match engine.wait(deadline, Some(signals)) {
+            Outcome::Interrupted => {
+                while let Some(sig) = sys::read_signal(signals) {
+                    if signals::ends_wait(sig) {
+                        return Err(sig);
+                    }
+                    if sig == libc::SIGCHLD {
+                        supervise::reap_all();
+                    }
+                }
+            }
+            other => return Ok(other),
+        }
+    }
 }
 
 /// Records how COMMAND ended: with `--on-error continue`, a failure is a
