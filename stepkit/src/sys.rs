@@ -7,7 +7,6 @@
 
 use crate::argv::Argv;
 use core::ffi::c_int;
-use core::mem::MaybeUninit;
 use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use rustix::io::Errno;
 use rustix::process::Pid;
@@ -77,70 +76,79 @@ pub fn ensure_stdio() {
     }
 }
 
-/// A set of signals (`sigset_t`).
+/// A set of signals as the kernel takes it: bit N-1 for signal N (1 to 64),
+/// 8 bytes where the C library's `sigset_t` has 128, so that sets are passed
+/// in registers and changed without calls.
 #[derive(Clone, Copy)]
-pub struct SigSet(libc::sigset_t);
+pub struct SigSet(u64);
+
+/// musl keeps signals 32, 33 and 34 for itself (its `sigfillset` leaves them
+/// out, its `sigaddset` refuses them): so do we.
+const RESERVED: u64 = 0b111 << 31;
 
 impl SigSet {
     /// No signal.
     pub fn empty() -> SigSet {
-        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-        // SAFETY: sigemptyset initialises the whole set it is given.
-        unsafe {
-            libc::sigemptyset(set.as_mut_ptr());
-            SigSet(set.assume_init())
-        }
+        SigSet(0)
     }
 
     /// Every signal the C library lets a program handle.
     pub fn all() -> SigSet {
-        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-        // SAFETY: sigfillset initialises the whole set it is given (musl leaves
-        // out the signals it reserves for itself).
-        unsafe {
-            libc::sigfillset(set.as_mut_ptr());
-            SigSet(set.assume_init())
+        SigSet(!RESERVED)
+    }
+
+    /// The bit of signal `sig`; none when out of range or reserved.
+    fn bit(sig: c_int) -> u64 {
+        match sig {
+            1..=64 => (1u64 << (sig - 1)) & !RESERVED,
+            _ => 0,
         }
     }
 
     /// Adds signal `sig` (ignored when out of range).
-    pub fn with(mut self, sig: c_int) -> SigSet {
-        // SAFETY: self.0 is an initialised set; sigaddset checks `sig`'s range.
-        unsafe { libc::sigaddset(&mut self.0, sig) };
-        self
+    pub fn with(self, sig: c_int) -> SigSet {
+        SigSet(self.0 | SigSet::bit(sig))
     }
 
     /// Removes signal `sig`.
-    pub fn without(mut self, sig: c_int) -> SigSet {
-        // SAFETY: self.0 is an initialised set; sigdelset checks `sig`'s range.
-        unsafe { libc::sigdelset(&mut self.0, sig) };
-        self
+    pub fn without(self, sig: c_int) -> SigSet {
+        SigSet(self.0 & !SigSet::bit(sig))
     }
 
     /// Blocks these signals; returns the mask that was in force before.
     pub fn block(&self) -> SigSet {
         let mut old = SigSet::empty();
-        // SAFETY: both pointers are valid sigset_t values; the process has one thread.
-        unsafe { libc::sigprocmask(libc::SIG_BLOCK, &self.0, &mut old.0) };
+        sigprocmask(libc::SIG_BLOCK, self, Some(&mut old));
         old
     }
 
     /// Makes this set the signal mask.
     pub fn set_mask(&self) {
-        // SAFETY: a valid sigset_t; a null old-mask pointer is allowed.
-        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &self.0, core::ptr::null_mut()) };
+        sigprocmask(libc::SIG_SETMASK, self, None);
     }
 
     /// A non-blocking, close-on-exec signalfd(2) that reports these signals.
     pub fn signalfd(&self) -> Result<OwnedFd, Errno> {
-        // SAFETY: a valid sigset_t; -1 asks for a new descriptor.
-        let fd = unsafe { libc::signalfd(-1, &self.0, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
+        let flags = libc::SFD_NONBLOCK | libc::SFD_CLOEXEC;
+        // SAFETY: the kernel reads the 8-byte mask it is given the size of;
+        // -1 asks for a new descriptor.
+        let fd = unsafe { libc::syscall(libc::SYS_signalfd4, -1, &self.0 as *const u64, 8usize, flags) };
         if fd < 0 {
             return Err(Errno::from_raw_os_error(errno()));
         }
-        // SAFETY: signalfd returned a new descriptor that nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        // SAFETY: signalfd4 returned a new descriptor that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
     }
+}
+
+/// `rt_sigprocmask(2)`: applies `set` to the signal mask as `how` says
+/// (`SIG_BLOCK`, `SIG_SETMASK`), the mask in force before into `old`. A
+/// system call made directly, so it is safe in a forked child too.
+fn sigprocmask(how: c_int, set: &SigSet, old: Option<&mut SigSet>) {
+    let old = old.map_or(core::ptr::null_mut(), |o| &mut o.0 as *mut u64);
+    // SAFETY: `set` points to 8 readable bytes, `old` is null or 8 writable
+    // ones, and 8 is the size the kernel takes; the process has one thread.
+    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, how, &set.0 as *const u64, old, 8usize) };
 }
 
 /// The next pending signal from a signalfd, or `None` when there is none.
@@ -219,10 +227,10 @@ pub fn spawn(cmd: Argv, terminal: bool, stdio: [Option<RawFd>; 2]) -> Result<Pid
             if terminal {
                 // A background group that changes the foreground group gets
                 // SIGTTOU unless it blocks it; the mask is reset just below.
-                libc::sigprocmask(libc::SIG_BLOCK, &ttou.0, core::ptr::null_mut());
+                sigprocmask(libc::SIG_BLOCK, &ttou, None);
                 libc::tcsetpgrp(0, libc::getpid());
             }
-            libc::sigprocmask(libc::SIG_SETMASK, &empty.0, core::ptr::null_mut());
+            empty.set_mask();
             let err = execvp(cmd).raw_os_error().to_ne_bytes();
             libc::write(rustix::fd::AsRawFd::as_raw_fd(&wr), err.as_ptr().cast(), 4);
             libc::_exit(127)
@@ -414,4 +422,21 @@ pub fn linger_sibling(until: OwnedFd, hold: OwnedFd) -> Result<OwnedFd, Errno> {
     }
     drop(until);
     Ok(hold)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_sets_are_musls() {
+        // musl's sigfillset on a 64-bit target, its three signals left out.
+        assert_eq!(SigSet::all().0, 0xffff_fffc_7fff_ffff);
+        assert_eq!(SigSet::empty().with(libc::SIGTERM).0, 1 << (libc::SIGTERM - 1));
+        assert_eq!(SigSet::empty().with(64).0, 1 << 63);
+        for refused in [0, 32, 33, 34, 65, -1] {
+            assert_eq!(SigSet::empty().with(refused).0, 0, "{refused}");
+        }
+        assert_eq!(SigSet::all().without(libc::SIGINT).with(libc::SIGINT).0, SigSet::all().0);
+    }
 }
