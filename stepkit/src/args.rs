@@ -121,12 +121,17 @@ impl<'a> Parser<'a> {
 
 /// The position of `word` in `list`, words separated by one space (a list
 /// in one string is smaller than a table of slices).
-#[inline(never)]
 pub fn word_index(list: &[u8], word: &[u8]) -> Option<usize> {
+    item_index(list, b' ', word)
+}
+
+/// The position of `item` in `list`, items separated by `sep`.
+#[inline(never)]
+pub fn item_index(list: &[u8], sep: u8, item: &[u8]) -> Option<usize> {
     let (mut rest, mut i) = (list, 0);
     loop {
-        let end = rest.iter().position(|&c| c == b' ').unwrap_or(rest.len());
-        if rest.get(..end) == Some(word) {
+        let end = rest.iter().position(|&c| c == sep).unwrap_or(rest.len());
+        if rest.get(..end) == Some(item) {
             return Some(i);
         }
         rest = rest.get(end + 1..)?;
