@@ -154,24 +154,14 @@ fn run(mut args: Args) -> u8 {
                 note.emit();
             }
             step.started_ms = clock::unix_millis();
-            match outcome {
-                Outcome::Failed(_) => {
-                    break 'step step.finish(
-                        status::SKIPPED,
-                        status::SKIPPED,
-                        Some(Reason::Skipped),
-                        Some(&note),
-                    )
-                }
-                Outcome::Died(_) => {
-                    let reason = Some(Reason::DependencyDied);
-                    break 'step step.finish(status::SKIPPED, status::SKIPPED, reason, Some(&note));
-                }
-                Outcome::TimedOut(_) => {
-                    let reason = Some(Reason::TimeoutExceeded);
-                    break 'step step.finish(status::TIMED_OUT, status::TIMED_OUT, reason, Some(&note));
-                }
-                Outcome::Ready | Outcome::Interrupted => {}
+            let (code, reason) = match outcome {
+                Outcome::Failed(_) => (status::SKIPPED, Reason::Skipped),
+                Outcome::Died(_) => (status::SKIPPED, Reason::DependencyDied),
+                Outcome::TimedOut(_) => (status::TIMED_OUT, Reason::TimeoutExceeded),
+                Outcome::Ready | Outcome::Interrupted => (status::OK, Reason::Completed),
+            };
+            if code != status::OK {
+                break 'step step.finish(code, code, Some(reason), Some(&note));
             }
         }
 
