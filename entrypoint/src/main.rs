@@ -48,7 +48,7 @@ mod outcome;
 mod relay;
 mod supervise;
 
-use options::{OnError, Refused};
+use options::{OnError, Options, Refused};
 use outcome::{Reason, Step};
 use relay::Relay;
 use rustix::fd::AsRawFd;
@@ -107,9 +107,10 @@ fn run(mut args: Args) -> u8 {
         results: Default::default(),
         ran: false,
     };
-    let mut opts = match options::parse(&args, &mut step, USAGE, VERSION) {
-        Ok(Some(o)) => o,
-        Ok(None) => return status::OK,
+    let mut opts = Options::new(args.len());
+    match options::parse(&args, &mut step, &mut opts, USAGE, VERSION) {
+        Ok(true) => {}
+        Ok(false) => return status::OK,
         Err(Refused::Usage(e)) => {
             say::usage(TOOL, e);
             return step.finish(status::TOOL_FAILED, status::TOOL_FAILED, Some(Reason::Error), None);
@@ -117,7 +118,7 @@ fn run(mut args: Args) -> u8 {
         Err(Refused::System(e)) => {
             return fail(&step, Line::new(TOOL).text("cannot allocate the path lists").reason(e))
         }
-    };
+    }
     let signals = match signals {
         Ok(fd) => fd,
         Err(e) => return fail(&step, Line::new(TOOL).text("cannot create signalfd").reason(e)),

@@ -48,6 +48,25 @@ pub struct Options {
     pub command: usize,
 }
 
+impl Options {
+    /// The defaults, for a command line of `argc` arguments.
+    pub fn new(argc: usize) -> Options {
+        Options {
+            waits: None,
+            wait_timeout: None,
+            timeout: None,
+            grace: Duration::secs(10),
+            on_error: OnError::Stop,
+            stop_when: None,
+            program: None,
+            stdout_path: None,
+            stderr_path: None,
+            hold_until: None,
+            command: argc,
+        }
+    }
+}
+
 /// Adds `path` to the engine in `slot`, creating it on first use with room
 /// for every path the command line can hold.
 fn add_path(slot: &mut Option<Engine<'static>>, capacity: usize, path: &'static [u8]) -> Result<(), Errno> {
@@ -165,24 +184,17 @@ impl From<UsageError> for Refused {
     }
 }
 
-/// Parses the command line (after `entrypoint`); `None` when `--help` or
-/// `--version` was answered. The post file and termination path go into
+/// Parses the command line (after `entrypoint`) into `o`; false when
+/// `--help` or `--version` was answered. The post file and termination path go into
 /// `step` as soon as they are read, so that a usage error after them still
 /// leaves `P.err` and a termination message for the steps that wait on this one.
-pub fn parse(args: &Args, step: &mut Step, usage: &str, version: &str) -> Result<Option<Options>, Refused> {
-    let mut o = Options {
-        waits: None,
-        wait_timeout: None,
-        timeout: None,
-        grace: Duration::secs(10),
-        on_error: OnError::Stop,
-        stop_when: None,
-        program: None,
-        stdout_path: None,
-        stderr_path: None,
-        hold_until: None,
-        command: args.len(),
-    };
+pub fn parse(
+    args: &Args,
+    step: &mut Step,
+    o: &mut Options,
+    usage: &str,
+    version: &str,
+) -> Result<bool, Refused> {
     // Every argument could be a path, and each comma could split one more.
     let capacity = (0..args.len())
         .map(|i| 1 + args.get(i).unwrap_or_default().iter().filter(|&&c| c == b',').count())
@@ -199,7 +211,7 @@ pub fn parse(args: &Args, step: &mut Step, usage: &str, version: &str) -> Result
         };
         if let Some(which) = args::standard(name, inline) {
             args::answer(which, usage, version);
-            return Ok(None);
+            return Ok(false);
         }
         let key = lookup(name).ok_or(UsageError::Unknown(raw))?;
         if matches!(key, Key::Unsupported | Key::UnsupportedSwitch) {
@@ -295,7 +307,7 @@ pub fn parse(args: &Args, step: &mut Step, usage: &str, version: &str) -> Result
     if o.program.is_none() && o.command >= args.len() {
         return Err(UsageError::Other("missing COMMAND").into());
     }
-    Ok(Some(o))
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -325,8 +337,10 @@ mod tests {
 
     fn opts(list: &[&str]) -> (Options, Step) {
         let mut st = step();
-        match parse(&args(list), &mut st, "", "") {
-            Ok(Some(o)) => (o, st),
+        let a = args(list);
+        let mut o = Options::new(a.len());
+        match parse(&a, &mut st, &mut o, "", "") {
+            Ok(true) => (o, st),
             _ => panic!("parse failed: {list:?}"),
         }
     }
@@ -404,7 +418,8 @@ mod tests {
 
     #[test]
     fn errors() {
-        let bad = |list: &[&str]| match parse(&args(list), &mut step(), "", "") {
+        let bad = |list: &[&str]| match parse(&args(list), &mut step(), &mut Options::new(list.len()), "", "")
+        {
             Err(Refused::Usage(e)) => Some(e),
             _ => None,
         };
@@ -432,7 +447,7 @@ mod tests {
     fn post_file_found_before_a_bad_option() {
         let a = args(&["e", "-post_file=/s/x", "--bogus", "--", "true"]);
         let mut st = step();
-        assert!(parse(&a, &mut st, "", "").is_err());
+        assert!(parse(&a, &mut st, &mut Options::new(a.len()), "", "").is_err());
         assert_eq!(st.post_file, Some(&b"/s/x"[..]));
     }
 }
