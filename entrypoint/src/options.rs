@@ -6,7 +6,7 @@
 
 use core::ffi::CStr;
 use rustix::io::Errno;
-use stepkit::args::{self, flag_value, Args, Item, Parser, UsageError};
+use stepkit::args::{self, flag_value, Args, Item, Parser, Standard, UsageError};
 use stepkit::duration::{self, Duration};
 use stepkit::wait_engine::{self, Engine};
 
@@ -104,11 +104,15 @@ enum Key {
     Unsupported,
     /// A Tekton switch that is not implemented (accepted as `=false`).
     UnsupportedSwitch,
+    /// `--help`, `-help`, `-h`: as `stepkit::args::standard` has them.
+    Help,
+    /// `--version`.
+    Version,
 }
 
 impl Key {
     fn takes_value(self) -> bool {
-        !matches!(self, Key::WaitNonempty | Key::Always | Key::UnsupportedSwitch)
+        !matches!(self, Key::WaitNonempty | Key::Always | Key::UnsupportedSwitch | Key::Help | Key::Version)
     }
 }
 
@@ -119,9 +123,10 @@ wait-nonempty wait_file_content wait-timeout always timeout grace on-error on_er
 entrypoint results-dir results step_metadata_dir step_results stdout-path stdout_path \
 stderr-path stderr_path hold-until \
 when_expressions result_from spire_socket_path basic-docker docker-config docker-cfg basic-git \
-ssh-git breakpoint_on_failure debug_before_step enable_spire compress_termination_message";
+ssh-git breakpoint_on_failure debug_before_step enable_spire compress_termination_message \
+help h version";
 
-const KEYS: [Key; 37] = {
+const KEYS: [Key; 40] = {
     use Key::*;
     [
         PostFile,
@@ -162,6 +167,9 @@ const KEYS: [Key; 37] = {
         UnsupportedSwitch,
         UnsupportedSwitch,
         UnsupportedSwitch,
+        Help,
+        Help,
+        Version,
     ]
 };
 
@@ -209,11 +217,14 @@ pub fn parse(
                 break;
             }
         };
-        if let Some(which) = args::standard(name, inline) {
+        // `--help=x` is no standard option: unknown, as elsewhere.
+        let key = lookup(name).filter(|k| inline.is_none() || !matches!(k, Key::Help | Key::Version));
+        let key = key.ok_or(UsageError::Unknown(raw))?;
+        if matches!(key, Key::Help | Key::Version) {
+            let which = if key == Key::Help { Standard::Help } else { Standard::Version };
             args::answer(which, usage, version);
             return Ok(false);
         }
-        let key = lookup(name).ok_or(UsageError::Unknown(raw))?;
         if matches!(key, Key::Unsupported | Key::UnsupportedSwitch) {
             // A switch set to false asks for nothing.
             if !(key == Key::UnsupportedSwitch && flag_value(name, inline) == Ok(false)) {
@@ -441,6 +452,20 @@ mod tests {
         assert_eq!(lookup(b"compress_termination_message"), Some(Key::UnsupportedSwitch));
         assert_eq!(lookup(b"ssh-git"), Some(Key::Unsupported));
         assert_eq!(lookup(b"post"), None);
+    }
+
+    #[test]
+    fn help_and_version_are_the_standard_options() {
+        for name in ["help", "h", "version", "hel", "helpx", "v", "Version"] {
+            for inline in [None, Some(&b"x"[..])] {
+                let ours = match lookup(name.as_bytes()) {
+                    Some(Key::Help) if inline.is_none() => Some(Standard::Help),
+                    Some(Key::Version) if inline.is_none() => Some(Standard::Version),
+                    _ => None,
+                };
+                assert_eq!(ours, args::standard(name.as_bytes(), inline), "{name} {inline:?}");
+            }
+        }
     }
 
     #[test]
