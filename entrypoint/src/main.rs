@@ -48,11 +48,11 @@ mod outcome;
 mod relay;
 mod supervise;
 
-use options::{OnError, Refused};
+use options::{OnError, Options, Refused};
 use outcome::{Reason, Step};
 use relay::Relay;
 use rustix::fd::AsRawFd;
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use stepkit::args::{Args, UsageError};
 use stepkit::clock::{self, Instant};
 use stepkit::liveness;
@@ -61,7 +61,7 @@ use stepkit::say::{self, Line};
 use stepkit::signals;
 use stepkit::status::{self, Ended};
 use stepkit::sys::{self, SpawnError};
-use stepkit::wait_engine::{self, Outcome};
+use stepkit::wait_engine::{self, Engine, Outcome};
 use supervise::{supervise, Cause, Limits};
 
 pub(crate) const TOOL: &str = "entrypoint";
@@ -107,9 +107,10 @@ fn run(mut args: Args) -> u8 {
         results: Default::default(),
         ran: false,
     };
-    let mut opts = match options::parse(&args, &mut step, USAGE, VERSION) {
-        Ok(Some(o)) => o,
-        Ok(None) => return status::OK,
+    let mut opts = Options::new(args.len());
+    match options::parse(&args, &mut step, &mut opts, USAGE, VERSION) {
+        Ok(true) => {}
+        Ok(false) => return status::OK,
         Err(Refused::Usage(e)) => {
             let line = say::usage_line(TOOL, e);
             line.emit();
@@ -119,7 +120,7 @@ fn run(mut args: Args) -> u8 {
         Err(Refused::System(e)) => {
             return fail(&step, Line::new(TOOL).text("cannot allocate the path lists").reason(e))
         }
-    };
+    }
     let signals = match signals {
         Ok(fd) => fd,
         Err(e) => return fail(&step, Line::new(TOOL).text("cannot create signalfd").reason(e)),
@@ -136,7 +137,7 @@ fn run(mut args: Args) -> u8 {
                 let p = step.post_file.unwrap_or_default();
                 let lock = PathBuf::with_suffix(p, b".lock");
                 let lock = lock.as_ref().map_or(p, |l| l.as_bytes());
-                break 'step fail(&step, Line::new(TOOL).text("cannot create ").quoted(lock).reason(e));
+                break 'step fail(&step, say::failure(TOOL, "cannot create", lock, e));
             }
             Some(Ok(fd)) => Some(fd),
             None => None,
@@ -145,22 +146,13 @@ fn run(mut args: Args) -> u8 {
         // 4. Wait for the dependencies.
         if let Some(engine) = opts.waits.as_mut() {
             let deadline = opts.wait_timeout.map(|t| Instant::now().after(t));
-            let outcome = loop {
-                match engine.wait(deadline, Some(signals.as_fd())) {
-                    Outcome::Interrupted => {
-                        while let Some(sig) = sys::read_signal(signals.as_fd()) {
-                            if signals::ends_wait(sig) {
-                                terminated = true;
-                                step.started_ms = clock::unix_millis();
-                                let code = status::for_signal(sig);
-                                break 'step step.finish(code, code, Some(Reason::Cancelled), None);
-                            }
-                            if sig == libc::SIGCHLD {
-                                supervise::reap_all();
-                            }
-                        }
-                    }
-                    other => break other,
+            let outcome = match wait(engine, deadline, signals.as_fd()) {
+                Ok(outcome) => outcome,
+                Err(sig) => {
+                    terminated = true;
+                    step.started_ms = clock::unix_millis();
+                    let code = status::for_signal(sig);
+                    break 'step step.finish(code, code, Some(Reason::Cancelled), None);
                 }
             };
             let mut note = Line::new(TOOL);
@@ -168,24 +160,14 @@ fn run(mut args: Args) -> u8 {
                 note.emit();
             }
             step.started_ms = clock::unix_millis();
-            match outcome {
-                Outcome::Failed(_) => {
-                    break 'step step.finish(
-                        status::SKIPPED,
-                        status::SKIPPED,
-                        Some(Reason::Skipped),
-                        Some(&note),
-                    )
-                }
-                Outcome::Died(_) => {
-                    let reason = Some(Reason::DependencyDied);
-                    break 'step step.finish(status::SKIPPED, status::SKIPPED, reason, Some(&note));
-                }
-                Outcome::TimedOut(_) => {
-                    let reason = Some(Reason::TimeoutExceeded);
-                    break 'step step.finish(status::TIMED_OUT, status::TIMED_OUT, reason, Some(&note));
-                }
-                Outcome::Ready | Outcome::Interrupted => {}
+            let (code, reason) = match outcome {
+                Outcome::Failed(_) => (status::SKIPPED, Reason::Skipped),
+                Outcome::Died(_) => (status::SKIPPED, Reason::DependencyDied),
+                Outcome::TimedOut(_) => (status::TIMED_OUT, Reason::TimeoutExceeded),
+                Outcome::Ready | Outcome::Interrupted => (status::OK, Reason::Completed),
+            };
+            if code != status::OK {
+                break 'step step.finish(code, code, Some(reason), Some(&note));
             }
         }
 
@@ -225,11 +207,11 @@ fn run(mut args: Args) -> u8 {
         let child = match spawned {
             Ok(pid) => pid,
             Err(SpawnError::Setup(e)) => {
-                break 'step fail(&step, Line::new(TOOL).text("cannot start ").quoted(name).reason(e))
+                break 'step fail(&step, say::failure(TOOL, "cannot start", name, e))
             }
             Err(SpawnError::Exec(e)) => {
                 let code = status::for_exec_error(e);
-                let line = Line::new(TOOL).text("cannot run ").quoted(name).reason(e);
+                let line = say::failure(TOOL, "cannot run", name, e);
                 line.emit();
                 break 'step finish_command(&step, opts.on_error, code, Reason::Error, Some(&line));
             }
@@ -270,27 +252,37 @@ fn run(mut args: Args) -> u8 {
     // 8. Hold: the step's result is known (the marker says it), so P.lock
     // goes; the wrapper stays until every `--hold-until` path is finished.
     drop(lock);
-    match opts.hold_until.as_mut() {
-        Some(engine) if !terminated => hold(engine, signals.as_fd(), status),
-        _ => status,
-    }
-}
-
-/// `--hold-until`: sleeps until every path is finished (done, failed or
-/// died), then returns the step's `status`; TERM, INT, HUP or QUIT end the
-/// hold at once (the rule of every wait), with the same status.
-fn hold(engine: &mut stepkit::wait_engine::Engine, signals: rustix::fd::BorrowedFd<'_>, status: u8) -> u8 {
-    while engine.wait(None, Some(signals)) == Outcome::Interrupted {
-        while let Some(sig) = sys::read_signal(signals) {
-            if signals::ends_wait(sig) {
-                return status;
-            }
-            if sig == libc::SIGCHLD {
-                supervise::reap_all();
-            }
-        }
+    // Every path finished (done, failed or died), or TERM, INT, HUP or QUIT
+    // (the rule of every wait): the step's status either way.
+    if let (Some(engine), false) = (opts.hold_until.as_mut(), terminated) {
+        let _ = wait(engine, None, signals.as_fd());
     }
     status
+}
+
+/// Waits with `engine` until its outcome, or a signal that ends a wait
+/// (`Err` with its number); other signals are dropped, and SIGCHLD reaps
+/// (orphans re-parented to us do not stay zombies).
+fn wait(
+    engine: &mut Engine<'static>,
+    deadline: Option<Instant>,
+    signals: BorrowedFd<'_>,
+) -> Result<Outcome, i32> {
+    loop {
+        match engine.wait(deadline, Some(signals)) {
+            Outcome::Interrupted => {
+                while let Some(sig) = sys::read_signal(signals) {
+                    if signals::ends_wait(sig) {
+                        return Err(sig);
+                    }
+                    if sig == libc::SIGCHLD {
+                        supervise::reap_all();
+                    }
+                }
+            }
+            other => return Ok(other),
+        }
+    }
 }
 
 /// Records how COMMAND ended: with `--on-error continue`, a failure is a

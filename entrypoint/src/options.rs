@@ -6,7 +6,7 @@
 
 use core::ffi::CStr;
 use rustix::io::Errno;
-use stepkit::args::{self, flag_value, Args, Item, Parser, UsageError};
+use stepkit::args::{self, flag_value, Args, Item, Parser, Standard, UsageError};
 use stepkit::duration::{self, Duration};
 use stepkit::wait_engine::{self, Engine};
 
@@ -48,6 +48,25 @@ pub struct Options {
     pub command: usize,
 }
 
+impl Options {
+    /// The defaults, for a command line of `argc` arguments.
+    pub fn new(argc: usize) -> Options {
+        Options {
+            waits: None,
+            wait_timeout: None,
+            timeout: None,
+            grace: Duration::secs(10),
+            on_error: OnError::Stop,
+            stop_when: None,
+            program: None,
+            stdout_path: None,
+            stderr_path: None,
+            hold_until: None,
+            command: argc,
+        }
+    }
+}
+
 /// Adds `path` to the engine in `slot`, creating it on first use with room
 /// for every path the command line can hold.
 fn add_path(slot: &mut Option<Engine<'static>>, capacity: usize, path: &'static [u8]) -> Result<(), Errno> {
@@ -85,11 +104,15 @@ enum Key {
     Unsupported,
     /// A Tekton switch that is not implemented (accepted as `=false`).
     UnsupportedSwitch,
+    /// `--help`, `-help`, `-h`: as `stepkit::args::standard` has them.
+    Help,
+    /// `--version`.
+    Version,
 }
 
 impl Key {
     fn takes_value(self) -> bool {
-        !matches!(self, Key::WaitNonempty | Key::Always | Key::UnsupportedSwitch)
+        !matches!(self, Key::WaitNonempty | Key::Always | Key::UnsupportedSwitch | Key::Help | Key::Version)
     }
 }
 
@@ -100,9 +123,10 @@ wait-nonempty wait_file_content wait-timeout always timeout grace on-error on_er
 entrypoint results-dir results step_metadata_dir step_results stdout-path stdout_path \
 stderr-path stderr_path hold-until \
 when_expressions result_from spire_socket_path basic-docker docker-config docker-cfg basic-git \
-ssh-git breakpoint_on_failure debug_before_step enable_spire compress_termination_message";
+ssh-git breakpoint_on_failure debug_before_step enable_spire compress_termination_message \
+help h version";
 
-const KEYS: [Key; 37] = {
+const KEYS: [Key; 40] = {
     use Key::*;
     [
         PostFile,
@@ -143,11 +167,14 @@ const KEYS: [Key; 37] = {
         UnsupportedSwitch,
         UnsupportedSwitch,
         UnsupportedSwitch,
+        Help,
+        Help,
+        Version,
     ]
 };
 
 fn lookup(name: &[u8]) -> Option<Key> {
-    NAMES.split(|&c| c == b' ').zip(KEYS).find(|(n, _)| *n == name).map(|(_, k)| k)
+    KEYS.get(args::word_index(NAMES, name)?).copied()
 }
 
 /// After a usage error: the post file and the termination path wherever they
@@ -182,24 +209,19 @@ impl From<UsageError> for Refused {
     }
 }
 
-/// Parses the command line (after `entrypoint`); `None` when `--help` or
-/// `--version` was answered. The post file and termination path go into
+/// Parses the command line (after `entrypoint`) into `o`; false when
+/// `--help` or `--version` was answered. The post file and termination path go into
 /// `step` as soon as they are read, so that a usage error after them still
 /// leaves `P.err` and a termination message for the steps that wait on this one.
-pub fn parse(args: &Args, step: &mut Step, usage: &str, version: &str) -> Result<Option<Options>, Refused> {
-    let mut o = Options {
-        waits: None,
-        wait_timeout: None,
-        timeout: None,
-        grace: Duration::secs(10),
-        on_error: OnError::Stop,
-        stop_when: None,
-        program: None,
-        stdout_path: None,
-        stderr_path: None,
-        hold_until: None,
-        command: args.len(),
-    };
+// Not inlined: its code is smaller in a frame of its own than in `main`'s.
+#[inline(never)]
+pub fn parse(
+    args: &Args,
+    step: &mut Step,
+    o: &mut Options,
+    usage: &str,
+    version: &str,
+) -> Result<bool, Refused> {
     // Every argument could be a path, and each comma could split one more.
     let capacity = (0..args.len())
         .map(|i| 1 + args.get(i).unwrap_or_default().iter().filter(|&&c| c == b',').count())
@@ -214,11 +236,14 @@ pub fn parse(args: &Args, step: &mut Step, usage: &str, version: &str) -> Result
                 break;
             }
         };
-        if let Some(which) = args::standard(name, inline) {
+        // `--help=x` is no standard option: unknown, as elsewhere.
+        let key = lookup(name).filter(|k| inline.is_none() || !matches!(k, Key::Help | Key::Version));
+        let key = key.ok_or(UsageError::Unknown(raw))?;
+        if matches!(key, Key::Help | Key::Version) {
+            let which = if key == Key::Help { Standard::Help } else { Standard::Version };
             args::answer(which, usage, version);
-            return Ok(None);
+            return Ok(false);
         }
-        let key = lookup(name).ok_or(UsageError::Unknown(raw))?;
         if matches!(key, Key::Unsupported | Key::UnsupportedSwitch) {
             // A switch set to false asks for nothing.
             if !(key == Key::UnsupportedSwitch && flag_value(name, inline) == Ok(false)) {
@@ -294,10 +319,10 @@ pub fn parse(args: &Args, step: &mut Step, usage: &str, version: &str) -> Result
                 Ok(())
             }
             Key::OnError => {
-                o.on_error = match v {
-                    b"stop" | b"stopAndFail" => OnError::Stop,
-                    b"continue" => OnError::Continue,
-                    _ => return Err(UsageError::Invalid("--on-error value", v).into()),
+                o.on_error = match args::word_index(b"stop stopAndFail continue", v) {
+                    Some(0 | 1) => OnError::Stop,
+                    Some(_) => OnError::Continue,
+                    None => return Err(UsageError::Invalid("--on-error value", v).into()),
                 };
                 Ok(())
             }
@@ -318,7 +343,7 @@ pub fn parse(args: &Args, step: &mut Step, usage: &str, version: &str) -> Result
     if o.program.is_none() && o.command >= args.len() {
         return Err(UsageError::Other("missing COMMAND").into());
     }
-    Ok(Some(o))
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -348,8 +373,10 @@ mod tests {
 
     fn opts(list: &[&str]) -> (Options, Step) {
         let mut st = step();
-        match parse(&args(list), &mut st, "", "") {
-            Ok(Some(o)) => (o, st),
+        let a = args(list);
+        let mut o = Options::new(a.len());
+        match parse(&a, &mut st, &mut o, "", "") {
+            Ok(true) => (o, st),
             _ => panic!("parse failed: {list:?}"),
         }
     }
@@ -427,7 +454,8 @@ mod tests {
 
     #[test]
     fn errors() {
-        let bad = |list: &[&str]| match parse(&args(list), &mut step(), "", "") {
+        let bad = |list: &[&str]| match parse(&args(list), &mut step(), &mut Options::new(list.len()), "", "")
+        {
             Err(Refused::Usage(e)) => Some(e),
             _ => None,
         };
@@ -452,10 +480,24 @@ mod tests {
     }
 
     #[test]
+    fn help_and_version_are_the_standard_options() {
+        for name in ["help", "h", "version", "hel", "helpx", "v", "Version"] {
+            for inline in [None, Some(&b"x"[..])] {
+                let ours = match lookup(name.as_bytes()) {
+                    Some(Key::Help) if inline.is_none() => Some(Standard::Help),
+                    Some(Key::Version) if inline.is_none() => Some(Standard::Version),
+                    _ => None,
+                };
+                assert_eq!(ours, args::standard(name.as_bytes(), inline), "{name} {inline:?}");
+            }
+        }
+    }
+
+    #[test]
     fn post_file_found_before_a_bad_option() {
         let a = args(&["e", "-post_file=/s/x", "--bogus", "--", "true"]);
         let mut st = step();
-        assert!(parse(&a, &mut st, "", "").is_err());
+        assert!(parse(&a, &mut st, &mut Options::new(a.len()), "", "").is_err());
         assert_eq!(st.post_file, Some(&b"/s/x"[..]));
     }
 }

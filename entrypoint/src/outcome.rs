@@ -98,11 +98,12 @@ impl Results {
     /// True when `key` is the name of one of this step's results (an older
     /// entry with that key is replaced by ours).
     fn has(&self, key: &[u8]) -> bool {
-        let named = self.names.is_some_and(|n| n.split(|&c| c == b',').any(|n| n == key));
-        named
-            || [(self.dir, &b"/"[..]), (self.metadata, b"/results/")]
-                .into_iter()
-                .any(|(d, sub)| d.is_some_and(|d| PathBuf::concat(&[d, sub, key]).is_ok_and(|p| regular(&p))))
+        let file = |d: Option<&[u8]>, sub: &[u8]| {
+            d.is_some_and(|d| PathBuf::concat(&[d, sub, key]).is_ok_and(|p| regular(&p)))
+        };
+        self.names.is_some_and(|n| stepkit::args::item_index(n, b',', key).is_some())
+            || file(self.dir, b"/")
+            || file(self.metadata, b"/results/")
     }
 
     /// Appends every result to `json` (after `kept` entries); the line that

@@ -119,6 +119,26 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// The position of `word` in `list`, words separated by one space (a list
+/// in one string is smaller than a table of slices).
+pub fn word_index(list: &[u8], word: &[u8]) -> Option<usize> {
+    item_index(list, b' ', word)
+}
+
+/// The position of `item` in `list`, items separated by `sep`.
+#[inline(never)]
+pub fn item_index(list: &[u8], sep: u8, item: &[u8]) -> Option<usize> {
+    let (mut rest, mut i) = (list, 0);
+    loop {
+        let end = rest.iter().position(|&c| c == sep).unwrap_or(rest.len());
+        if rest.get(..end) == Some(item) {
+            return Some(i);
+        }
+        rest = rest.get(end + 1..)?;
+        i += 1;
+    }
+}
+
 /// The options every tool answers the same way (DESIGN.md section 3).
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum Standard {

@@ -73,11 +73,11 @@ impl Args {
 
     /// The C string that `tail` (a suffix of argv[i]) is, NUL included.
     pub fn tail_cstr(&self, i: usize, tail: &'static [u8]) -> Option<&'static CStr> {
-        let whole = self.get_cstr(i)?;
-        let bytes = whole.to_bytes_with_nul();
-        let start = bytes.len().checked_sub(tail.len() + 1)?;
-        let tail_with_nul = bytes.get(start..)?;
-        CStr::from_bytes_with_nul(tail_with_nul).ok()
+        let bytes = self.get_cstr(i)?.to_bytes_with_nul();
+        let tail_with_nul = bytes.get(bytes.len().checked_sub(tail.len() + 1)?..)?;
+        // SAFETY: the end of a C string, its NUL included, is a C string: it
+        // ends with that NUL and holds no other.
+        Some(unsafe { CStr::from_bytes_with_nul_unchecked(tail_with_nul) })
     }
 }
 

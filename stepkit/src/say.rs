@@ -174,8 +174,9 @@ pub fn print(text: &str) {
 }
 
 /// The errors the tools can meet, in musl's words (what `strerror` says), one
-/// `ERRNO TEXT` line each: 1 KiB where musl's whole table is 2.2 KiB.
-const ERRORS: &[u8] = b"\
+/// `ERRNO TEXT` line each: 1 KiB where musl's whole table is 2.2 KiB. Only
+/// its compact form ([`ERRORS`]) is in the binary.
+const ERROR_LINES: &[u8] = b"\
 1 Operation not permitted\n\
 2 No such file or directory\n\
 3 No such process\n\
@@ -228,14 +229,63 @@ const ERRORS: &[u8] = b"\
 113 Host is unreachable\n\
 122 Quota exceeded";
 
+/// [`ERROR_LINES`] made at compile time into `TEXT` entries, each after one
+/// byte 0x80 + its number (no number in the table reaches 128): smaller, and
+/// read with one comparison a byte.
+const ERRORS: [u8; compact_len(ERROR_LINES)] = compact(ERROR_LINES);
+
+/// The length of [`compact`]'s table: every `N ` becomes one byte, every
+/// newline goes.
+const fn compact_len(lines: &[u8]) -> usize {
+    let (mut i, mut len, mut at_start) = (0, 0, true);
+    while i < lines.len() {
+        let c = lines[i];
+        if at_start && c.is_ascii_digit() {
+            // Part of the number: counted once, as its tag byte.
+        } else if at_start && c == b' ' {
+            len += 1;
+            at_start = false;
+        } else if c == b'\n' {
+            at_start = true;
+        } else {
+            len += 1;
+        }
+        i += 1;
+    }
+    len
+}
+
+/// The compact table of `lines` (`N TEXT` lines, N below 128). Evaluated
+/// by the compiler only: an index out of range here fails the build.
+const fn compact<const LEN: usize>(lines: &[u8]) -> [u8; LEN] {
+    let mut out = [0u8; LEN];
+    let (mut i, mut o, mut n, mut at_start) = (0, 0, 0u8, true);
+    while i < lines.len() {
+        let c = lines[i];
+        if at_start && c.is_ascii_digit() {
+            n = n * 10 + (c - b'0');
+        } else if at_start && c == b' ' {
+            assert!(n < 128, "an error number of 128 or more");
+            out[o] = 0x80 | n;
+            o += 1;
+            (n, at_start) = (0, false);
+        } else if c == b'\n' {
+            at_start = true;
+        } else {
+            out[o] = c;
+            o += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
 /// The text for error `e`, if the table has it.
 pub fn error_text(e: Errno) -> Option<&'static [u8]> {
-    let want = u32::try_from(e.raw_os_error()).ok()?;
-    ERRORS.split(|&c| c == b'\n').find_map(|line| {
-        let digits = line.iter().take_while(|c| c.is_ascii_digit()).count();
-        let n = line.get(..digits)?.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
-        (n == want).then(|| line.get(digits + 1..)).flatten()
-    })
+    let tag = u8::try_from(e.raw_os_error()).ok().filter(|&n| n < 128)? | 0x80;
+    let start = ERRORS.iter().position(|&c| c == tag)? + 1;
+    let text = ERRORS.get(start..)?;
+    text.get(..text.iter().position(|&c| c >= 0x80).unwrap_or(text.len()))
 }
 
 /// Formats `n` in decimal into `buf`, returning the digits.
@@ -263,16 +313,20 @@ mod tests {
         assert_eq!(error_text(Errno::NOENT), Some(&b"No such file or directory"[..]));
         assert_eq!(error_text(Errno::AGAIN), Some(&b"Resource temporarily unavailable"[..]));
         assert_eq!(error_text(Errno::DQUOT), Some(&b"Quota exceeded"[..]));
-        assert_eq!(error_text(Errno::from_raw_os_error(133)), None);
+        for missing in [15, 33, 121, 127, 128, 133, 255, 1000] {
+            assert_eq!(error_text(Errno::from_raw_os_error(missing)), None, "{missing}");
+        }
         let l = Line::new("t").reason(Errno::from_raw_os_error(133));
         assert_eq!(l.as_bytes(), b"t: : error 133");
         // Every line is `N TEXT`, in increasing order.
         let mut last = 0;
-        for line in ERRORS.split(|&c| c == b'\n') {
+        for line in ERROR_LINES.split(|&c| c == b'\n') {
             let (n, text) = std::str::from_utf8(line).unwrap().split_once(' ').unwrap();
             let n: u32 = n.parse().unwrap();
             assert!(n > last && !text.is_empty(), "{n}");
             last = n;
+            let e = Errno::from_raw_os_error(n as i32);
+            assert_eq!(error_text(e), Some(text.as_bytes()), "{n}");
         }
     }
 

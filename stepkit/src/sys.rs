@@ -7,15 +7,32 @@
 
 use crate::argv::Argv;
 use core::ffi::c_int;
-use core::mem::MaybeUninit;
 use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use rustix::io::Errno;
 use rustix::process::Pid;
 
-/// Ends the process with SIGABRT (`abort(3)`).
+/// Ends the process with SIGABRT, as `abort(3)` does, in system calls: its
+/// default action restored (an ignored SIGABRT is inherited across exec),
+/// unblocked, then sent to this process (`rt_sigaction(2)`,
+/// `rt_sigprocmask(2)`, `kill(2)`); `_exit(127)` if it still returns.
 pub fn abort() -> ! {
-    // SAFETY: abort(3) takes no arguments and never returns.
-    unsafe { libc::abort() }
+    // The kernel's struct sigaction: SIG_DFL, no flags, no restorer, no mask.
+    let default = [0u64; 4];
+    // SAFETY: the kernel reads the action it is given (all zero: SIG_DFL)
+    // and, with a null old-action pointer, writes nothing.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            libc::SIGABRT,
+            default.as_ptr(),
+            core::ptr::null::<u64>(),
+            8usize,
+        )
+    };
+    sigprocmask(libc::SIG_UNBLOCK, &SigSet::empty().with(libc::SIGABRT), None);
+    let _ = kill_raw(rustix::process::getpid().as_raw_nonzero().get(), libc::SIGABRT);
+    // SAFETY: _exit ends the process at once.
+    unsafe { libc::_exit(127) }
 }
 
 /// Writes all of `bytes` to `fd` (`write(2)`), retrying after EINTR and
@@ -77,70 +94,79 @@ pub fn ensure_stdio() {
     }
 }
 
-/// A set of signals (`sigset_t`).
+/// A set of signals as the kernel takes it: bit N-1 for signal N (1 to 64),
+/// 8 bytes where the C library's `sigset_t` has 128, so that sets are passed
+/// in registers and changed without calls.
 #[derive(Clone, Copy)]
-pub struct SigSet(libc::sigset_t);
+pub struct SigSet(u64);
+
+/// musl keeps signals 32, 33 and 34 for itself (its `sigfillset` leaves them
+/// out, its `sigaddset` refuses them): so do we.
+const RESERVED: u64 = 0b111 << 31;
 
 impl SigSet {
     /// No signal.
     pub fn empty() -> SigSet {
-        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-        // SAFETY: sigemptyset initialises the whole set it is given.
-        unsafe {
-            libc::sigemptyset(set.as_mut_ptr());
-            SigSet(set.assume_init())
-        }
+        SigSet(0)
     }
 
     /// Every signal the C library lets a program handle.
     pub fn all() -> SigSet {
-        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-        // SAFETY: sigfillset initialises the whole set it is given (musl leaves
-        // out the signals it reserves for itself).
-        unsafe {
-            libc::sigfillset(set.as_mut_ptr());
-            SigSet(set.assume_init())
+        SigSet(!RESERVED)
+    }
+
+    /// The bit of signal `sig`; none when out of range or reserved.
+    fn bit(sig: c_int) -> u64 {
+        match sig {
+            1..=64 => (1u64 << (sig - 1)) & !RESERVED,
+            _ => 0,
         }
     }
 
     /// Adds signal `sig` (ignored when out of range).
-    pub fn with(mut self, sig: c_int) -> SigSet {
-        // SAFETY: self.0 is an initialised set; sigaddset checks `sig`'s range.
-        unsafe { libc::sigaddset(&mut self.0, sig) };
-        self
+    pub fn with(self, sig: c_int) -> SigSet {
+        SigSet(self.0 | SigSet::bit(sig))
     }
 
     /// Removes signal `sig`.
-    pub fn without(mut self, sig: c_int) -> SigSet {
-        // SAFETY: self.0 is an initialised set; sigdelset checks `sig`'s range.
-        unsafe { libc::sigdelset(&mut self.0, sig) };
-        self
+    pub fn without(self, sig: c_int) -> SigSet {
+        SigSet(self.0 & !SigSet::bit(sig))
     }
 
     /// Blocks these signals; returns the mask that was in force before.
     pub fn block(&self) -> SigSet {
         let mut old = SigSet::empty();
-        // SAFETY: both pointers are valid sigset_t values; the process has one thread.
-        unsafe { libc::sigprocmask(libc::SIG_BLOCK, &self.0, &mut old.0) };
+        sigprocmask(libc::SIG_BLOCK, self, Some(&mut old));
         old
     }
 
     /// Makes this set the signal mask.
     pub fn set_mask(&self) {
-        // SAFETY: a valid sigset_t; a null old-mask pointer is allowed.
-        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &self.0, core::ptr::null_mut()) };
+        sigprocmask(libc::SIG_SETMASK, self, None);
     }
 
     /// A non-blocking, close-on-exec signalfd(2) that reports these signals.
     pub fn signalfd(&self) -> Result<OwnedFd, Errno> {
-        // SAFETY: a valid sigset_t; -1 asks for a new descriptor.
-        let fd = unsafe { libc::signalfd(-1, &self.0, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
+        let flags = libc::SFD_NONBLOCK | libc::SFD_CLOEXEC;
+        // SAFETY: the kernel reads the 8-byte mask it is given the size of;
+        // -1 asks for a new descriptor.
+        let fd = unsafe { libc::syscall(libc::SYS_signalfd4, -1, &self.0 as *const u64, 8usize, flags) };
         if fd < 0 {
             return Err(Errno::from_raw_os_error(errno()));
         }
-        // SAFETY: signalfd returned a new descriptor that nothing else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        // SAFETY: signalfd4 returned a new descriptor that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
     }
+}
+
+/// `rt_sigprocmask(2)`: applies `set` to the signal mask as `how` says
+/// (`SIG_BLOCK`, `SIG_SETMASK`), the mask in force before into `old`. A
+/// system call made directly, so it is safe in a forked child too.
+fn sigprocmask(how: c_int, set: &SigSet, old: Option<&mut SigSet>) {
+    let old = old.map_or(core::ptr::null_mut(), |o| &mut o.0 as *mut u64);
+    // SAFETY: `set` points to 8 readable bytes, `old` is null or 8 writable
+    // ones, and 8 is the size the kernel takes; the process has one thread.
+    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, how, &set.0 as *const u64, old, 8usize) };
 }
 
 /// The next pending signal from a signalfd, or `None` when there is none.
@@ -168,12 +194,6 @@ fn errno() -> c_int {
     unsafe { *libc::__errno_location() }
 }
 
-extern "C" {
-    /// musl's `_Fork` (since 1.2.3): fork without running atfork handlers,
-    /// which this single-threaded program has none of (less code than `fork`).
-    fn _Fork() -> libc::pid_t;
-}
-
 /// Why a command was not started.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum SpawnError {
@@ -190,41 +210,44 @@ pub enum SpawnError {
 /// the terminal on stdin (as tini's `isolate_child` does), so that the command
 /// can read it without being stopped by SIGTTIN.
 ///
-/// `pipe2(2)`, `fork(2)` (musl's `_Fork`), `setpgid(2)`, `tcsetpgrp(3)`,
+/// `pipe2(2)`, `clone(2)` (a fork), `setpgid(2)`, `tcsetpgrp(3)`,
 /// `sigprocmask(2)`, `execve(2)` along PATH (see [`exec`]): a close-on-exec
-/// pipe carries exec's errno back. Less code than musl's posix_spawn, which
-/// the size budget counts.
+/// pipe carries exec's errno back. Less code than musl's posix_spawn (or even
+/// its fork), which the size budget counts.
 /// `stdio[0]`, `stdio[1]`: descriptors to become the command's stdout and
-/// stderr (`dup2(2)`; entrypoint's output relays), instead of the wrapper's.
+/// stderr (`dup3(2)`; entrypoint's output relays), instead of the wrapper's.
 pub fn spawn(cmd: Argv, terminal: bool, stdio: [Option<RawFd>; 2]) -> Result<Pid, SpawnError> {
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(SpawnError::Setup)?;
     let empty = SigSet::empty();
     let ttou = SigSet::empty().with(libc::SIGTTOU);
     // The process has a single thread, so the child may run any code; it runs
-    // only async-signal-safe calls (setpgid, dup2, sigprocmask, tcsetpgrp,
-    // execve, write, _exit) on memory valid in its copy of our address space:
-    // `cmd` is a non-empty null-terminated vector of C strings (an `Argv`
-    // guarantees it), `empty` and `ttou` initialised sigsets.
-    // SAFETY: as just said; _Fork has no other precondition.
-    let pid = unsafe { _Fork() };
+    // only system calls (setpgid, dup3, sigprocmask, TIOCSPGRP, execve,
+    // write, _exit) on memory valid in its copy of our address space, and of
+    // the C library only errno (its copy is this child's), not the cached
+    // thread id that a plain clone leaves stale: `cmd` is a non-empty
+    // null-terminated vector of C strings (an `Argv` guarantees it).
+    // SAFETY: as just said; without CLONE_VM this is a fork, and null stack
+    // and tid pointers are allowed.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD, 0, 0, 0, 0) } as libc::pid_t;
     if pid == 0 {
         // SAFETY: see above; _exit never returns and skips atexit handlers.
         unsafe {
-            libc::setpgid(0, 0);
+            let _ = rustix::process::setpgid(None, None);
             for (fd, to) in stdio.iter().zip([1, 2]) {
                 if let Some(fd) = *fd {
-                    libc::dup2(fd, to);
+                    // dup2: `fd` is a pipe's end, above the standard three.
+                    libc::syscall(libc::SYS_dup3, fd, to, 0);
                 }
             }
             if terminal {
                 // A background group that changes the foreground group gets
                 // SIGTTOU unless it blocks it; the mask is reset just below.
-                libc::sigprocmask(libc::SIG_BLOCK, &ttou.0, core::ptr::null_mut());
-                libc::tcsetpgrp(0, libc::getpid());
+                sigprocmask(libc::SIG_BLOCK, &ttou, None);
+                set_foreground(rustix::process::getpid().as_raw_nonzero().get());
             }
-            libc::sigprocmask(libc::SIG_SETMASK, &empty.0, core::ptr::null_mut());
+            empty.set_mask();
             let err = execvp(cmd).raw_os_error().to_ne_bytes();
-            libc::write(rustix::fd::AsRawFd::as_raw_fd(&wr), err.as_ptr().cast(), 4);
+            let _ = rustix::io::write(&wr, &err);
             libc::_exit(127)
         }
     }
@@ -251,9 +274,18 @@ pub fn spawn(cmd: Argv, terminal: bool, stdio: [Option<RawFd>; 2]) -> Result<Pid
 /// process's group (`tcgetpgrp(3)`, `getpgrp(2)`): the command may then be
 /// given the terminal.
 pub fn owns_terminal() -> bool {
-    // SAFETY: tcgetpgrp and getpgrp take integers and touch no memory of
-    // ours; tcgetpgrp fails with ENOTTY when stdin is not a terminal.
-    unsafe { libc::tcgetpgrp(0) == libc::getpgrp() }
+    let mut pgrp: libc::pid_t = -1;
+    // SAFETY: TIOCGPGRP writes one pid_t to the pointer it is given; it fails
+    // with ENOTTY when stdin is not a terminal, leaving -1, no group's number.
+    unsafe { libc::syscall(libc::SYS_ioctl, 0, libc::TIOCGPGRP, &mut pgrp as *mut libc::pid_t) };
+    pgrp == rustix::process::getpgrp().as_raw_nonzero().get()
+}
+
+/// Makes the process group `pgrp` the foreground group of the terminal on
+/// stdin (`tcsetpgrp(3)`: `TIOCSPGRP`); a failure (no terminal) changes nothing.
+fn set_foreground(pgrp: libc::pid_t) {
+    // SAFETY: TIOCSPGRP reads one pid_t from the pointer it is given.
+    unsafe { libc::syscall(libc::SYS_ioctl, 0, libc::TIOCSPGRP, &pgrp as *const libc::pid_t) };
 }
 
 /// Makes this process's group the foreground group of the terminal on stdin
@@ -261,8 +293,7 @@ pub fn owns_terminal() -> bool {
 /// that does this is otherwise stopped).
 pub fn take_terminal() {
     let old = SigSet::empty().with(libc::SIGTTOU).block();
-    // SAFETY: integers only; a failure (no terminal any more) changes nothing.
-    unsafe { libc::tcsetpgrp(0, libc::getpgrp()) };
+    set_foreground(rustix::process::getpgrp().as_raw_nonzero().get());
     old.set_mask();
 }
 
@@ -373,12 +404,22 @@ pub fn clock_gettime(id: ClockId) -> libc::timespec {
 /// `ppoll(2)` with the signal mask left alone. Returns how many are ready.
 pub fn poll(fds: &mut [libc::pollfd], timeout: Option<crate::duration::Duration>) -> Result<usize, Errno> {
     const NS: u64 = 1_000_000_000;
-    let ts = timeout.map(|d| libc::timespec { tv_sec: (d.0 / NS) as _, tv_nsec: (d.0 % NS) as _ });
-    let tsp = ts.as_ref().map_or(core::ptr::null(), |t| t as *const libc::timespec);
+    let mut ts = timeout.map(|d| libc::timespec { tv_sec: (d.0 / NS) as _, tv_nsec: (d.0 % NS) as _ });
+    let tsp = ts.as_mut().map_or(core::ptr::null_mut(), |t| t as *mut libc::timespec);
     // SAFETY: pointer and length come from one live slice of pollfd records,
     // which the kernel reads and writes (revents) within bounds; `tsp` is null
-    // or points to a live timespec; a null mask pointer keeps the mask.
-    let n = unsafe { libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, tsp, core::ptr::null()) };
+    // or points to a live timespec of ours (the kernel writes the time left
+    // into it); a null mask pointer keeps the mask.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_ppoll,
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            tsp,
+            core::ptr::null::<u64>(),
+            8usize,
+        )
+    };
     if n < 0 {
         return Err(Errno::from_raw_os_error(errno()));
     }
@@ -414,4 +455,50 @@ pub fn linger_sibling(until: OwnedFd, hold: OwnedFd) -> Result<OwnedFd, Errno> {
     }
     drop(until);
     Ok(hold)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_sets_are_musls() {
+        // musl's sigfillset on a 64-bit target, its three signals left out.
+        assert_eq!(SigSet::all().0, 0xffff_fffc_7fff_ffff);
+        assert_eq!(SigSet::empty().with(libc::SIGTERM).0, 1 << (libc::SIGTERM - 1));
+        assert_eq!(SigSet::empty().with(64).0, 1 << 63);
+        for refused in [0, 32, 33, 34, 65, -1] {
+            assert_eq!(SigSet::empty().with(refused).0, 0, "{refused}");
+        }
+        assert_eq!(SigSet::all().without(libc::SIGINT).with(libc::SIGINT).0, SigSet::all().0);
+    }
+
+    #[test]
+    fn abort_ends_with_sigabrt_even_when_it_was_ignored_or_blocked() {
+        for how in ["default", "ignored", "blocked"] {
+            // SAFETY: the child makes only system calls before it ends.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0, "fork");
+            if pid == 0 {
+                match how {
+                    // SAFETY: plain signal-disposition call on this child.
+                    "ignored" => unsafe {
+                        libc::signal(libc::SIGABRT, libc::SIG_IGN);
+                    },
+                    "blocked" => {
+                        SigSet::empty().with(libc::SIGABRT).block();
+                    }
+                    _ => {}
+                }
+                abort();
+            }
+            let mut status = 0;
+            // SAFETY: waits for the child this test made.
+            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+            assert!(
+                libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGABRT,
+                "{how}: {status:#x}"
+            );
+        }
+    }
 }
