@@ -5,19 +5,23 @@
 //! ```text
 //! entrypoint [--wait PATH]... [--wait-nonempty] [--wait-timeout D] [--always]
 //!            [--post-file P] [--termination-path T] [--timeout D] [--grace D]
-//!            [--on-error stop|continue] [--stop-when PATH]... -- COMMAND [ARG...]
+//!            [--on-error stop|continue] [--stop-when PATH]... [--results-dir DIR]
+//!            [--stdout-path F] [--stderr-path F] [--hold-until PATH]...
+//!            -- COMMAND [ARG...]
 //! entrypoint cp SOURCE DEST
 //! ```
 //!
 //! Tekton's spelling is accepted too: `-post_file=P`, `-wait_file=A,B`,
 //! `-wait_file_content`, `-termination_path=T`, `-timeout=D`,
-//! `-on_error=continue|stopAndFail`, `-entrypoint=PROG -- ARGS...`
-//! (`-step_metadata_dir` is accepted and ignored).
+//! `-on_error=continue|stopAndFail`, `-entrypoint=PROG -- ARGS...`,
+//! `-results=A,B`, `-step_metadata_dir=D` (`-step_results`), `-stdout_path`,
+//! `-stderr_path`; Tekton's flags that are not implemented are refused by name.
 //!
 //! Lifecycle (the order of `run`):
 //! 1. Block every signal it handles, so none is lost while it waits; become
 //!    the child subreaper unless it is PID 1 already.
-//! 2. Parse options. A usage error still leaves `P.err` when `P` is known.
+//! 2. Parse options. A usage error still leaves `P.err` (and the message)
+//!    when a post file is given anywhere among the options.
 //! 3. Hold the liveness lock `P.lock` for its whole life (waiters tell a step
 //!    that died from one that is still running).
 //! 4. Wait for the `--wait` paths (the wait engine `waitfor` uses). A failed
@@ -29,8 +33,10 @@
 //! 6. Supervise: forward signals to the group, reap every child, enforce
 //!    `--timeout` (TERM, then KILL to the whole group after `--grace`; 124)
 //!    and `--stop-when` (the same, counted as success); take the terminal back.
-//! 7. Outcome: marker `P` (status 0) or `P.err`, holding the status, then the
-//!    termination message (Tekton's JSON), then exit with the status.
+//! 7. Outcome: the results read, marker `P` (status 0) or `P.err`, holding
+//!    the status, then the termination message (Tekton's JSON).
+//! 8. `--hold-until`: release `P.lock`, wait for the paths (unless a TERM,
+//!    INT, HUP or QUIT for the step came already), then exit with the status.
 //!
 //! Exit status: COMMAND's own; 128+N when killed by signal N; 1 skipped; 124
 //! timed out; 125 usage or system error; 126/127 COMMAND not executable / not
