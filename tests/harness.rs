@@ -457,19 +457,33 @@ impl Mount {
         Ok(Mount(target))
     }
 
-    /// Makes the mount read-only.
+    /// Makes the mount read-only. A file just written there may still be open
+    /// for a moment in a child that another test thread forked before its exec
+    /// closed the descriptor (EBUSY): that is retried, for up to 10 s.
     pub fn remount_ro(&self) {
-        // SAFETY: valid NUL-terminated strings; a remount ignores source and type.
-        let rc = unsafe {
-            libc::mount(
-                c"tmpfs".as_ptr(),
-                self.0.as_ptr(),
-                c"tmpfs".as_ptr(),
-                libc::MS_REMOUNT | libc::MS_RDONLY,
-                std::ptr::null(),
-            )
-        };
-        assert_eq!(rc, 0, "remount read-only: {}", std::io::Error::last_os_error());
+        let mut tries = 0;
+        loop {
+            // SAFETY: valid NUL-terminated strings; a remount ignores source and type.
+            let rc = unsafe {
+                libc::mount(
+                    c"tmpfs".as_ptr(),
+                    self.0.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    libc::MS_REMOUNT | libc::MS_RDONLY,
+                    std::ptr::null(),
+                )
+            };
+            let e = std::io::Error::last_os_error();
+            if rc == 0 {
+                return;
+            }
+            tries += 1;
+            assert!(
+                e.raw_os_error() == Some(libc::EBUSY) && tries < 1000,
+                "remount read-only: {e} (after {tries} tries)"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 }
 
