@@ -1752,9 +1752,21 @@ fn a_post_file_that_cannot_be_created_is_named_in_full() {
         ["--post-file", &s(&p), "--termination-path", &s(&tm), "--", "sh", "-c", "echo ran > ran"],
     );
     let line = format!("cannot create '{}.lock': Not a directory", s(&p));
-    let want = format!("entrypoint: {line}\nentrypoint: cannot write '{}.err': Not a directory\n", s(&p));
+    // One line: P.err is tried too, and its failure (the same cause) is not told twice.
+    let want = format!("entrypoint: {line}\n");
     assert_ran(&r, 125, "", &want);
     assert_message(&tm, 125, "Error", Some(&line));
+    assert!(!t.join("ran").exists());
+}
+
+#[test]
+fn a_lock_that_cannot_be_made_still_leaves_p_err_where_the_directory_takes_it() {
+    let t = TempDir::new("ep-lockdir");
+    let p = t.join("p");
+    fs::create_dir(with_suffix(&p, ".lock")).expect("mkdir p.lock");
+    let r = run_ep(t.path(), ["--post-file", &s(&p), "--", "sh", "-c", "echo ran > ran"]);
+    assert_ran(&r, 125, "", &format!("entrypoint: cannot create '{}.lock': Is a directory\n", s(&p)));
+    assert_marker(&p, 125);
     assert!(!t.join("ran").exists());
 }
 

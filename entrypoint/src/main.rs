@@ -112,6 +112,7 @@ fn run(mut args: Args) -> u8 {
         started_ms: clock::unix_millis(),
         results: Default::default(),
         ran: false,
+        marker_told: false,
     };
     let mut opts = Options::new(args.len());
     match options::parse(&args, &mut step, &mut opts, USAGE, VERSION) {
@@ -143,7 +144,9 @@ fn run(mut args: Args) -> u8 {
                 let p = step.post_file.unwrap_or_default();
                 let lock = PathBuf::with_suffix(p, b".lock");
                 let lock = lock.as_ref().map_or(p, |l| l.as_bytes());
-                break 'step fail(&step, say::failure(TOOL, "cannot create", lock, e));
+                let line = say::failure(TOOL, "cannot create", lock, e);
+                step.marker_told = true;
+                break 'step fail(&step, line);
             }
             Some(Ok(fd)) => Some(fd),
             None => None,

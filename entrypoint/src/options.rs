@@ -368,6 +368,7 @@ mod tests {
             started_ms: 0,
             results: Default::default(),
             ran: false,
+            marker_told: false,
         }
     }
 

@@ -63,6 +63,9 @@ pub struct Step {
     pub results: Results,
     /// COMMAND was started: its results and `exitCode` are written.
     pub ran: bool,
+    /// `P.lock` could not be made and a line said why: the marker is still
+    /// tried (P's directory may take a file), but a failure is not told twice.
+    pub marker_told: bool,
 }
 
 /// A step's outputs, read once its command has ended (DESIGN.md section 3).
@@ -268,7 +271,7 @@ impl Step {
             let content = decimal(status, &mut digits, 1);
             let written =
                 marker.as_ref().map_err(|e| *e).and_then(|m| write_step_file(m.as_bytes(), content, false));
-            if let Err(e) = written {
+            if let (Err(e), false) = (written, self.marker_told) {
                 say::failed(TOOL, "cannot write", marker.as_ref().map_or(p, |m| m.as_bytes()), e);
             }
         }
@@ -615,6 +618,7 @@ mod tests {
             started_ms: 1_795_770_900_123,
             results: Results::default(),
             ran: false,
+            marker_told: false,
         };
         let mut j = Json::new();
         let kept = merge_existing(path, &mut j, &step);
