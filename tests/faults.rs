@@ -803,7 +803,13 @@ fn read_only_step_directory_fails_early_with_125() {
     // The lock cannot be created: the tool fails (125) before running the
     // command, and says so in one line; it tries to leave P.err, and does
     // not tell that failure twice.
-    let want = concat(&[b"entrypoint: cannot create '", &shown(b(&with(&p, ".lock"))), b"': ", reason.as_bytes(), b"\n"]);
+    let want = concat(&[
+        b"entrypoint: cannot create '",
+        &shown(b(&with(&p, ".lock"))),
+        b"': ",
+        reason.as_bytes(),
+        b"\n",
+    ]);
     assert_raw(&r, 125, &want);
     assert_absent(&ran);
     assert_eq!(names(&dir), set(&[]));
@@ -1491,11 +1497,8 @@ fn path_too_long_for_the_lock_fails_early_with_125() {
     fs::create_dir_all(&dir).expect("mkdir");
     let ran = t.join("ran");
     let r = run("entrypoint", argv([&"--post-file", &p, &"--", &"sh", &"-c", &"echo ran > \"$0\"", &ran]));
-    let want = concat(&[
-        b"entrypoint: cannot create '",
-        &shown(b(&with(&p, ".lock"))),
-        b"': Filename too long\n",
-    ]);
+    let want =
+        concat(&[b"entrypoint: cannot create '", &shown(b(&with(&p, ".lock"))), b"': Filename too long\n"]);
     assert_raw(&r, 125, &want);
     assert_absent(&ran);
 }
