@@ -399,6 +399,54 @@ fn a_log_reader_that_goes_away_does_not_end_the_step_and_the_file_gets_everythin
 }
 
 #[test]
+fn a_stalled_log_reader_blocks_only_its_own_stream_and_loses_nothing() {
+    // stdout's log is a pipe nobody reads yet; stderr's is read. The stdout
+    // writer blocks (as it would writing to that log itself), but stderr's
+    // 300000 bytes all reach their log meanwhile: one stream's slow reader
+    // does not hold the other back. Then stdout's reader starts, and both
+    // logs and both files get every byte before the marker.
+    const N: usize = 300_000;
+    let t = TempDir::new("out-stall");
+    let (p, out, err) = (t.join("p"), t.join("out"), t.join("err"));
+    let script = format!("head -c {N} /dev/zero & head -c {N} /dev/zero >&2; wait");
+    let mut c = tool("entrypoint");
+    c.args(["--post-file", &s(&p), "--stdout-path", &s(&out), "--stderr-path", &s(&err), "--", "sh", "-c"])
+        .arg(&script)
+        .current_dir(t.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut v = vec![0u8; N];
+        let got = stderr.read_exact(&mut v).map(|()| v);
+        let _ = tx.send(got);
+        let mut rest = Vec::new();
+        let _ = stderr.read_to_end(&mut rest);
+        rest
+    });
+    let got = rx.recv_timeout(std::time::Duration::from_secs_f64(LIMIT));
+    let alive = child.try_wait().is_ok_and(|s| s.is_none());
+    let Ok(Ok(bytes)) = got else {
+        let _ = child.kill();
+        panic!("stderr's log did not get its {N} bytes while stdout's reader stalled: {got:?}");
+    };
+    assert!(bytes.iter().all(|&b| b == 0));
+    assert!(alive, "the step ended while its stdout log was unread");
+    assert!(!p.exists(), "marker before stdout's log was read");
+    let mut logged = Vec::new();
+    child.stdout.take().expect("stdout").read_to_end(&mut logged).expect("read stdout");
+    let status = child.wait().expect("wait");
+    assert_eq!(harness::status_code(status), 0);
+    assert_eq!(logged.len(), N, "stdout's log");
+    assert_eq!(fs::metadata(&out).expect("out").len(), N as u64);
+    assert_eq!(fs::metadata(&err).expect("err").len(), N as u64);
+    assert_eq!(fs::read_to_string(&p).expect("marker"), "0\n");
+}
+
+#[test]
 fn a_relay_file_that_cannot_be_opened_fails_the_step_before_the_command() {
     let t = TempDir::new("out-noopen");
     let (p, ran) = (t.join("p"), t.join("ran"));

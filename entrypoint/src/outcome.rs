@@ -352,18 +352,9 @@ fn merge_existing(path: &[u8], json: &mut Json, step: &Step) -> usize {
 /// The whole content of the file at `path` if it is shorter than `buf`
 /// (`None` if not).
 fn read_small<'b>(path: &CStr, buf: &'b mut [u8]) -> Result<Option<&'b [u8]>, Errno> {
-    use rustix::fs::{openat, Mode, OFlags, CWD};
-    let fd = openat(CWD, path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK, Mode::empty())?;
-    let (mut len, cap) = (0, buf.len());
-    // A full buffer reads 0 bytes: the file is longer than it may be.
-    loop {
-        match rustix::io::read(&fd, buf.get_mut(len..).unwrap_or_default()) {
-            Ok(0) => return Ok(buf.get(..len).filter(|v| v.len() < cap)),
-            Ok(n) => len += n,
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let cap = buf.len();
+    let len = stepkit::sys::read_up_to(path, buf)?;
+    Ok(buf.get(..len).filter(|v| v.len() < cap))
 }
 
 /// Calls `each(entry, key)` for every object of a JSON array of flat objects

@@ -137,25 +137,11 @@ fn same_name(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_ascii_lowercase() == y.to_ascii_lowercase())
 }
 
-/// Reads a small configuration file whole (at most 64 KiB, in a mapping of
+/// Reads a small configuration file (its first 64 KiB, in a mapping of
 /// which only what is read becomes resident).
 pub fn read_file(path: &core::ffi::CStr) -> Option<(Mapping, usize)> {
-    use rustix::fs::{open, Mode, OFlags};
-    let fd = open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
     let mut map = Mapping::new(64 * 1024).ok()?;
-    let mut len = 0;
-    loop {
-        let rest = map.bytes_mut().get_mut(len..)?;
-        if rest.is_empty() {
-            break;
-        }
-        match rustix::io::read(&fd, rest) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(rustix::io::Errno::INTR) => {}
-            Err(_) => return None,
-        }
-    }
+    let len = crate::sys::read_up_to(path, map.bytes_mut()).ok()?;
     Some((map, len))
 }
 

@@ -49,6 +49,25 @@ pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Reads the file at `path` into `buf` until its end or until `buf` is full,
+/// retrying after EINTR; returns the bytes read. Opened non-blocking, so a
+/// FIFO in its place cannot hang the caller. The one read-a-whole-file loop
+/// of the tools: a caller that needs the whole file checks `len < buf.len()`.
+pub fn read_up_to(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, Errno> {
+    use rustix::fs::{openat, Mode, OFlags, CWD};
+    let fd = openat(CWD, path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK, Mode::empty())?;
+    let mut len = 0;
+    while let Some(rest) = buf.get_mut(len..).filter(|r| !r.is_empty()) {
+        match rustix::io::read(&fd, rest) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(len)
+}
+
 /// One of the standard descriptors, borrowed (0, 1, 2 are open for the whole
 /// run: [`ensure_stdio`] makes sure of it).
 pub fn stdio(fd: RawFd) -> BorrowedFd<'static> {
