@@ -111,10 +111,10 @@ fn write_copy(
     out.commit(dest_mode(src_mode, mode)).map_err(CopyError::Dest)
 }
 
+/// The read/write buffer of [`transfer`]: cp's size.
+const BUFFER: usize = 128 * 1024;
+
 /// Moves all data from `input` to `output`, by the fastest way that works.
-/// (Not inlined: its buffer must sit only in its own frame, not in a
-/// caller's, where it would be probed, so resident, on every run.)
-#[inline(never)]
 fn transfer(input: BorrowedFd<'_>, output: BorrowedFd<'_>) -> Result<(), CopyError> {
     // 1. copy_file_range: in-kernel, reflinks where the filesystem can.
     loop {
@@ -128,10 +128,13 @@ fn transfer(input: BorrowedFd<'_>, output: BorrowedFd<'_>) -> Result<(), CopyErr
     }
     // 2. read/write through a buffer (copy_file_range refuses some pairs of
     // filesystems; sendfile would add code for no case that this misses).
-
-    let mut buf = [0u8; 16384];
+    // 128 KiB, as cp reads: a 16 KiB buffer made a 200 MiB copy to tmpfs
+    // 13% slower than cp's (`make bench`). Mapped, not on the stack, so
+    // that only a copy that takes this way makes it resident.
+    let mut map = crate::mem::Mapping::new(BUFFER).map_err(CopyError::Dest)?;
+    let buf = map.bytes_mut();
     loop {
-        let n = match rustix::io::read(input, &mut buf) {
+        let n = match rustix::io::read(input, &mut *buf) {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(Errno::INTR) => continue,
