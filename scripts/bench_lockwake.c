@@ -15,7 +15,10 @@
  *   fifo        what ships: the holder opens DIR/P.lock (a FIFO) O_RDWR and
  *               takes flock(LOCK_EX); the waiter opens it
  *               O_RDONLY|O_NONBLOCK, checks flock(LOCK_SH|LOCK_NB) fails
- *               (held), polls it; wakes on POLLHUP. t0 just before _exit.
+ *               (held), polls it; wakes on POLLHUP. As a wrapper does, the
+ *               holder renames its marker DIR/m/.P.tmp to DIR/m/P just
+ *               before its exit: t0 just before _exit, and fifo.mark is
+ *               timed from just before that rename (the old engine's t0).
  *   flock-proc  a helper process, forked per trial, opens P.lock and blocks
  *               in flock(LOCK_SH); once granted it writes a byte to a pipe
  *               the waiter polls. t0 just before _exit.
@@ -43,7 +46,7 @@
  * NAME.n, NAME.late (trials whose event came before the waiter slept in
  * poll: should be 0), NAME.arm.* (the time to arm the waiter: from the
  * holder's "ready" to "go", helper started and asleep included), and
- * close.fifo.* (the waiter's close of its FIFO descriptor after the
+ * fifo.mark.* (the FIFO's wake from the marker's rename), close.fifo.* (the waiter's close of its FIFO descriptor after the
  * hang-up), close.watch.*, close.nowatch.*. Exits 1 with a
  * line on stderr when something cannot be set up; never judges a figure.
  */
@@ -83,6 +86,7 @@ static const char *const NAMES[NMECH] = {
 /* Shared with the holder and a helper process (MAP_SHARED, set before fork). */
 struct shared {
     _Atomic int64_t t0;          /* ns, the holder's last act */
+    _Atomic int64_t t_mark;      /* ns, fifo: before the marker's rename */
     _Atomic int helper_calling;  /* the helper is about to block */
     _Atomic int helper_tid;
 };
@@ -90,6 +94,7 @@ static struct shared *sh;
 
 static char lock_path[PATH_MAX], ofd_path[PATH_MAX], watch_path[PATH_MAX];
 static char marker_tmp[PATH_MAX + 8], marker_path[PATH_MAX + 8], dir_path[PATH_MAX];
+static char fifo_mark_tmp[PATH_MAX + 8], fifo_mark_path[PATH_MAX + 8], fifo_mark_dir[PATH_MAX];
 static int dir_ino = -1, close_ino = -1; /* the inotify instances kept across trials */
 
 static void die(const char *fmt, ...) {
@@ -141,6 +146,9 @@ static void holder(enum mech m, int ready_w, int go_r) {
     int fd = -1;
     switch (m) {
     case FIFO:
+        fd = open(fifo_mark_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, "0\n", 2) != 2 || close(fd) < 0) die("holder: write %s", fifo_mark_tmp);
+        /* fall through */
     case FLOCK_PROC:
     case FLOCK_THR:
         fd = open(lock_path, O_RDWR | O_CLOEXEC);
@@ -169,6 +177,10 @@ static void holder(enum mech m, int ready_w, int go_r) {
     if (m == INOTIFY_DIR) {
         atomic_store(&sh->t0, now_ns());
         if (rename(marker_tmp, marker_path) < 0) die("holder: rename");
+    } else if (m == FIFO) { /* a wrapper's last acts: its marker, then its exit */
+        atomic_store(&sh->t_mark, now_ns());
+        if (rename(fifo_mark_tmp, fifo_mark_path) < 0) die("holder: rename");
+        atomic_store(&sh->t0, now_ns());
     } else {
         atomic_store(&sh->t0, now_ns());
     }
@@ -233,11 +245,19 @@ static void wait_asleep(pid_t pid, int tid) {
 
 /* ---------------------------------------------------------------- a trial */
 
-/* One trial of mechanism m: latency in ns; *late set when the event came
- * before the waiter slept in poll; *arm: ns from the holder's "ready" to
- * the waiter's mechanism armed (helper started and asleep, or fd opened);
- * *fifo_close: for fifo, the close(2) of the waiter's pipe after its wake. */
-static int64_t trial(enum mech m, int *late, int64_t *arm, int64_t *fifo_close) {
+/* What one trial measured, in ns. */
+struct result {
+    int64_t wake;  /* t0 to the waiter's wake */
+    int64_t arm;   /* the holder's "ready" to the waiter armed (helper started
+                      and asleep, or fd opened) */
+    int64_t mark;  /* fifo: the marker's rename to the wake */
+    int64_t close; /* fifo: close(2) of the waiter's pipe after its wake */
+    int late;      /* the event came before the waiter slept in poll */
+};
+
+/* One trial of mechanism m. */
+static struct result trial(enum mech m) {
+    struct result res = {0};
     int ready[2], go[2], notify[2] = {-1, -1};
     if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0) die("pipe2");
     atomic_store(&sh->t0, 0);
@@ -308,7 +328,7 @@ static int64_t trial(enum mech m, int *late, int64_t *arm, int64_t *fifo_close) 
     }
 
     struct pollfd pfd = {.fd = fd, .events = events};
-    *arm = now_ns() - arm0;
+    res.arm = now_ns() - arm0;
     xwrite1(go[1]);
     int64_t before = now_ns();
     int r;
@@ -330,7 +350,7 @@ static int64_t trial(enum mech m, int *late, int64_t *arm, int64_t *fifo_close) 
         }
         int64_t c0 = now_ns();
         close(fd);
-        *fifo_close = now_ns() - c0;
+        res.close = now_ns() - c0;
         break;
     case FLOCK_PROC:
     case FLOCK_THR:
@@ -381,8 +401,10 @@ static int64_t trial(enum mech m, int *late, int64_t *arm, int64_t *fifo_close) 
         errno = EPROTO;
         die("%s: woke before the holder's t0", NAMES[m]);
     }
-    *late = t0 < before;
-    return t1 - t0;
+    res.late = t0 < before;
+    res.wake = t1 - t0;
+    if (m == FIFO) res.mark = t1 - atomic_load(&sh->t_mark);
+    return res;
 }
 
 /* ---------------------------------------------------------------- close */
@@ -441,6 +463,9 @@ int main(int argc, char **argv) {
     snprintf(lock_path, sizeof lock_path, "%s/P.lock", dir);
     snprintf(ofd_path, sizeof ofd_path, "%s/L", dir);
     snprintf(watch_path, sizeof watch_path, "%s/W", dir);
+    snprintf(fifo_mark_dir, sizeof fifo_mark_dir, "%s/m", dir);
+    snprintf(fifo_mark_tmp, sizeof fifo_mark_tmp, "%s/.P.tmp", fifo_mark_dir);
+    snprintf(fifo_mark_path, sizeof fifo_mark_path, "%s/P", fifo_mark_dir);
     snprintf(marker_tmp, sizeof marker_tmp, "%s/.P.tmp", dir_path);
     snprintf(marker_path, sizeof marker_path, "%s/P", dir_path);
 
@@ -448,6 +473,7 @@ int main(int argc, char **argv) {
     if (sh == MAP_FAILED) die("mmap");
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) die("mkdir %s", dir);
     if (mkdir(dir_path, 0755) < 0 && errno != EEXIST) die("mkdir %s", dir_path);
+    if (mkdir(fifo_mark_dir, 0755) < 0 && errno != EEXIST) die("mkdir %s", fifo_mark_dir);
     unlink(lock_path);
     if (mkfifo(lock_path, 0644) < 0) die("mkfifo %s", lock_path);
     for (const char *p = ofd_path;; p = watch_path) {
@@ -464,8 +490,9 @@ int main(int argc, char **argv) {
     if (inotify_add_watch(close_ino, watch_path, IN_CLOSE_WRITE) < 0)
         die("inotify_add_watch %s", watch_path);
 
-    int64_t *samples[NMECH], *arms[NMECH], *fifo_close = calloc(trials, sizeof(int64_t));
-    if (!fifo_close) die("calloc");
+    int64_t *samples[NMECH], *arms[NMECH];
+    int64_t *fifo_close = calloc(trials, sizeof(int64_t)), *fifo_mark = calloc(trials, sizeof(int64_t));
+    if (!fifo_close || !fifo_mark) die("calloc");
     int late[NMECH] = {0};
     for (int m = 0; m < NMECH; m++) {
         samples[m] = calloc(trials, sizeof(int64_t));
@@ -483,9 +510,15 @@ int main(int argc, char **argv) {
             order[j] = x;
         }
         for (int i = 0; i < NMECH; i++) {
-            int l = 0;
-            samples[order[i]][t] = trial(order[i], &l, &arms[order[i]][t], &fifo_close[t]);
-            late[order[i]] += l;
+            enum mech m = order[i];
+            struct result r = trial(m);
+            samples[m][t] = r.wake;
+            arms[m][t] = r.arm;
+            late[m] += r.late;
+            if (m == FIFO) {
+                fifo_mark[t] = r.mark;
+                fifo_close[t] = r.close;
+            }
         }
     }
     char name[64];
@@ -504,6 +537,7 @@ int main(int argc, char **argv) {
         cw[t] = close_cost(1);
         cn[t] = close_cost(0);
     }
+    report("fifo.mark", fifo_mark, trials, -1);
     report("close.fifo", fifo_close, trials, -1);
     report("close.watch", cw, close_trials, -1);
     report("close.nowatch", cn, close_trials, -1);
