@@ -1268,9 +1268,30 @@ fn usage_error_after_the_post_file_leaves_p_err() {
         assert_ran(&r, 125, "", &usage_line(msg));
         assert_marker(&p, 125);
     }
-    // A post file after the bad option is not known: nothing is written.
+    // A post file anywhere on the command line is found, after the bad
+    // option too (DESIGN.md section 3), in either spelling.
     let p = t.join("e");
     let r = run_ep(t.path(), ["--bogus", "--post-file", &s(&p), "--", "true"]);
+    assert_ran(&r, 125, "", &usage_line("unknown option '--bogus'"));
+    assert_marker(&p, 125);
+    let (p, tm) = (t.join("f"), t.join("f.t"));
+    let r = run_ep(
+        t.path(),
+        [
+            "--timeout",
+            "soon",
+            &format!("-post_file={}", s(&p)),
+            &format!("--termination-path={}", s(&tm)),
+            "--",
+            "true",
+        ],
+    );
+    assert_ran(&r, 125, "", &usage_line("invalid duration 'soon'"));
+    assert_marker(&p, 125);
+    assert_message(&tm, 125, "Error", Some("invalid duration 'soon' (try 'entrypoint --help')"));
+    // After `--` they are COMMAND's: not a post file.
+    let p = t.join("g");
+    let r = run_ep(t.path(), ["--bogus", "--", "true", "--post-file", &s(&p)]);
     assert_ran(&r, 125, "", &usage_line("unknown option '--bogus'"));
     assert_no_marker(&p);
 }
@@ -1285,11 +1306,21 @@ fn usage_error_after_the_termination_path_writes_the_message() {
     assert_ran(&r, 125, "", &usage_line("unknown option '--bogus'"));
     assert_marker(&p, 125);
     assert!(tm.exists(), "no termination message after a usage error");
-    let m = read_message(&tm);
-    assert_eq!((m.exit_code.as_str(), m.reason.as_str()), ("125", "Error"), "{m:?}");
-    // The Message, if any, is the diagnostic without its `entrypoint: `.
-    if let Some(text) = &m.message {
-        assert_eq!(text, "unknown option '--bogus' (try 'entrypoint --help')");
+    // The Message is the diagnostic without its `entrypoint: `.
+    assert_message(&tm, 125, "Error", Some("unknown option '--bogus' (try 'entrypoint --help')"));
+}
+
+#[test]
+fn a_network_target_in_wait_is_a_usage_error_that_points_at_waitfor() {
+    // `--wait` takes step files; a network target would be waited for as a
+    // file of that name, forever.
+    let t = TempDir::new("ep-wait-net");
+    let p = t.join("p");
+    for target in ["tcp://127.0.0.1:5432", "http://db:8080/healthz", "unix:///run/db.sock"] {
+        let r = run_ep(t.path(), ["--post-file", &s(&p), "--wait", target, "--", "true"]);
+        let msg = "--wait takes step files, not network targets: use waitfor TARGET -- entrypoint ...";
+        assert_ran(&r, 125, "", &usage_line(msg));
+        assert_marker(&p, 125);
     }
 }
 

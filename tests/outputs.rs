@@ -145,7 +145,7 @@ fn a_result_that_is_not_utf8_or_too_large_fails_the_step_and_says_which() {
         (
             "big",
             "head -c 5000 /dev/zero | tr '\\0' a > \"$0/big\"",
-            "result 'big' does not fit in the termination message: 5160 bytes with it, over 4096",
+            "result 'big' does not fit in the termination message: 5200 bytes with it, over 4096",
         ),
         (
             "many",
@@ -169,6 +169,46 @@ fn a_result_that_is_not_utf8_or_too_large_fails_the_step_and_says_which() {
             Some(r.stderr.trim_end().trim_start_matches("entrypoint: "))
         );
     }
+}
+
+#[test]
+fn a_step_whose_command_did_not_run_reports_no_results() {
+    // Files left in the results directory are not this run's results when the
+    // step was skipped, or its command line refused.
+    let t = TempDir::new("out-stale");
+    let res = t.join("res");
+    fs::create_dir(&res).expect("mkdir");
+    fs::write(res.join("stale"), "old").expect("stale result");
+    fs::write(t.join("dep.err"), "1\n").expect("a failed dependency");
+    let (p, tm) = (t.join("p"), t.join("t"));
+    let args = words(&["--wait", &s(&t.join("dep")), "--post-file", &s(&p), "--termination-path", &s(&tm)]);
+    let r = ep(t.path(), &[args, words(&["--results-dir", &s(&res), "--", "true"])].concat());
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(results(&tm).is_empty(), "a skipped step reported results: {:?}", entries(&tm));
+    assert_eq!(fixed(&tm, "Reason").as_deref(), Some("Skipped"));
+    let args =
+        words(&["--post-file", &s(&p), "--termination-path", &s(&tm), "--results-dir", &s(&res), "--bogus"]);
+    let r = ep(t.path(), &[args, words(&["--", "true"])].concat());
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(results(&tm).is_empty(), "a refused command line reported results: {:?}", entries(&tm));
+}
+
+#[test]
+fn a_result_near_the_limit_is_kept_whole_and_the_message_is_cut_instead() {
+    // A result that fits, then a failure that explains itself (a timeout):
+    // the result stays whole, our Message is what gets cut.
+    let t = TempDir::new("out-near");
+    let (p, tm, res) = (t.join("p"), t.join("t"), t.join("res"));
+    let args = words(&["--post-file", &s(&p), "--termination-path", &s(&tm), "--results-dir", &s(&res)]);
+    let script = "head -c 3800 /dev/zero | tr '\\0' r > \"$0/r\"; exec sleep 60";
+    let rest = words(&["--timeout", "300ms", "--", "sh", "-c", script, &s(&res)]);
+    let r = ep(t.path(), &[args, rest].concat());
+    assert_eq!((r.code, r.stderr.as_str()), (124, "entrypoint: timed out: stopped 'sh'\n"), "{r:?}");
+    assert_eq!(results(&tm), set(&[("r", &"r".repeat(3800), "1")]));
+    assert_eq!(fixed(&tm, "Reason").as_deref(), Some("TimeoutExceeded"));
+    let m = fixed(&tm, "Message").expect("a Message");
+    assert!("timed out: stopped 'sh'".starts_with(&m), "{m:?}");
+    assert!(fs::read(&tm).expect("message").len() <= 4096);
 }
 
 #[test]
@@ -490,6 +530,41 @@ fn children(parent: u32) -> Vec<(u32, char)> {
         }
     }
     v
+}
+
+#[test]
+fn a_step_ended_by_term_before_its_hold_does_not_hold() {
+    // The kubelet's TERM while the step waits or runs ends the container: a
+    // second signal (and the grace period's KILL) must not be needed.
+    let t = TempDir::new("out-nohold");
+    let never = t.join("never");
+    // While it waits: cancelled, 143, no hold.
+    let p = t.join("waiting");
+    let args =
+        words(&["--wait", &s(&never), "--post-file", &s(&p), "--hold-until", &s(&never), "--", "true"]);
+    let mut c = tool("entrypoint");
+    c.args(&args).current_dir(t.path()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    let child = c.spawn().expect("spawn");
+    assert!(eventually(LIMIT, || lock_held(&with(&p, ".lock"))), "the step never started waiting");
+    assert!(eventually(LIMIT, || fs::read_to_string(format!("/proc/{}/wchan", child.id()))
+        .is_ok_and(|w| w.contains("poll"))));
+    // SAFETY: kill(2) on the wrapper this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let r = finish(child, "TERM while waiting, with --hold-until");
+    assert_eq!((r.code, r.stderr.as_str()), (143, ""), "{r:?}");
+    // While its command runs: the command gets TERM and dies of it; no hold.
+    let (p, started) = (t.join("running"), t.join("started"));
+    let args = words(&["--post-file", &s(&p), "--hold-until", &s(&never), "--", "sh", "-c"]);
+    let mut c = tool("entrypoint");
+    c.args(&args).arg("touch \"$0\"; exec sleep 60").arg(&started);
+    c.current_dir(t.path()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    let child = c.spawn().expect("spawn");
+    assert!(eventually(LIMIT, || started.exists()), "the command never started");
+    // SAFETY: kill(2) on the wrapper this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let r = finish(child, "TERM while running, with --hold-until");
+    assert_eq!((r.code, r.stderr.as_str()), (143, ""), "{r:?}");
+    assert_eq!(fs::read_to_string(with(&p, ".err")).expect("marker"), "143\n");
 }
 
 #[test]

@@ -1214,3 +1214,36 @@ fn random_strings_survive_a_yaml_1_1_reader() {
     let r = run(Command::new(venv().join("bin/python")).current_dir(d.path()).args(["-c", check]));
     assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "ok\n", ""));
 }
+
+#[test]
+fn a_ready_target_in_the_sidecars_own_directory_is_mounted_where_it_is_waited_for() {
+    // The steps that wait for a sidecar's ready file (or unix socket) in
+    // /steps/SIDECAR/ see that directory, read-only: else they would wait forever.
+    for ready in ["/steps/db/ready", "unix:///steps/db/db.sock"] {
+        let file = format!(
+            "name: side\nimage: busybox\nsidecars:\n  - name: db\n    ready: {ready}\n    run: sleep 100\n\
+             steps:\n  - name: a\n    run: echo a\n  - name: b\n    run: echo b\n"
+        );
+        let pod = rendered(&file, &[]);
+        let a = container(&pod, "a");
+        let mounts: Vec<String> = items(get(a, &["volumeMounts"]))
+            .iter()
+            .map(|m| {
+                let ro = has(m, "readOnly");
+                format!(
+                    "{} {}{}",
+                    text(get(m, &["name"])),
+                    text(get(m, &["mountPath"])),
+                    if ro { " ro" } else { "" }
+                )
+            })
+            .collect();
+        assert!(mounts.contains(&"step-db /steps/db ro".to_string()), "{ready}: {mounts:?}");
+        // b waits for a, not for the sidecar: it needs no such mount.
+        let b = container(&pod, "b");
+        assert!(
+            !items(get(b, &["volumeMounts"])).iter().any(|m| text(get(m, &["name"])) == "step-db"),
+            "{ready}"
+        );
+    }
+}

@@ -112,8 +112,10 @@ fn run(mut args: Args) -> u8 {
         Ok(true) => {}
         Ok(false) => return status::OK,
         Err(Refused::Usage(e)) => {
-            say::usage(TOOL, e);
-            return step.finish(status::TOOL_FAILED, status::TOOL_FAILED, Some(Reason::Error), None);
+            let line = say::usage_line(TOOL, e);
+            line.emit();
+            options::find_outcome_paths(&args, &mut step);
+            return step.finish(status::TOOL_FAILED, status::TOOL_FAILED, Some(Reason::Error), Some(&line));
         }
         Err(Refused::System(e)) => {
             return fail(&step, Line::new(TOOL).text("cannot allocate the path lists").reason(e))
@@ -126,6 +128,8 @@ fn run(mut args: Args) -> u8 {
 
     // 3.-7. The step itself: its outcome is written when this block ends.
     let mut lock = None;
+    // A TERM (INT, HUP, QUIT) for the step: the pod is going, no hold after.
+    let mut terminated = false;
     let status = 'step: {
         // 3. Liveness: hold P.lock while alive.
         lock = match step.post_file.map(hold_lock) {
@@ -145,6 +149,7 @@ fn run(mut args: Args) -> u8 {
             let outcome = match wait(engine, deadline, signals.as_fd()) {
                 Ok(outcome) => outcome,
                 Err(sig) => {
+                    terminated = true;
                     step.started_ms = clock::unix_millis();
                     let code = status::for_signal(sig);
                     break 'step step.finish(code, code, Some(Reason::Cancelled), None);
@@ -218,7 +223,8 @@ fn run(mut args: Args) -> u8 {
 
         // 6. Supervise until it ends; then take the terminal back if it was ours.
         let limits = Limits { timeout: opts.timeout, grace: opts.grace };
-        let (ended, cause) = supervise(child, signals.as_fd(), &limits, opts.stop_when.as_mut(), &mut relays);
+        let stop = opts.stop_when.as_mut();
+        let (ended, cause) = supervise(child, signals.as_fd(), &limits, stop, &mut relays, &mut terminated);
         // F is complete before the marker appears.
         relays.iter_mut().flatten().for_each(Relay::drain);
         if terminal {
@@ -248,7 +254,7 @@ fn run(mut args: Args) -> u8 {
     drop(lock);
     // Every path finished (done, failed or died), or TERM, INT, HUP or QUIT
     // (the rule of every wait): the step's status either way.
-    if let Some(engine) = opts.hold_until.as_mut() {
+    if let (Some(engine), false) = (opts.hold_until.as_mut(), terminated) {
         let _ = wait(engine, None, signals.as_fd());
     }
     status

@@ -177,6 +177,23 @@ fn lookup(name: &[u8]) -> Option<Key> {
     KEYS.get(args::word_index(NAMES, name)?).copied()
 }
 
+/// After a usage error: the post file and the termination path wherever they
+/// are among the options (DESIGN.md section 3: the outcome is written when a
+/// post file is given anywhere on the command line; after `--` or COMMAND,
+/// the words are COMMAND's).
+pub fn find_outcome_paths(args: &Args, step: &mut Step) {
+    let mut p = Parser::new(args, 1);
+    while let Some(Item::Opt { name, inline, .. }) = p.next_item() {
+        let Some(key) = lookup(name).filter(|k| k.takes_value()) else { continue };
+        let value = p.value(inline).ok();
+        match key {
+            Key::PostFile => step.post_file = value.or(step.post_file),
+            Key::TerminationPath => step.termination_path = value.or(step.termination_path),
+            _ => {}
+        }
+    }
+}
+
 /// Why the command line was not accepted.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refused {
@@ -267,6 +284,12 @@ pub fn parse(
             Key::StepMetadataDir => {
                 step.results.metadata = Some(v);
                 Ok(())
+            }
+            Key::Wait | Key::WaitFile if v.windows(3).any(|w| w == b"://") => {
+                return Err(UsageError::Other(
+                    "--wait takes step files, not network targets: use waitfor TARGET -- entrypoint ...",
+                )
+                .into())
             }
             Key::Wait => add_path(&mut o.waits, capacity, v),
             Key::WaitFile => v

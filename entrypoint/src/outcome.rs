@@ -242,7 +242,10 @@ impl Step {
         if let Some(t) = self.termination_path {
             let mut kept = merge_existing(t, &mut json, self);
             let merged = (json.len(), kept);
-            if let (true, Err(line)) = (self.ran, self.results.add_to(&mut json, &mut kept)) {
+            // Only a command that ran has results: files left in the
+            // directory by an earlier run are not this one's.
+            let added = if self.ran { self.results.add_to(&mut json, &mut kept) } else { Ok(()) };
+            if let Err(line) = added {
                 line.emit();
                 problem = line;
                 (status, exit_code, reason, note) =
@@ -447,9 +450,11 @@ pub struct Json {
     total: usize,
 }
 
-/// Room kept after the results for our own entries (StartedAt, ExitCode,
-/// Reason: at most 150 bytes) and the closing bracket.
-const RESERVED: usize = 160;
+/// Room kept after the results for our own entries and the closing bracket:
+/// StartedAt (63 bytes), ExitCode (43), Reason (51) and a Message entry
+/// without its text (39), which is then cut to fit what is left. So results
+/// that were taken are never dropped for our entries.
+const RESERVED: usize = 200;
 
 /// The JSON text of byte `c` at the start of `s` inside a string, as
 /// (bytes, their length, input bytes used): escapes for `"`, `\` and the

@@ -38,13 +38,15 @@ pub struct Limits {
 }
 
 /// Supervises `child` until it ends, relaying its output through `relays`;
-/// returns how, and why.
+/// returns how, and why. `terminated` is set when a signal that ends a wait
+/// (TERM, INT, HUP, QUIT: the pod is going) was passed on.
 pub fn supervise(
     child: Pid,
     signals: BorrowedFd<'_>,
     limits: &Limits,
     mut stop: Option<&mut Engine<'static>>,
     relays: &mut [Option<Relay>],
+    terminated: &mut bool,
 ) -> (Ended, Cause) {
     let mut cause = Cause::Exited;
     // How COMMAND ended, once it has (while stopping, the group may outlive it).
@@ -95,6 +97,7 @@ pub fn supervise(
                     continue;
                 }
                 if sig != libc::SIGCHLD {
+                    *terminated |= stepkit::signals::ends_wait(sig);
                     if ended.is_none() {
                         forward(child, sig);
                     } else {

@@ -147,6 +147,12 @@ pub fn failed(tool: &str, what: &str, object: &[u8], e: Errno) {
 
 /// `TOOL: MESSAGE (try 'TOOL --help')` for a usage error.
 pub fn usage(tool: &str, err: UsageError) {
+    usage_line(tool, err).emit();
+}
+
+/// The line [`usage`] prints (entrypoint also keeps it as the message's
+/// `Message`).
+pub fn usage_line(tool: &str, err: UsageError) -> Line {
     let line = Line::new(tool);
     let line = match err {
         UsageError::MissingValue(name) => line.text("option '").bytes(name).text("' needs a value"),
@@ -159,7 +165,7 @@ pub fn usage(tool: &str, err: UsageError) {
         }
         UsageError::Other(msg) => line.text(msg),
     };
-    line.text(" (try '").text(tool).text(" --help')").emit();
+    line.text(" (try '").text(tool).text(" --help')")
 }
 
 /// Prints `text` to stdout (for `--help` and `--version`).

@@ -108,11 +108,21 @@ pub fn render(f: &File, dag: &Dag, opts: Options) -> Node {
         }
         let mut tail = vec![format!("--results-dir={}/results", dir(&step.name))];
         tail.extend(w.hold[i].iter().map(|&h| format!("--hold-until={}", out(&name_of(h)))));
-        let waitfor = if w.ready_waiters.contains(&i) { ready.clone() } else { Vec::new() };
-        let mounts = step_dirs
+        let waits_ready = w.ready_waiters.contains(&i);
+        let waitfor = if waits_ready { ready.clone() } else { Vec::new() };
+        let mut mounts: Vec<Node> = step_dirs
             .iter()
             .map(|d| mount(&format!("{VOLUME_PREFIX}{d}"), &dir(d), *d != step.name))
             .collect();
+        // A ready target in a sidecar's own directory (a file, a unix socket)
+        // must be visible to the steps that wait for it: read-only.
+        for side in f.sidecars.iter().filter(|_| waits_ready) {
+            let own = dir(&side.name);
+            let inside = |t: &str| t.strip_prefix("unix://").unwrap_or(t).starts_with(&format!("{own}/"));
+            if side.ready.as_deref().is_some_and(inside) {
+                mounts.push(mount(&format!("{VOLUME_PREFIX}{}", side.name), &own, true));
+            }
+        }
         let c = container(f, step, Wrap { waitfor, flags, tail }, mounts, requests.get(i));
         containers.push(Node::new(Value::Map(c)));
     }
