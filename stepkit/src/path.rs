@@ -74,7 +74,7 @@ impl PathBuf {
     pub fn as_cstr(&self) -> &CStr {
         // `push` rejects NUL bytes and always writes a NUL at `len`.
         let bytes = self.buf.bytes().get(..=self.len).unwrap_or(b"\0");
-        CStr::from_bytes_until_nul(bytes).unwrap_or(c"")
+        crate::mem::c_str_until_nul(bytes).unwrap_or(c"")
     }
 }
 
