@@ -194,16 +194,17 @@ fn run(mut args: Args) -> u8 {
         }
         step.started_ms = clock::unix_millis();
         // Its output relayed to the log and to --stdout-path/--stderr-path.
-        let mut relays = [None, None];
-        for ((slot, path), fd) in relays.iter_mut().zip([opts.stdout_path, opts.stderr_path]).zip([1, 2]) {
+        let (mut relays, mut ends) = ([None, None], [None, None]);
+        let streams = [(opts.stdout_path, 1), (opts.stderr_path, 2)];
+        for ((relay, end), (path, fd)) in relays.iter_mut().zip(&mut ends).zip(streams) {
             if let Some(path) = path {
                 match Relay::new(path, fd) {
-                    Ok(pair) => *slot = Some(pair),
+                    Ok((r, write_end)) => (*relay, *end) = (Some(r), Some(write_end)),
                     Err(line) => break 'step fail(&step, line),
                 }
             }
         }
-        let stdio = relays.each_ref().map(|r| r.as_ref().map(|(_, w)| w.as_raw_fd()));
+        let stdio = ends.each_ref().map(|w: &Option<OwnedFd>| w.as_ref().map(AsRawFd::as_raw_fd));
         // A command on a terminal gets it (as tini does), or its first read stops it.
         let terminal = sys::owns_terminal();
         let spawned = match args.command(command) {
@@ -211,7 +212,7 @@ fn run(mut args: Args) -> u8 {
             None => Err(SpawnError::Exec(rustix::io::Errno::NOENT)),
         };
         // The command has its ends of the pipes; the wrapper keeps the others.
-        let mut relays = relays.map(|r| r.map(|(relay, _write_end)| relay));
+        drop(ends);
         step.ran = true;
         let child = match spawned {
             Ok(pid) => pid,

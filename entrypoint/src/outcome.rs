@@ -112,6 +112,8 @@ impl Results {
     /// Appends every result to `json` (after `kept` entries); the line that
     /// says why one cannot be taken (not UTF-8, or too large: no result is
     /// ever dropped or cut).
+    // Not inlined: smaller in a frame of its own than in its caller's large one.
+    #[inline(never)]
     fn add_to(&self, json: &mut Json, kept: &mut usize) -> Result<(), Line> {
         if let Some(dir) = self.dir {
             add_dir(json, kept, dir, b"", 1)?;
@@ -331,6 +333,8 @@ fn overwrite(path: &[u8], content: &[u8]) -> Result<(), Errno> {
 /// Tekton-style entries, puts those whose keys are not the step's into `json`
 /// (opening the array); returns how many were kept. Tekton merges the same
 /// way, and Kubernetes tooling reads the last entry of a key.
+// Not inlined: smaller in a frame of its own than in its caller's large one.
+#[inline(never)]
 fn merge_existing(path: &[u8], json: &mut Json, step: &Step) -> usize {
     let mut old = [0u8; MAX + 1];
     let Ok(Some(old)) = PathBuf::new(path).and_then(|p| read_small(p.as_cstr(), &mut old)) else { return 0 };

@@ -92,17 +92,13 @@ pub fn write_line(fd: BorrowedFd<'_>, line: &[u8]) {
 /// Makes sure descriptors 0, 1 and 2 are open (on /dev/null if not), so that a
 /// file this process opens can never become its stderr.
 pub fn ensure_stdio() {
-    use rustix::event::{poll, PollFd, PollFlags};
-    // SAFETY: borrowed for the poll only; poll reports a closed number as
-    // POLLNVAL instead of using it.
-    let std = unsafe { [0, 1, 2].map(|raw| BorrowedFd::borrow_raw(raw)) };
-    let mut fds = std.each_ref().map(|fd| PollFd::new(fd, PollFlags::empty()));
-    let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
-    if poll(&mut fds, Some(&zero)).unwrap_or(0) == 0 {
+    // One ppoll for the three: a closed number is reported as POLLNVAL.
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd { fd, events: 0, revents: 0 });
+    if poll(&mut fds, Some(crate::duration::Duration(0))).unwrap_or(0) == 0 {
         return;
     }
     for f in &fds {
-        if f.revents().contains(PollFlags::NVAL) {
+        if f.revents & libc::POLLNVAL != 0 {
             // open returns the lowest free number, the closed one: keep it.
             if let Ok(null) =
                 rustix::fs::open(c"/dev/null", rustix::fs::OFlags::RDWR, rustix::fs::Mode::empty())
@@ -356,7 +352,7 @@ fn execvp(cmd: Argv) -> Errno {
     if name.is_empty() {
         return Errno::NOENT;
     }
-    if name.contains(&b'/') {
+    if crate::path::has_byte(name, b'/') {
         return execve(file, cmd);
     }
     if name.len() > 255 {
