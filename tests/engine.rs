@@ -14,7 +14,7 @@
 //!   of the wrappers from the go marker to their exit, read while they live);
 //! - `waitfor P -- CMD` leaves CMD no child to inherit.
 
-use harness::{emulated, eventually, is_root, no_inotify_line, tool_argv, TempDir};
+use harness::{children, emulated, eventually, is_root, no_inotify_line, tool_argv, TempDir};
 use std::fs;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
@@ -545,15 +545,6 @@ fn wakeups_per_step_do_not_grow_with_the_steps_in_one_directory() {
 }
 
 // ---------------------------------------------------------------- waitfor's exec
-
-/// The children of `pid`, as the kernel lists them.
-fn children(pid: u32) -> Vec<u32> {
-    fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
-}
 
 #[test]
 fn waitfor_leaves_its_command_no_child_and_no_stray_process() {

@@ -1868,6 +1868,43 @@ fn fork_failure_is_125_with_p_err_and_signals_no_one() {
     let _ = other.kill();
 }
 
+#[test]
+fn a_path_list_that_cannot_be_allocated_is_125_with_p_err_even_when_p_comes_later() {
+    if emulated() {
+        // An address-space limit applies to qemu-user itself, not the program.
+        return emulator_limit(
+            "a_path_list_that_cannot_be_allocated_is_125_with_p_err_even_when_p_comes_later",
+            "an address-space limit that the wrapper starts in but its path list does not fit",
+        );
+    }
+    harness::need("prlimit", "util-linux");
+    let t = TempDir::new("ep-nomem");
+    let (dep, p, tm) = (t.join("dep"), t.join("p"), t.join("t"));
+    // The smallest address space the wrapper starts in (below it, exec
+    // itself fails) is too small for the mapping of its --wait list; the
+    // post file and the termination path come after --wait on the line.
+    let line = "cannot allocate the path lists: Out of memory";
+    let mut seen = None;
+    for kib in (64..=512).step_by(16) {
+        let _ = fs::remove_file(with_suffix(&p, ".err"));
+        let mut argv = vec![format!("--as={}", kib * 1024)];
+        argv.extend(tool_argv("entrypoint"));
+        argv.extend(
+            ["--wait", &s(&dep), "--post-file", &s(&p), "--termination-path", &s(&tm), "--", "true"]
+                .map(String::from),
+        );
+        let r = finish(spawn(Command::new("prlimit").args(&argv).current_dir(t.path())), LIMIT, "entrypoint");
+        if r.stderr.starts_with("entrypoint: ") {
+            seen = Some(r);
+            break;
+        }
+    }
+    let r = seen.expect("no address-space limit from 64 to 512 KiB let the wrapper start");
+    assert_ran(&r, 125, "", &format!("entrypoint: {line}\n"));
+    assert_marker(&p, 125);
+    assert_message(&tm, 125, "Error", Some(line));
+}
+
 /// The real uid of process `pid`.
 fn uid_of(pid: u32) -> Option<u32> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

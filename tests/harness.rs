@@ -436,6 +436,15 @@ pub mod json {
     }
 }
 
+/// The pids of the children of `pid` (of its main thread), as the kernel lists them.
+pub fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
 /// A tmpfs mounted for one test, unmounted when dropped (also on panic).
 /// The field is the mount point: `Mount(path)` adopts a mount made by hand (a bind mount).
 pub struct Mount(pub std::ffi::CString);

@@ -564,8 +564,9 @@ fn a_hold_ends_on_the_paths_failure_on_a_died_step_and_on_term() {
     }
 }
 
-/// (state, parent) of every process whose parent is `parent`.
-fn children(parent: u32) -> Vec<(u32, char)> {
+/// (pid, state) of every process whose parent is `parent`, found by each
+/// process's own `stat` (zombies and all threads' children included).
+fn children_with_state(parent: u32) -> Vec<(u32, char)> {
     let mut v = Vec::new();
     for e in fs::read_dir("/proc").expect("/proc").flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
@@ -633,12 +634,12 @@ fn a_holding_pid_1_reaps_what_its_command_left_behind() {
     // The wrapper is unshare's child; the orphan (sleep) is the wrapper's.
     let mut wrapper = 0;
     assert!(eventually(LIMIT, || {
-        wrapper = children(child.id()).first().map_or(0, |c| c.0);
-        wrapper != 0 && !children(wrapper).is_empty()
+        wrapper = children_with_state(child.id()).first().map_or(0, |c| c.0);
+        wrapper != 0 && !children_with_state(wrapper).is_empty()
     }));
     // It ends during the hold and is reaped.
-    let reaped = eventually(LIMIT, || children(wrapper).is_empty());
-    let left = children(wrapper);
+    let reaped = eventually(LIMIT, || children_with_state(wrapper).is_empty());
+    let left = children_with_state(wrapper);
     fs::write(&q, "0\n").expect("q");
     let r = finish(child, "holding PID 1");
     assert!(reaped, "left unreaped while holding: {left:?}");

@@ -10,7 +10,8 @@
 //! after the generous `LIMIT` instead.
 
 use harness::{
-    eventually, is_root, lock_held, no_inotify_line, run, runner, status_code, tool, tool_argv, Ran, TempDir,
+    children, eventually, is_root, lock_held, no_inotify_line, run, runner, status_code, tool, tool_argv,
+    Ran, TempDir,
 };
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
@@ -170,15 +171,6 @@ fn context_switches(pid: u32) -> u64 {
         .filter(|l| l.starts_with("voluntary_ctxt_switches") || l.starts_with("nonvoluntary_ctxt_switches"))
         .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         .sum()
-}
-
-/// The pids of the children of `pid`.
-fn children(pid: u32) -> Vec<u32> {
-    fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
 }
 
 // ---------------------------------------------------------------- waiting

@@ -58,7 +58,7 @@ use options::{OnError, Options, Refused};
 use outcome::{Reason, Step};
 use relay::Relay;
 use rustix::fd::AsRawFd;
-use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fd::{AsFd, OwnedFd};
 use stepkit::args::{Args, UsageError};
 use stepkit::clock::{self, Instant};
 use stepkit::liveness;
@@ -125,7 +125,9 @@ fn run(mut args: Args) -> u8 {
             return step.finish(status::TOOL_FAILED, status::TOOL_FAILED, Some(Reason::Error), Some(&line));
         }
         Err(Refused::System(e)) => {
-            return fail(&step, Line::new(TOOL).text("cannot allocate the path lists").reason(e))
+            // As for a usage error: P and T may come after the option that failed.
+            options::find_outcome_paths(&args, &mut step);
+            return fail(&step, Line::new(TOOL).text("cannot allocate the path lists").reason(e));
         }
     }
     let signals = match signals {
@@ -155,7 +157,7 @@ fn run(mut args: Args) -> u8 {
         // 4. Wait for the dependencies.
         if let Some(engine) = opts.waits.as_mut() {
             let deadline = opts.wait_timeout.map(|t| Instant::now().after(t));
-            let outcome = match wait(engine, deadline, signals.as_fd()) {
+            let outcome = match wait(engine, deadline, &signals) {
                 Ok(outcome) => outcome,
                 Err(sig) => {
                     terminated = true;
@@ -169,11 +171,12 @@ fn run(mut args: Args) -> u8 {
                 note.emit();
             }
             step.started_ms = clock::unix_millis();
-            let (code, reason) = match outcome {
-                Outcome::Failed(_) => (status::SKIPPED, Reason::Skipped),
-                Outcome::Died(_) => (status::SKIPPED, Reason::DependencyDied),
-                Outcome::TimedOut(_) => (status::TIMED_OUT, Reason::TimeoutExceeded),
-                Outcome::Ready | Outcome::Interrupted => (status::OK, Reason::Completed),
+            let code = outcome.status();
+            let reason = match outcome {
+                Outcome::Failed(_) => Reason::Skipped,
+                Outcome::Died(_) => Reason::DependencyDied,
+                Outcome::TimedOut(_) => Reason::TimeoutExceeded,
+                Outcome::Ready | Outcome::Interrupted => Reason::Completed,
             };
             if code != status::OK {
                 break 'step step.finish(code, code, Some(reason), Some(&note));
@@ -265,34 +268,19 @@ fn run(mut args: Args) -> u8 {
     // Every path finished (done, failed or died), or TERM, INT, HUP or QUIT
     // (the rule of every wait): the step's status either way.
     if let (Some(engine), false) = (opts.hold_until.as_mut(), terminated) {
-        let _ = wait(engine, None, signals.as_fd());
+        let _ = wait(engine, None, &signals);
     }
     status
 }
 
-/// Waits with `engine` until its outcome, or a signal that ends a wait
-/// (`Err` with its number); other signals are dropped, and SIGCHLD reaps
-/// (orphans re-parented to us do not stay zombies).
-fn wait(
-    engine: &mut Engine<'static>,
-    deadline: Option<Instant>,
-    signals: BorrowedFd<'_>,
-) -> Result<Outcome, i32> {
-    loop {
-        match engine.wait(deadline, Some(signals)) {
-            Outcome::Interrupted => {
-                while let Some(sig) = sys::read_signal(signals) {
-                    if signals::ends_wait(sig) {
-                        return Err(sig);
-                    }
-                    if sig == libc::SIGCHLD {
-                        supervise::reap_all();
-                    }
-                }
-            }
-            other => return Ok(other),
+/// Waits with `engine` (the engine's one wait with signals); SIGCHLD reaps
+/// meanwhile (orphans re-parented to us do not stay zombies).
+fn wait(engine: &mut Engine<'static>, deadline: Option<Instant>, signals: &OwnedFd) -> Result<Outcome, i32> {
+    engine.wait_signalled(deadline, signals.as_fd(), |sig| {
+        if sig == libc::SIGCHLD {
+            supervise::reap_all();
         }
-    }
+    })
 }
 
 /// Records how COMMAND ended: with `--on-error continue`, a failure is a

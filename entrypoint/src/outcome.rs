@@ -8,7 +8,7 @@ use rustix::io::Errno;
 use stepkit::atomic;
 use stepkit::clock;
 use stepkit::mem::Buf;
-use stepkit::path::{create_dirs, dirname, PathBuf};
+use stepkit::path::{create_dirs, dirname, is_regular_nofollow, PathBuf};
 use stepkit::say::{self, Line};
 use stepkit::status::TOOL_FAILED;
 use stepkit::sys;
@@ -102,7 +102,7 @@ impl Results {
     /// entry with that key is replaced by ours).
     fn has(&self, key: &[u8]) -> bool {
         let file = |d: Option<&[u8]>, sub: &[u8]| {
-            d.is_some_and(|d| PathBuf::concat(&[d, sub, key]).is_ok_and(|p| regular(&p)))
+            d.is_some_and(|d| PathBuf::concat(&[d, sub, key]).is_ok_and(|p| is_regular_nofollow(p.as_cstr())))
         };
         self.names.is_some_and(|n| stepkit::args::item_index(n, b',', key).is_some())
             || file(self.dir, b"/")
@@ -154,7 +154,9 @@ fn add_dir(json: &mut Json, kept: &mut usize, dir: &[u8], sub: &[u8], ty: u8) ->
         path.truncate(base);
         let full = path.push(b"/").and_then(|()| path.push(name));
         let kind = entry.file_type();
-        if kind == FileType::RegularFile || kind == FileType::Unknown && full.is_ok() && regular(&path) {
+        if kind == FileType::RegularFile
+            || kind == FileType::Unknown && full.is_ok() && is_regular_nofollow(path.as_cstr())
+        {
             add_result(json, kept, full.map(|()| &path), name, ty, optional)?;
         }
     }
@@ -205,13 +207,6 @@ fn too_large(name: &[u8], need: usize) -> Line {
         .text(" does not fit in the termination message: ")
         .num(need as u64)
         .text(" bytes with it, over 4096")
-}
-
-/// True when `path` is a regular file (not following a symlink).
-fn regular(path: &PathBuf) -> bool {
-    use rustix::fs::{statat, AtFlags, FileType, CWD};
-    statat(CWD, path.as_cstr(), AtFlags::SYMLINK_NOFOLLOW)
-        .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
 }
 
 impl Step {

@@ -5,7 +5,7 @@
 
 use crate::path::{basename, dirname, PathBuf};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{fchmod, mknodat, openat, statat, unlinkat, AtFlags, FileType, Mode, OFlags, CWD};
+use rustix::fs::{fchmod, mknodat, openat, unlinkat, AtFlags, FileType, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
 /// Longest part of the destination's name kept in the temporary name, so that
@@ -66,7 +66,7 @@ impl<'a> AtomicFile<'a> {
             match make_temp(tmp.as_cstr(), fifo) {
                 Ok(fd) => return Ok(AtomicFile { fd, dest, n, committed: false }),
                 Err(Errno::EXIST) => {
-                    if reclaim_stale && is_regular_nofollow(&tmp) {
+                    if reclaim_stale && crate::path::is_regular_nofollow(tmp.as_cstr()) {
                         unlinkat(CWD, tmp.as_cstr(), AtFlags::empty())?;
                         continue;
                     }
@@ -126,19 +126,16 @@ fn make_temp(tmp: &core::ffi::CStr, fifo: bool) -> Result<OwnedFd, Errno> {
     })
 }
 
-fn is_regular_nofollow(p: &PathBuf) -> bool {
-    matches!(statat(CWD, p.as_cstr(), AtFlags::SYMLINK_NOFOLLOW),
-        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
-}
-
 /// Creates (or replaces) the symlink `dest` pointing to `target`, atomically.
 pub fn symlink(target: &core::ffi::CStr, dest: &[u8]) -> Result<(), Errno> {
+    // The destination's C string first: once the temporary exists, nothing
+    // may fail before the rename (or the unlink) deals with it.
+    let d = PathBuf::new(dest)?;
     let mut tmp = PathBuf::empty();
     for n in 0..100 {
         temp_name(&mut tmp, dest, n)?;
         match rustix::fs::symlinkat(target, CWD, tmp.as_cstr()) {
             Ok(()) => {
-                let d = PathBuf::new(dest)?;
                 return rustix::fs::renameat(CWD, tmp.as_cstr(), CWD, d.as_cstr()).inspect_err(|_| {
                     let _ = unlinkat(CWD, tmp.as_cstr(), AtFlags::empty());
                 });

@@ -127,6 +127,12 @@ pub fn is_dir(path: &CStr) -> bool {
     matches!(statat(CWD, path, AtFlags::empty()), Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory)
 }
 
+/// True when `path` names a regular file itself (a symlink is not followed).
+pub fn is_regular_nofollow(path: &CStr) -> bool {
+    matches!(statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW),
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
+}
+
 /// `mkdir -p`: creates `dir` and any missing parents (mode 0777 less the umask).
 pub fn create_dirs(dir: &[u8]) -> Result<(), Errno> {
     let mut p = PathBuf::new(dir)?;

@@ -165,6 +165,18 @@ pub enum Outcome {
     Interrupted,
 }
 
+impl Outcome {
+    /// The exit status of a wait that ended so (DESIGN.md section 4): 0 when
+    /// ready, 1 when a dependency failed or died, 124 on the deadline.
+    pub fn status(self) -> u8 {
+        match self {
+            Outcome::Ready | Outcome::Interrupted => crate::status::OK,
+            Outcome::Failed(_) | Outcome::Died(_) => crate::status::SKIPPED,
+            Outcome::TimedOut(_) => crate::status::TIMED_OUT,
+        }
+    }
+}
+
 /// Waits for a set of step files (and other targets).
 pub struct Engine<'a, O: Others = NoOthers> {
     tool: &'static str,
@@ -474,6 +486,32 @@ impl<'a, O: Others> Engine<'a, O> {
             Some(Outcome::Ready)
         } else {
             None
+        }
+    }
+
+    /// The tools' wait: until the outcome or the `deadline`, reading the
+    /// blocked signals from `signals` (a signalfd) meanwhile; a signal that
+    /// ends a wait ([`crate::signals::ends_wait`]) returns `Err` with its
+    /// number, every other one goes to `other` (entrypoint reaps on SIGCHLD)
+    /// and is dropped.
+    pub fn wait_signalled(
+        &mut self,
+        deadline: Option<Instant>,
+        signals: BorrowedFd<'_>,
+        mut other: impl FnMut(i32),
+    ) -> Result<Outcome, i32> {
+        loop {
+            match self.wait(deadline, Some(signals)) {
+                Outcome::Interrupted => {
+                    while let Some(sig) = crate::sys::read_signal(signals) {
+                        if crate::signals::ends_wait(sig) {
+                            return Err(sig);
+                        }
+                        other(sig);
+                    }
+                }
+                done => return Ok(done),
+            }
         }
     }
 

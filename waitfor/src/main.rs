@@ -35,7 +35,7 @@ use stepkit::say::{self, Line};
 use stepkit::signals;
 use stepkit::status;
 use stepkit::sys;
-use stepkit::wait_engine::{self, Engine, Outcome};
+use stepkit::wait_engine::{self, Engine};
 
 const TOOL: &str = "waitfor";
 const VERSION: &str = concat!("waitfor ", env!("CARGO_PKG_VERSION"), "\n");
@@ -111,23 +111,13 @@ fn run(args: Args) -> u8 {
     }
     engine.set_others(&mut targets);
     let deadline = opts.timeout.map(|t| Instant::now().after(t));
-    let outcome = loop {
-        match engine.wait(deadline, Some(signals.as_fd())) {
-            Outcome::Interrupted => {
-                while let Some(sig) = sys::read_signal(signals.as_fd()) {
-                    if signals::ends_wait(sig) {
-                        return status::for_signal(sig);
-                    }
-                }
-            }
-            other => break other,
-        }
+    let outcome = match engine.wait_signalled(deadline, signals.as_fd(), |_| {}) {
+        Ok(outcome) => outcome,
+        Err(sig) => return status::for_signal(sig),
     };
     wait_engine::report(TOOL, &engine, outcome);
-    match outcome {
-        Outcome::Ready | Outcome::Interrupted => {}
-        Outcome::Failed(_) | Outcome::Died(_) => return status::SKIPPED,
-        Outcome::TimedOut(_) => return status::TIMED_OUT,
+    if outcome.status() != status::OK {
+        return outcome.status();
     }
 
     // 4. Become COMMAND, with the signal mask we were given.
