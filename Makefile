@@ -4,6 +4,10 @@
 #                   machine as dist/steps, and print sizes
 #   make test       unit tests, black-box tests (x86_64, then aarch64 under
 #                   qemu-user; steps with the Kubernetes schema), pod tests
+#                   (podman), and the Kubernetes suite on a real node (make kube)
+#   make kube       only the Kubernetes suite: builds the node once (Go modules,
+#                   cached in ~/.cache/ordered-steps/kube), starts it, plays every
+#                   pod with kubectl, takes it down (tests/kube/run)
 #   make demo       the seed's three steps: rendered by steps, played by podman
 #   make size       sizes of the built binaries against the 32 KiB budget
 #   make lint       clippy (warnings are errors) and rustfmt --check
@@ -23,7 +27,7 @@ BUDGET_copier     := 32768
 BUDGET_waitfor    := 32768
 BUDGET_entrypoint := 40960
 
-.PHONY: all build targets size test skip-log unit blackbox blackbox-x86_64 blackbox-aarch64 blackbox-steps pods demo lint bench image fuzz clean
+.PHONY: all build targets size test skip-log unit blackbox blackbox-x86_64 blackbox-aarch64 blackbox-steps pods kube demo lint bench image fuzz clean
 
 all: build size
 
@@ -59,7 +63,7 @@ size:
 SKIP_LOG ?= $(CURDIR)/target/skipped.log
 export SKIP_LOG
 
-test: build skip-log unit blackbox pods
+test: build skip-log unit blackbox pods kube
 	@n=$$(grep -c '^SKIPPED' "$(SKIP_LOG)" 2>/dev/null); n=$${n:-0}; \
 	q=$$(grep -c '^NOT UNDER QEMU' "$(SKIP_LOG)" 2>/dev/null); q=$${q:-0}; \
 	if [ "$$n" -gt 0 ] || [ "$$q" -gt 0 ]; then cat "$(SKIP_LOG)"; fi; \
@@ -102,6 +106,12 @@ blackbox-steps: $(K8S_VENV)/bin/kubernetes-validate
 	@echo "make: black-box tests of $(DIST)/steps (schemas of Kubernetes $(K8S_VERSION))"
 	STEPS=$(CURDIR)/$(DIST)/steps K8S_VENV=$(CURDIR)/$(K8S_VENV) K8S_VERSION=$(K8S_VERSION) \
 	  $(CARGO) test --quiet -p tests --features steps --test steps -- --test-threads=2
+
+# The Kubernetes suite: a real node (kubelet, control plane, containerd) on this machine.
+kube: build
+	@scripts/need python3
+	@echo "make: the Kubernetes suite (tests/kube/run): node $$(sed -n 's/^require k8s.io\/kubernetes //p' tests/kube/build/k8s/go.mod)"
+	tests/kube/run
 
 demo: build
 	scripts/demo
