@@ -16,7 +16,9 @@ pub const STEPS_DIR: &str = "/steps";
 pub const COPY_TOOLS: &str = "copy-tools";
 /// The name of the container that marks the end of the work, when one is needed.
 pub const END: &str = "steps-end";
-/// Each wrapped container's directory is an emptyDir named `step-NAME`.
+/// The one emptyDir that holds every step's directory (`--layout subpath`).
+pub const STEPS_VOLUME: &str = "steps";
+/// Each wrapped container's directory is an emptyDir named `step-NAME` (`--layout volumes`).
 pub const VOLUME_PREFIX: &str = "step-";
 /// The resources whose requests `steps` sizes (the others must equal their limits).
 pub const SIZED: [&str; 3] = ["cpu", "memory", "ephemeral-storage"];
@@ -71,6 +73,9 @@ impl Role {
 pub enum Program {
     /// `run:`, a script for `sh -c`.
     Run(String),
+    /// `run:` starting with `#!`: that interpreter (and its one argument, as
+    /// the kernel reads the line) runs the script.
+    Interpreted { interpreter: Vec<String>, script: String },
     /// `command:` (its `args`, if any, stay among the container's fields).
     Command(Vec<String>),
 }
@@ -122,6 +127,8 @@ pub struct File {
     pub pod: Vec<Entry>,
     pub job: Vec<Entry>,
     pub steps: Vec<Step>,
+    /// The line of `steps:` (where a problem of them all is told).
+    pub steps_line: usize,
     pub finally: Vec<Step>,
     pub sidecars: Vec<Step>,
 }
@@ -155,6 +162,7 @@ pub fn read(root: &Node, p: &mut Problems) -> File {
         pod: Vec::new(),
         job: Vec::new(),
         steps: Vec::new(),
+        steps_line: root.line,
         finally: Vec::new(),
         sidecars: Vec::new(),
     };
@@ -201,7 +209,10 @@ pub fn read(root: &Node, p: &mut Problems) -> File {
                     }
                 };
                 match role {
-                    Role::Step => f.steps = list,
+                    Role::Step => {
+                        f.steps = list;
+                        f.steps_line = e.line;
+                    }
                     Role::Finally => f.finally = list,
                     Role::Sidecar => f.sidecars = list,
                 }
@@ -292,7 +303,14 @@ fn step(item: &Node, role: Role, p: &mut Problems) -> Option<Step> {
             "run" => {
                 run = Some(e.line);
                 if let Some(script) = string(v, &format!("{what}: run"), p) {
-                    s.program = Program::Run(script);
+                    s.program = match interpreter(&script) {
+                        None => Program::Run(script),
+                        Some(Ok(interpreter)) => Program::Interpreted { interpreter, script },
+                        Some(Err(why)) => {
+                            p.add(v.line, format!("{what}: run: {why}"));
+                            Program::Run(script)
+                        }
+                    };
                 }
             }
             "command" => {
@@ -364,6 +382,30 @@ fn step(item: &Node, role: Role, p: &mut Problems) -> Option<Step> {
         (None, Some(_)) => {}
     }
     Some(s)
+}
+
+/// The interpreter a `run:` script names on its `#!` line, as the kernel
+/// reads it: a path, then the rest of the line as one argument. `None`: no `#!`.
+fn interpreter(script: &str) -> Option<Result<Vec<String>, String>> {
+    let rest = script.strip_prefix("#!")?;
+    let line = rest.split('\n').next().unwrap_or_default().trim_matches([' ', '\t', '\r']);
+    let (path, arg) = match line.split_once([' ', '\t']) {
+        Some((path, arg)) => (path, arg.trim_matches([' ', '\t'])),
+        None => (line, ""),
+    };
+    if path.is_empty() {
+        return Some(Err("'#!' names no interpreter (like #!/bin/bash)".to_string()));
+    }
+    if !path.starts_with('/') {
+        return Some(Err(format!(
+            "'#!{path}': the interpreter is an absolute path (like #!/usr/bin/env {path})"
+        )));
+    }
+    let mut argv = vec![path.to_string()];
+    if !arg.is_empty() {
+        argv.push(arg.to_string());
+    }
+    Some(Ok(argv))
 }
 
 fn needs(v: &Node, what: &str, p: &mut Problems) -> Vec<(String, usize)> {
