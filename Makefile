@@ -7,6 +7,8 @@
 #   make demo       the seed's three steps: rendered by steps, played by podman
 #   make size       sizes of the built binaries against the 32 KiB budget
 #   make lint       clippy (warnings are errors) and rustfmt --check
+#   make container-fields  regenerate steps/src/container_fields.rs from the
+#                   newest Kubernetes schema kubernetes-validate bundles
 #   make bench      performance figures beside baselines (QUICK=1: < 1 min)
 #   make image      the scratch image, both platforms, as dist/image.oci.tar
 #   make fuzz       libFuzzer on the parsers (nightly + cargo-fuzz; not in CI):
@@ -23,7 +25,7 @@ BUDGET_copier     := 32768
 BUDGET_waitfor    := 32768
 BUDGET_entrypoint := 40960
 
-.PHONY: all build targets size test skip-log unit blackbox blackbox-x86_64 blackbox-aarch64 blackbox-steps pods demo lint bench image fuzz clean
+.PHONY: all build targets size test skip-log unit blackbox blackbox-x86_64 blackbox-aarch64 blackbox-steps container-fields pods demo lint bench image fuzz clean
 
 all: build size
 
@@ -102,6 +104,11 @@ blackbox-steps: $(K8S_VENV)/bin/kubernetes-validate
 	@echo "make: black-box tests of $(DIST)/steps (schemas of Kubernetes $(K8S_VERSION))"
 	STEPS=$(CURDIR)/$(DIST)/steps K8S_VENV=$(CURDIR)/$(K8S_VENV) K8S_VERSION=$(K8S_VERSION) \
 	  $(CARGO) test --quiet -p tests --features steps --test steps -- --test-threads=2
+
+# The Container fields steps check accepts: from the newest schema of the
+# kubernetes-validate above (raise KUBERNETES_VALIDATE_VERSION, then this).
+container-fields: $(K8S_VENV)/bin/kubernetes-validate
+	scripts/container_fields "$(K8S_VENV)"
 
 demo: build
 	scripts/demo

@@ -27,6 +27,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod antichain;
+mod apirules;
+mod container_fields;
 mod dag;
 mod document;
 mod emit;
@@ -93,9 +95,23 @@ fn main() -> ExitCode {
         return problems(&shown, &p.sorted());
     }
     // 5. What was asked for.
+    if matches!(command, Command::Check | Command::Render(_)) {
+        if let Some((line, what)) = render::lost_guarantee(&f, &dag) {
+            say(&format!("{shown}:{line}: warning: {what}"));
+        }
+    }
     let output = match command {
         Command::Check => return ExitCode::SUCCESS,
-        Command::Graph { format } => picture::draw(&f, &dag, format),
+        Command::Graph { format } => {
+            let (text, edges) = picture::draw(&f, &dag, format);
+            if format == picture::Format::Mermaid && edges > picture::MERMAID_MAX_EDGES {
+                say(&format!(
+                    "{shown}: warning: {edges} edges, more than Mermaid's default limit of {} (maxEdges): it draws none of them; --format dot draws any number",
+                    picture::MERMAID_MAX_EDGES
+                ));
+            }
+            text
+        }
         Command::Render(r) => {
             let opts = render::Options {
                 kind: r.kind,

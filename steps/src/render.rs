@@ -451,6 +451,29 @@ fn program(p: &Plan, c: &Step) -> Vec<String> {
     }
 }
 
+/// The first step that asks requests equal to its limits for CPU and memory
+/// (a Guaranteed pod's containers do: an unset request is its limit) and
+/// whose request the sizing lowers: its line and what that means.
+pub fn lost_guarantee(f: &File, dag: &Dag) -> Option<(usize, String)> {
+    let steps: Vec<&Step> = f.steps.iter().chain(&f.finally).collect();
+    let sized = sized_requests(dag, &steps);
+    steps.iter().zip(&sized).find_map(|(st, changes)| {
+        let guaranteed = st.resources.iter().take(2).all(|a| a.limit.is_some() && a.request.is_none_or(|r| Some(r) == a.limit));
+        let &(k, n) = changes.iter().find(|(k, _)| *k < 2).filter(|_| guaranteed)?;
+        let line = st.fields.iter().find(|e| e.key == "resources").map_or(st.line, |e| e.line);
+        let amount = if SIZED[k] == "cpu" { quantity::format_cpu(n) } else { quantity::format(n) };
+        Some((
+            line,
+            format!(
+                "{} '{}': its requests equal its limits, as a Guaranteed pod's do, but are sized for what runs at once ({} {amount}): the pod is Burstable; only pod-level resources (Kubernetes 1.34+) make it Guaranteed",
+                st.role.noun(),
+                st.name,
+                SIZED[k]
+            ),
+        ))
+    })
+}
+
 /// `resources` with the sized requests put in (the rest as written).
 fn with_requests(resources: &Node, sized: Option<&Vec<(usize, Nanos)>>) -> Node {
     let Some(sized) = sized.filter(|v| !v.is_empty()) else { return resources.clone() };
