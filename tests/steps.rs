@@ -1654,6 +1654,14 @@ fn the_tools_own_containers_are_restricted_and_sized() {
         "name: d\nimage: i\nsteps:\n  - {name: a, run: a}\n  - {name: b, needs: [a], run: b}\n  - {name: c, needs: [a], run: c}\n",
         &[],
     );
+    // --layout volumes (podman 4.3, which gives a volume to the first container that
+    // mounts it): the init container mounts the join's volume first, for the tools' user
+    let legacy = rendered(
+        "name: d\nimage: i\nsteps:\n  - {name: a, run: a}\n  - {name: b, needs: [a], run: b}\n  - {name: c, needs: [a], run: c}\n",
+        &["--layout", "volumes"],
+    );
+    assert_eq!(mounts_of(container(&legacy, "copy-tools")), ["tools /tools", "step-steps-end /steps/steps-end"]);
+    assert_eq!(mounts_of(container(&diamond, "copy-tools")), ["tools /tools"]);
     for c in [container(&ready, "copy-tools"), container(&diamond, "steps-end")] {
         for (k, v) in [
             ("runAsNonRoot", Value::Bool(true)),

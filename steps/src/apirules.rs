@@ -14,7 +14,7 @@
 
 use crate::container_fields::{CONTAINER_FIELDS, KUBERNETES};
 use crate::document::{kind, Node, Value};
-use crate::stepsfile::{File, Problems, Role, Step, COPY_TOOLS, END, STEPS_DIR};
+use crate::stepsfile::{is_own_volume, File, Problems, Role, Step, COPY_TOOLS, END, STEPS_DIR};
 
 /// `steps`' own keys of a step, finally step or sidecar (`ready`: sidecars only).
 pub const OWN_KEYS: [&str; 6] = ["name", "needs", "run", "onError", "timeout", "ready"];
@@ -29,7 +29,7 @@ pub fn check(f: &File, p: &mut Problems) {
     }
     let declared = declared_volumes(f, p);
     for s in f.steps.iter().chain(&f.finally).chain(&f.sidecars) {
-        mounts(s, &declared, p);
+        mounts(f, s, &declared, p);
     }
     init_containers(f, p);
     deadline(f, p);
@@ -153,7 +153,7 @@ pub fn normalise(path: &str) -> String {
 }
 
 /// A step's own mounts: of declared volumes, each path once.
-fn mounts(s: &Step, declared: &[String], p: &mut Problems) {
+fn mounts(f: &File, s: &Step, declared: &[String], p: &mut Problems) {
     let Some(list) = s.fields.iter().find(|e| e.key == "volumeMounts").and_then(|e| e.value.as_seq()) else {
         return;
     };
@@ -161,7 +161,7 @@ fn mounts(s: &Step, declared: &[String], p: &mut Problems) {
     for m in list {
         if let Some(name) = m.get("name").and_then(Node::as_str) {
             // (the tools' own volumes have their problem already)
-            if !declared.iter().any(|d| d == name) && !is_reserved(name) {
+            if !declared.iter().any(|d| d == name) && !is_own_volume(f, name) {
                 p.add(
                     m.line,
                     format!("{}: volumeMounts: no volume '{name}' (declare it in pod.volumes)", what(s)),
@@ -178,11 +178,6 @@ fn mounts(s: &Step, declared: &[String], p: &mut Problems) {
             None => seen.push((norm, m.line)),
         }
     }
-}
-
-/// The names of the tools' own volumes (their own problem, told elsewhere).
-fn is_reserved(name: &str) -> bool {
-    name == "tools" || name == "workspace" || name == "steps" || name.starts_with("step-")
 }
 
 /// The pod's own init containers: not named like the tools' containers, nor twice.

@@ -75,6 +75,14 @@ impl Layout {
         }
     }
 
+    /// The volume that is the directory `/steps/NAME` alone, in a layout that has one.
+    pub fn volume_of(self, name: &str) -> Option<String> {
+        match self {
+            Layout::Subpath => None,
+            Layout::Volumes => Some(format!("{VOLUME_PREFIX}{name}")),
+        }
+    }
+
     /// The volumes of the step directories `dirs`.
     pub fn volumes<'a>(self, dirs: impl IntoIterator<Item = &'a str>) -> Vec<Node> {
         match self {

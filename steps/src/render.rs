@@ -232,6 +232,12 @@ fn copy_tools(p: &Plan) -> Node {
         command.push("/bin/waitfor".to_string());
     }
     command.push(format!("{TOOLS_DIR}/"));
+    let mut mounts = vec![mount("tools", TOOLS_DIR, false)];
+    if p.wiring.join {
+        // Podman 4.3 (the player of `--layout volumes`) makes a volume its
+        // first user's: mounted here first, the join's is the tools' user's.
+        mounts.extend(p.opts.layout.volume_of(END).map(|v| mount(&v, &dir(END), false)));
+    }
     Container {
         name: COPY_TOOLS.to_string(),
         image: s(&p.f.tools),
@@ -239,7 +245,7 @@ fn copy_tools(p: &Plan) -> Node {
         restart_always: false,
         fields: own_fields(),
         termination: None,
-        mounts: vec![mount("tools", TOOLS_DIR, false)],
+        mounts,
     }
     .into_node()
 }
@@ -312,8 +318,9 @@ fn step(p: &Plan, i: usize, st: &Step) -> Node {
     let mut tail = vec![format!("--results-dir={}/results", dir(&st.name))];
     tail.extend(w.hold[i].iter().map(|&h| format!("--hold-until={}", out(p.end_name(h)))));
     let ready = if p.waits_ready[i] { p.ready.clone() } else { Vec::new() };
-    // every step's directory, and the ready sidecars' it watches
-    let reads: Vec<&str> = p.step_dirs().chain(ready.iter().map(|c| c.name.as_str())).collect();
+    // every step's directory, and the ready sidecars' it watches (taken only by `--layout volumes`)
+    let watched: Vec<&str> = ready.iter().map(|c| c.name.as_str()).collect();
+    let reads = p.step_dirs().chain(watched.iter().copied());
     let wrap = Wrap { ready, flags, tail };
     wrapped(p, st, wrap, reads, p.requests.get(i)).into_node()
 }

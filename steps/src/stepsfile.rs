@@ -594,7 +594,7 @@ fn check_pod(f: &File, p: &mut Problems) {
 }
 
 /// `tools`, `workspace`, and `steps` or each wrapped container's `step-NAME` (by layout).
-fn is_own_volume(f: &File, name: &str) -> bool {
+pub fn is_own_volume(f: &File, name: &str) -> bool {
     name == "tools"
         || (f.workspace.is_some() && name == "workspace")
         || name == STEPS_VOLUME
