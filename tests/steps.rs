@@ -1660,7 +1660,10 @@ fn the_tools_own_containers_are_restricted_and_sized() {
         "name: d\nimage: i\nsteps:\n  - {name: a, run: a}\n  - {name: b, needs: [a], run: b}\n  - {name: c, needs: [a], run: c}\n",
         &["--layout", "volumes"],
     );
-    assert_eq!(mounts_of(container(&legacy, "copy-tools")), ["tools /tools", "step-steps-end /steps/steps-end"]);
+    assert_eq!(
+        mounts_of(container(&legacy, "copy-tools")),
+        ["tools /tools", "step-steps-end /steps/steps-end"]
+    );
     assert_eq!(mounts_of(container(&diamond, "copy-tools")), ["tools /tools"]);
     for c in [container(&ready, "copy-tools"), container(&diamond, "steps-end")] {
         for (k, v) in [
