@@ -11,6 +11,8 @@
 #   make demo       the seed's three steps: rendered by steps, played by podman
 #   make size       sizes of the built binaries against the 32 KiB budget
 #   make lint       clippy (warnings are errors) and rustfmt --check
+#   make container-fields  regenerate steps/src/container_fields.rs from the
+#                   newest Kubernetes schema kubernetes-validate bundles
 #   make bench      performance figures beside baselines (QUICK=1: < 1 min)
 #   make image      the scratch image, both platforms, as dist/image.oci.tar
 #   make fuzz       libFuzzer on the parsers (nightly + cargo-fuzz; not in CI):
@@ -27,7 +29,7 @@ BUDGET_copier     := 32768
 BUDGET_waitfor    := 32768
 BUDGET_entrypoint := 40960
 
-.PHONY: all build targets size test skip-log unit blackbox blackbox-x86_64 blackbox-aarch64 blackbox-steps pods kube demo lint bench image fuzz clean
+.PHONY: all build targets size test skip-log unit blackbox blackbox-x86_64 blackbox-aarch64 blackbox-steps container-fields pods kube demo lint bench image fuzz clean
 
 all: build size
 
@@ -112,6 +114,10 @@ kube: build
 	@scripts/need python3
 	@echo "make: the Kubernetes suite (tests/kube/run): node $$(sed -n 's/^require k8s.io\/kubernetes //p' tests/kube/build/k8s/go.mod)"
 	tests/kube/run
+# The Container fields steps check accepts: from the newest schema of the
+# kubernetes-validate above (raise KUBERNETES_VALIDATE_VERSION, then this).
+container-fields: $(K8S_VENV)/bin/kubernetes-validate
+	scripts/container_fields "$(K8S_VENV)"
 
 demo: build
 	scripts/demo

@@ -137,6 +137,23 @@ fn rendered(file: &str, args: &[&str]) -> Value {
     json::parse(ok(&r)).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
 }
 
+/// A container's mounts: `NAME PATH[ ro][ subPath=SUB]`.
+fn mounts_of(c: &Value) -> Vec<String> {
+    items(get(c, &["volumeMounts"]))
+        .iter()
+        .map(|m| {
+            let mut t = format!("{} {}", text(get(m, &["name"])), text(get(m, &["mountPath"])));
+            if has(m, "readOnly") && *get(m, &["readOnly"]) == Value::Bool(true) {
+                t += " ro";
+            }
+            if has(m, "subPath") {
+                t += &format!(" subPath={}", text(get(m, &["subPath"])));
+            }
+            t
+        })
+        .collect()
+}
+
 /// The container (or init container) named `name`.
 fn container<'a>(pod: &'a Value, name: &str) -> &'a Value {
     let spec = get(pod, &["spec"]);
@@ -189,7 +206,7 @@ sidecars:
     ready: tcp://db
 ",
         &[
-            "1: invalid name 'Build_1': the pod's name is a DNS-1123 label (1 to 63 of a-z, 0-9, '-'; a letter or digit at each end)",
+            "1: invalid name 'Build_1': the pod's name is a DNS-1123 subdomain (up to 253 of a-z, 0-9, '-' and '.'; a letter or digit at each end and around each dot)",
             "3: timeout: bad duration '10x' (like 30, 1.5s, 10m, 1h30m)",
             "7: duplicate name 'fetch' (first at line 5)",
             "10: 'test' needs 'lint2': no such step",
@@ -239,7 +256,7 @@ steps:
         "name: build\nimage: alpine\nsteps:\n  - name: a\n    needs: [a]\n    run: a\n",
         &["5: cycle: a -> a"],
     );
-    // two cycles, one line each; finally steps may form one too
+    // two cycles, one line each
     problems(
         "name: build
 image: alpine
@@ -248,11 +265,8 @@ steps:
   - {name: b, needs: [a], run: b}
   - {name: c, needs: [d], run: c}
   - {name: d, needs: [c], run: d}
-finally:
-  - {name: x, needs: [z], run: x}
-  - {name: z, needs: [x], run: z}
 ",
-        &["4: cycle: a -> b -> a", "6: cycle: c -> d -> c", "9: cycle: x -> z -> x"],
+        &["4: cycle: a -> b -> a", "6: cycle: c -> d -> c"],
     );
 }
 
@@ -342,6 +356,7 @@ sidecars:
             "30: name 'copy-tools' is taken by one of the tools' own containers",
             "32: invalid name 'Bad_Name': a name is a DNS-1123 label (1 to 63 of a-z, 0-9, '-'; a letter or digit at each end)",
             "34: invalid name 'a-very-long-name-that-does-not-fit-in-a-volume-name-with-prefix': at most 58 characters (its directory's volume is step-NAME)",
+            "38: finally step 'report': a finally step has no needs (each runs after every step, and after the finally step before it)",
             "42: sidecar 'db': a sidecar has no needs (it starts with the pod)",
             "43: sidecar 'db': a sidecar has no onError (nothing waits for its result)",
             "44: sidecar 'db': restartPolicy is set by steps (Always with --native-sidecars)",
@@ -381,7 +396,7 @@ steps:
       limits: {memory: 1Gi}
 ",
         &[
-            "2: unknown key 'stpes' (the keys are name, image, tools, timeout, hold, workspace, metadata, pod, steps, finally, sidecars, job)",
+            "2: unknown key 'stpes' (did you mean 'steps'?)",
             "3: timeout: '0s' is no time at all (give more than 0)",
             "4: hold: expected true or false, found a string",
             "5: workspace: 'relative/dir' is not an absolute path below / (like /workspace)",
@@ -396,7 +411,9 @@ steps:
             "18: step 'a': no image (give image: here or at the top)",
             "21: step 'a': volumeMounts: 'tools' is one of the tools' own volumes",
             "22: step 'a': volumeMounts: '/steps/cache' clashes with the tools' own /steps",
+            "22: step 'a': volumeMounts: no volume 'cache' (declare it in pod.volumes)",
             "23: step 'a': volumeMounts: '/' clashes with the tools' own /tools",
+            "23: step 'a': volumeMounts: no volume 'cache2' (declare it in pod.volumes)",
             "25: step 'a': resources.requests.cpu: bad quantity 'lots' (like 500m, 2, 128Mi, 1G)",
             "25: step 'a': the memory request is more than its limit",
         ],
@@ -488,12 +505,12 @@ fn help_and_version() {
     let r = steps_in(&root(), &["--help"]);
     assert_eq!((r.code, r.stderr.as_str()), (0, ""));
     assert!(
-        r.stdout
-            .starts_with("usage: steps render [--kind pod|job] [-o yaml|json] [--native-sidecars] FILE\n"),
+        r.stdout.starts_with("usage: steps render [--kind pod|job] [-o yaml|json] [--native-sidecars]\n"),
         "{}",
         r.stdout
     );
     assert_eq!(steps_in(&root(), &["render", "--help"]).stdout, r.stdout);
+    assert_eq!(steps_in(&root(), &["help"]).stdout, r.stdout);
     let r = steps_in(&root(), &["--version"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, format!("steps {}\n", env!("CARGO_PKG_VERSION")).as_str()));
 }
@@ -531,6 +548,7 @@ fn every_example_validates_strictly_against_the_kubernetes_schema() {
             ("job.json", &["render", "--kind", "job", "-o", "json"]),
             ("native.yaml", &["render", "--native-sidecars"]),
             ("native-job.json", &["render", "--native-sidecars", "--kind=job", "-ojson"]),
+            ("volumes.yaml", &["render", "--layout", "volumes", "--scripts", "as-is"]),
         ] {
             let mut all = args.to_vec();
             let path = ex.to_string_lossy().into_owned();
@@ -541,7 +559,7 @@ fn every_example_validates_strictly_against_the_kubernetes_schema() {
             files.push(out);
         }
     }
-    assert!(files.len() >= 8 * 6, "examples: {files:?}");
+    assert!(files.len() >= 8 * 7, "examples: {files:?}");
     let r = run(Command::new(venv().join("bin/kubernetes-validate"))
         .args(["--strict", "--quiet", "-k", &k8s_version()])
         .args(&files));
@@ -610,14 +628,13 @@ steps:
     resizePolicy: [{resourceName: cpu, restartPolicy: NotRequired}]
     stdin: false
     lifecycle: {preStop: {exec: {command: [sh, -c, "sleep 1"]}}}
-    futureField:
-      nested: [1, 2.5, true, null, {deep: "#not a comment", mode: 0644, big: 1_000}]
-      "key with spaces": ~
-      emoji: "🦀"
     volumeMounts:
       - {name: cache, mountPath: /cache, subPath: a}
-    args_are_not_args: x
 pod:
+  futureField:
+    nested: [1, 2.5, true, null, {deep: "#not a comment", mode: 0644, big: 1_000}]
+    "key with spaces": ~
+    emoji: "🦀"
   volumes:
     - name: cache
       emptyDir: {sizeLimit: 1Gi}
@@ -637,7 +654,7 @@ pod:
                   \x20       assert c[k] == v, (k, c[k], v)\n\
                   \x20   assert c['volumeMounts'][-1] == src['volumeMounts'][0], c['volumeMounts']\n\
                   \x20   assert out['spec']['volumes'][-1] == yaml.safe_load(open('in.yaml'))['pod']['volumes'][0]\n\
-                  \x20   assert c['futureField']['nested'][4]['mode'] == 420\n\
+                  \x20   assert out['spec']['futureField']['nested'][4]['mode'] == 420\n\
                   \x20   assert 'env' not in out['spec']['initContainers'][0]\n\
                   print('ok')\n";
     let r = run(Command::new(venv().join("bin/python")).current_dir(d.path()).args(["-c", script]));
@@ -673,26 +690,25 @@ fn the_seed_renders_as_an_expert_would_write_it() {
         ]
     );
     assert_eq!(text(get(two, &["terminationMessagePath"])), "/steps/two/termination");
-    let mounts: Vec<(String, String, bool)> = items(get(two, &["volumeMounts"]))
-        .iter()
-        .map(|m| {
-            let ro = has(m, "readOnly") && *get(m, &["readOnly"]) == Value::Bool(true);
-            (text(get(m, &["name"])).to_string(), text(get(m, &["mountPath"])).to_string(), ro)
-        })
-        .collect();
-    let want = [
-        ("tools", "/tools", true),
-        ("step-one", "/steps/one", true),
-        ("step-two", "/steps/two", false),
-        ("step-three", "/steps/three", true),
-    ];
-    assert_eq!(mounts, want.map(|(a, b, c)| (a.to_string(), b.to_string(), c)));
+    // two mounts a step: every directory read-only, its own read-write over it
+    assert_eq!(
+        mounts_of(two),
+        ["tools /tools ro", "steps /steps ro", "steps /steps/two subPath=two"].map(String::from)
+    );
     // the last step holds nothing, and nobody adds to a container's env
     assert!(!strings(get(container(&pod, "three"), &["command"]))
         .iter()
         .any(|a| a.starts_with("--hold-until")));
     assert!(!has(two, "env"));
-    assert_eq!(names(get(&pod, &["spec", "volumes"])), ["tools", "step-one", "step-two", "step-three"]);
+    assert_eq!(names(get(&pod, &["spec", "volumes"])), ["tools", "steps"]);
+    // --layout volumes: a volume a step, each mounted read-only in every step
+    let legacy = rendered(&ex, &["--layout", "volumes"]);
+    assert_eq!(
+        mounts_of(container(&legacy, "two")),
+        ["tools /tools ro", "step-two /steps/two", "step-one /steps/one ro", "step-three /steps/three ro"]
+            .map(String::from)
+    );
+    assert_eq!(names(get(&legacy, &["spec", "volumes"])), ["tools", "step-one", "step-two", "step-three"]);
     // hold: false
     let unheld = rendered(&ex.replace("steps:\n", "hold: false\nsteps:\n"), &[]);
     assert!(!strings(get(container(&unheld, "one"), &["command"]))
@@ -797,10 +813,19 @@ sidecars:
         let cmd = strings(get(container(&pod, s), &["command"]));
         assert!(cmd.contains(&"--hold-until=/steps/steps-end/out"), "{s}: {cmd:?}");
     }
-    // the step that waits for no step waits for the sidecar first
+    // the step that waits for no step waits for the sidecar first, while it lives
     assert_eq!(
-        strings(get(container(&pod, "a"), &["command"]))[..4],
-        ["/tools/waitfor", "tcp://127.0.0.1:5432", "--", "/tools/entrypoint"]
+        strings(get(container(&pod, "a"), &["command"]))[..8],
+        [
+            "/tools/waitfor",
+            "--always",
+            "--while-alive=/steps/db/out",
+            "tcp://127.0.0.1:5432",
+            "--",
+            "/tools/entrypoint",
+            "--while-alive=/steps/db/out",
+            "--post-file=/steps/a/out"
+        ]
     );
     assert_eq!(
         strings(get(&pod, &["spec", "initContainers", "0", "command"])),
@@ -820,11 +845,12 @@ sidecars:
         &["--native-sidecars"],
     );
     assert_eq!(names(get(&native, &["spec", "initContainers"])), ["copy-tools", "setup", "db"]);
-    assert_eq!(names(get(&native, &["spec", "containers"])), ["a", "b"]);
+    // a and b both end the work, and hold: on one marker, the join's
+    assert_eq!(names(get(&native, &["spec", "containers"])), ["a", "b", "steps-end"]);
     let db = container(&native, "db");
     assert_eq!(text(get(db, &["restartPolicy"])), "Always");
     assert!(!strings(get(db, &["command"])).iter().any(|a| a.starts_with("--stop-when")));
-    assert_eq!(strings(get(container(&native, "a"), &["command"]))[4], "--hold-until=/steps/b/out");
+    assert_eq!(strings(get(container(&native, "a"), &["command"]))[4], "--hold-until=/steps/steps-end/out");
 }
 
 #[test]
@@ -839,7 +865,6 @@ steps:
 finally:
   - {name: report, run: r}
   - {name: notify, run: notify}
-  - {name: audit, needs: [], run: audit}
 sidecars:
   - {name: proxy, command: [proxy]}
 ",
@@ -850,11 +875,10 @@ sidecars:
     };
     // b and c: either may still run when the other failed
     assert_eq!(cmd("report")[1..4], ["--wait=/steps/b/out", "--wait=/steps/c/out", "--always"]);
+    // each finally step after the one before it: the last one ends the work
     assert_eq!(cmd("notify")[1..3], ["--wait=/steps/report/out", "--always"]);
-    assert_eq!(cmd("audit")[1..4], ["--wait=/steps/b/out", "--wait=/steps/c/out", "--always"]);
-    // two ends (notify, audit) and a sidecar: the join
-    assert_eq!(cmd("steps-end")[2..4], ["--wait=/steps/notify/out", "--wait=/steps/audit/out"]);
-    assert_eq!(cmd("proxy")[1], "--stop-when=/steps/steps-end/out");
+    assert_eq!(cmd("proxy")[1], "--stop-when=/steps/notify/out");
+    assert_eq!(names(get(&pod, &["spec", "containers"])), ["proxy", "a", "b", "c", "report", "notify"]);
 }
 
 // --- requests ---------------------------------------------------------------------
@@ -897,8 +921,8 @@ sidecars:
             ("a".to_string(), Some("800m".to_string())),
             ("b".to_string(), Some("2400m".to_string())),
             ("c".to_string(), Some("800m".to_string())),
-            // the join (b and c end the work, and there is a sidecar to stop) asks nothing
-            ("steps-end".to_string(), None),
+            // the join (b and c end the work, and there is a sidecar to stop): its own small request
+            ("steps-end".to_string(), Some("50m".to_string())),
         ]
     );
     assert_eq!(text(get(container(&pod, "b"), &["resources", "limits", "cpu"])), "4");
@@ -922,9 +946,12 @@ steps:
             ("p".to_string(), Some("1757032076".to_string())),
             ("q".to_string(), Some("1757032075".to_string())),
             ("m".to_string(), Some("2928386793".to_string())),
+            // p, q and m all end the work (m may be skipped while p runs): the join marks it
+            ("steps-end".to_string(), Some("16Mi".to_string())),
         ]
     );
-    let total: u64 = got.iter().map(|(_, r)| r.as_deref().unwrap_or("0").parse::<u64>().unwrap_or(0)).sum();
+    let total: u64 =
+        got[..3].iter().map(|(_, r)| r.as_deref().unwrap_or("0").parse::<u64>().unwrap_or(0)).sum();
     assert_eq!(total, 6 << 30);
     assert_eq!(text(get(container(&pod, "p"), &["resources", "limits", "memory"])), "3Gi");
     // a plain list: nothing can run at once, the largest step is the answer, and
@@ -1139,7 +1166,7 @@ fn awkward_strings_survive_a_yaml_1_1_reader() {
     let keys: Vec<String> =
         awkward.iter().enumerate().map(|(i, s)| format!("{}: {}", esc(&format!("{s}{i}")), esc(s))).collect();
     let input = format!(
-        "{{\"name\": \"awk\", \"image\": \"i\", \"steps\": [{{\"name\": \"a\", \"run\": {}, \"env\": [{}], \"futureField\": {{{}}}}}]}}\n",
+        "{{\"name\": \"awk\", \"image\": \"i\", \"steps\": [{{\"name\": \"a\", \"run\": {}, \"env\": [{}]}}], \"pod\": {{\"futureField\": {{{}}}}}}}\n",
         esc(awkward[awkward.len() - 1]),
         env.join(", "),
         keys.join(", ")
@@ -1152,11 +1179,12 @@ fn awkward_strings_survive_a_yaml_1_1_reader() {
     std::fs::write(d.join("out.json"), ok(&j)).expect("write");
     let script = "import json, yaml\n\
                   src = json.load(open('in.json'))['steps'][0]\n\
+                  pod = json.load(open('in.json'))['pod']\n\
                   for out in (yaml.safe_load(open('out.yaml')), json.load(open('out.json'))):\n\
                   \x20   c = out['spec']['containers'][0]\n\
                   \x20   assert c['env'] == src['env'], [(a, b) for a, b in zip(c['env'], src['env']) if a != b]\n\
-                  \x20   assert c['futureField'] == src['futureField']\n\
-                  \x20   assert c['command'][-1] == src['run'], c['command'][-1]\n\
+                  \x20   assert out['spec']['futureField'] == pod['futureField']\n\
+                  \x20   assert c['command'][-1].replace('$$', '$') == src['run'], c['command'][-1]\n\
                   print('ok')\n";
     let r = run(Command::new(venv().join("bin/python")).current_dir(d.path()).args(["-c", script]));
     assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "ok\n", ""));
@@ -1199,17 +1227,18 @@ fn random_strings_survive_a_yaml_1_1_reader() {
                 word = lambda: ''.join(random.choice(alphabet) for _ in range(random.randrange(10)))\n\
                 env = [{'name': 'V%d' % i, 'value': word()} for i in range(3000)]\n\
                 field = {word() + str(i): word() for i in range(3000)}\n\
-                json.dump({'name': 'rnd', 'image': 'i', 'steps': [{'name': 'a', 'run': word() + 'x', 'env': env, 'futureField': field}]}, open('in.json', 'w'))\n";
+                json.dump({'name': 'rnd', 'image': 'i', 'steps': [{'name': 'a', 'run': word() + 'x', 'env': env}], 'pod': {'futureField': field}}, open('in.json', 'w'))\n";
     let r = run(Command::new(venv().join("bin/python")).current_dir(d.path()).args(["-c", make]));
     assert_eq!((r.code, r.stderr.as_str()), (0, ""), "generating the input");
     let y = steps_in(d.path(), &["render", "in.json"]);
     std::fs::write(d.join("out.yaml"), ok(&y)).expect("write");
     let check = "import json, yaml\n\
                  src = json.load(open('in.json'))['steps'][0]\n\
-                 c = yaml.safe_load(open('out.yaml'))['spec']['containers'][0]\n\
+                 out = yaml.safe_load(open('out.yaml'))\n\
+                 c = out['spec']['containers'][0]\n\
                  bad = [(a, b) for a, b in zip(c['env'], src['env']) if a != b]\n\
                  assert not bad, bad[:5]\n\
-                 assert c['futureField'] == src['futureField']\n\
+                 assert out['spec']['futureField'] == json.load(open('in.json'))['pod']['futureField']\n\
                  print('ok')\n";
     let r = run(Command::new(venv().join("bin/python")).current_dir(d.path()).args(["-c", check]));
     assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "ok\n", ""));
@@ -1217,27 +1246,17 @@ fn random_strings_survive_a_yaml_1_1_reader() {
 
 #[test]
 fn a_ready_target_in_the_sidecars_own_directory_is_mounted_where_it_is_waited_for() {
-    // The steps that wait for a sidecar's ready file (or unix socket) in
-    // /steps/SIDECAR/ see that directory, read-only: else they would wait forever.
+    // With --layout volumes, the steps that wait for a sidecar's ready file (or
+    // unix socket) in /steps/SIDECAR/ mount that directory, read-only: else they
+    // would wait forever. (With subPath, /steps holds every directory.)
     for ready in ["/steps/db/ready", "unix:///steps/db/db.sock"] {
         let file = format!(
             "name: side\nimage: busybox\nsidecars:\n  - name: db\n    ready: {ready}\n    run: sleep 100\n\
              steps:\n  - name: a\n    run: echo a\n  - name: b\n    run: echo b\n"
         );
-        let pod = rendered(&file, &[]);
+        let pod = rendered(&file, &["--layout=volumes"]);
         let a = container(&pod, "a");
-        let mounts: Vec<String> = items(get(a, &["volumeMounts"]))
-            .iter()
-            .map(|m| {
-                let ro = has(m, "readOnly");
-                format!(
-                    "{} {}{}",
-                    text(get(m, &["name"])),
-                    text(get(m, &["mountPath"])),
-                    if ro { " ro" } else { "" }
-                )
-            })
-            .collect();
+        let mounts = mounts_of(a);
         assert!(mounts.contains(&"step-db /steps/db ro".to_string()), "{ready}: {mounts:?}");
         // b waits for a, not for the sidecar: it needs no such mount.
         let b = container(&pod, "b");
@@ -1246,4 +1265,461 @@ fn a_ready_target_in_the_sidecars_own_directory_is_mounted_where_it_is_waited_fo
             "{ready}"
         );
     }
+}
+
+// --- what a real cluster does to a rendered pod (issue 18) ---------------------------
+
+/// The kubelet's expansion of `command` and `args` (Kubernetes'
+/// third_party/forked/golang/expansion): `$$` is `$`, `$(NAME)` the value of a
+/// declared variable, anything else as it is.
+const KUBELET_EXPAND: &str = r#"def expand(s, env):
+    out, i = [], 0
+    while i < len(s):
+        if s[i] == '$' and i + 1 < len(s):
+            n = s[i + 1]
+            if n == '$':
+                out.append('$'); i += 2; continue
+            if n == '(':
+                j = s.find(')', i + 2)
+                if j >= 0:
+                    name = s[i + 2:j]
+                    out.append(env[name] if name in env else '$(' + name + ')'); i = j + 1; continue
+                out.append('$('); i += 2; continue
+            out.append('$' + n); i += 2; continue
+        out.append(s[i]); i += 1
+    return ''.join(out)
+"#;
+
+#[test]
+fn run_scripts_reach_the_shell_byte_for_byte() {
+    let file = "name: dollars
+image: alpine
+steps:
+  - name: a
+    env: [{name: VAR, value: expanded}]
+    run: |
+      echo \"pid $$, var $(VAR), $$(VAR), ${HOME}, $1 $\"
+      kill $$
+  - name: b
+    env: [{name: VAR, value: expanded}]
+    command: [sh, -c, 'echo $(VAR) $$HOME']
+    args: ['$(VAR)']
+";
+    let d = TempDir::new("steps-dollars");
+    std::fs::write(d.join("in.yaml"), file).expect("write");
+    let r = steps_in(d.path(), &["render", "-o", "json", "in.yaml"]);
+    std::fs::write(d.join("out.json"), ok(&r)).expect("write");
+    let script = format!(
+        "import json, yaml\n{KUBELET_EXPAND}\
+         src = yaml.safe_load(open('in.yaml'))['steps']\n\
+         out = json.load(open('out.json'))['spec']['containers']\n\
+         a, b = out[0], out[1]\n\
+         env = {{'VAR': 'expanded'}}\n\
+         assert a['command'][-1] == src[0]['run'].replace('$', '$$'), a['command'][-1]\n\
+         assert expand(a['command'][-1], env) == src[0]['run']\n\
+         assert b['command'][-3:] == src[1]['command'] and b['args'] == src[1]['args'], b\n\
+         print('ok')\n"
+    );
+    let r = run(Command::new(venv().join("bin/python")).current_dir(d.path()).args(["-c", &script]));
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "ok\n", ""));
+    // for a player that does not expand (podman 4.3): as written
+    let pod = rendered(file, &["--scripts", "as-is"]);
+    let a = strings(get(container(&pod, "a"), &["command"]));
+    assert_eq!(a.last().copied(), Some("echo \"pid $$, var $(VAR), $$(VAR), ${HOME}, $1 $\"\nkill $$\n"));
+}
+
+#[test]
+fn a_script_that_starts_with_a_hash_bang_runs_under_its_interpreter() {
+    let file = "name: bang
+image: alpine
+steps:
+  - name: a
+    run: |
+      #!/bin/sh -eu
+      echo \"as $0, $#: ${1-none}\"
+";
+    let pod = rendered(file, &[]);
+    let cmd = strings(get(container(&pod, "a"), &["command"]));
+    let tail: Vec<&str> = cmd.iter().skip_while(|a| **a != "--").skip(1).copied().collect();
+    assert_eq!(
+        tail,
+        [
+            "sh",
+            "-c",
+            "printf '%s' \"$$1\" >\"$$0\" && shift && exec \"$$@\" \"$$0\"",
+            "/steps/a/script",
+            "#!/bin/sh -eu\necho \"as $$0, $$#: $${1-none}\"\n",
+            "/bin/sh",
+            "-eu",
+        ]
+    );
+    // run as the kubelet hands it on, with the script file in a directory here
+    let d = TempDir::new("steps-bang");
+    let file_path = d.join("script").to_string_lossy().into_owned();
+    let argv: Vec<String> = tail
+        .iter()
+        .map(|a| if *a == "/steps/a/script" { file_path.clone() } else { a.replace("$$", "$") })
+        .collect();
+    let r = run(Command::new(&argv[0]).args(&argv[1..]));
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (0, format!("as {file_path}, 0: none\n").as_str(), "")
+    );
+    problems(
+        "name: bang\nimage: alpine\nsteps:\n  - name: a\n    run: \"#!python3\\nprint(1)\"\n",
+        &["5: step 'a': run: '#!python3': the interpreter is an absolute path (like #!/usr/bin/env python3)"],
+    );
+}
+
+const READY: &str = "name: ready
+image: alpine
+sidecars:
+  - name: db
+    command: [db]
+    ready: tcp://127.0.0.1:5432
+  - name: cache
+    command: [cache]
+    ready: /steps/cache/up
+  - name: log
+    command: [log]
+steps:
+  - {name: a, run: a}
+  - {name: b, run: b}
+  - {name: c, needs: [], run: c}
+finally:
+  - {name: report, run: r}
+";
+
+#[test]
+fn a_wait_for_a_ready_target_fails_once_its_sidecar_has_ended() {
+    let pod = rendered(READY, &[]);
+    let cmd = |c: &str| {
+        strings(get(container(&pod, c), &["command"])).iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    // the steps that wait for no step wait for the ready targets while their sidecars live;
+    // waitfor goes on (--always) so that entrypoint, seeing the sidecar ended, marks the step
+    // skipped, and the skip cascades
+    for s in ["a", "c"] {
+        assert_eq!(
+            cmd(s)[..11],
+            [
+                "/tools/waitfor",
+                "--always",
+                "--while-alive=/steps/db/out",
+                "--while-alive=/steps/cache/out",
+                "tcp://127.0.0.1:5432",
+                "/steps/cache/up",
+                "--",
+                "/tools/entrypoint",
+                "--while-alive=/steps/db/out",
+                "--while-alive=/steps/cache/out",
+                &format!("--post-file=/steps/{s}/out"),
+            ],
+            "{s}"
+        );
+    }
+    assert_eq!(cmd("b")[..2], ["/tools/entrypoint", "--wait=/steps/a/out"]);
+    // the finally step still runs whatever happened
+    assert_eq!(
+        cmd("report")[..4],
+        ["/tools/entrypoint", "--wait=/steps/b/out", "--wait=/steps/c/out", "--always"]
+    );
+    // with --layout volumes the waiters mount the ready sidecars' directories (post files, locks)
+    let legacy = rendered(READY, &["--layout", "volumes"]);
+    let a = mounts_of(container(&legacy, "a"));
+    for m in ["step-db /steps/db ro", "step-cache /steps/cache ro"] {
+        assert!(a.contains(&m.to_string()), "{a:?}");
+    }
+    assert!(!a.iter().any(|m| m.starts_with("step-log")), "{a:?}");
+    // native sidecars too
+    let native = rendered(READY, &["--native-sidecars"]);
+    assert!(strings(get(container(&native, "a"), &["command"])).contains(&"--while-alive=/steps/db/out"));
+}
+
+#[test]
+fn a_ready_path_must_be_where_the_steps_can_see_it() {
+    let file = |ready: &str, mounts: &str| {
+        format!(
+            "name: r
+image: alpine
+workspace: /work
+pod: {{volumes: [{{name: shared, emptyDir: {{}}}}]}}
+sidecars:
+  - name: db
+    command: [db]
+    ready: {ready}
+    volumeMounts: [{{name: shared, mountPath: /shared}}]
+  - name: other
+    command: [o]
+steps:
+  - name: a
+    run: a
+{mounts}  - name: b
+    run: b
+"
+        )
+    };
+    let both = "    volumeMounts: [{name: shared, mountPath: /shared/}]\n";
+    for ready in [
+        "/steps/db/ready",
+        "unix:///steps/db/s.sock",
+        "/work/db.ready",
+        "/shared/up",
+        "unix:///shared/./s.sock",
+    ] {
+        let (_d, r) = on_file(&file(ready, both), &["check"]);
+        assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{ready}");
+    }
+    for (ready, mounts) in [
+        ("/tmp/ready", both),
+        ("unix:///var/run/db.sock", both),
+        ("/steps/other/ready", both),
+        ("/steps/db", both),
+        ("/tools/x", both),
+        ("/shared/up", ""),
+    ] {
+        let text = file(ready, mounts);
+        let line = text.lines().position(|l| l.contains("ready:")).map_or(0, |i| i + 1);
+        problems(
+            &text,
+            &[&format!("{line}: sidecar 'db': ready: '{ready}' is where only the sidecar sees it (give a path in /steps/db/, the workspace, or a volume mounted in the sidecar and in the steps that wait for it)")],
+        );
+    }
+}
+
+#[test]
+fn check_knows_the_api_servers_rules() {
+    problems(
+        "name: api
+image: alpine
+timeout: 1193047h
+pod:
+  activeDeadlineSeconds: 0
+  volumes:
+    - {name: cache, emptyDir: {}}
+    - {name: cache, emptyDir: {}}
+  initContainers:
+    - {name: copy-tools, image: x}
+    - {name: setup, image: x}
+    - {name: setup, image: x}
+steps:
+  - name: a
+    timout: 5m
+    onerror: continue
+    Run: echo
+    run: echo
+    env:
+      - {name: ANSWER, value: yes}
+      - {name: MODE, value: 0755}
+      - {name: FINE, value: '0755'}
+    volumeMounts:
+      - {name: cache, mountPath: /cache}
+      - {name: cache, mountPath: /cache/}
+      - {name: nowhere, mountPath: /nowhere}
+      - {name: cache, mountPath: //tools}
+      - {name: cache, mountPath: /./steps}
+    resources:
+      requests: {nvidia.com/gpu: 2}
+      limits: {nvidia.com/gpu: 1}
+finally:
+  - name: f
+    needs: [a]
+    run: f
+",
+        &[
+            "3: timeout: '1193047h' is 4294969200 s, more than the 4294967295 s (about 136 years) the API allows for activeDeadlineSeconds",
+            "5: pod.activeDeadlineSeconds: expected a whole number of seconds from 1 to 4294967295",
+            "5: pod.activeDeadlineSeconds: the file's timeout sets it already (give one)",
+            "8: pod.volumes: duplicate name 'cache' (first at line 7)",
+            "10: pod.initContainers: 'copy-tools' is the name of one of the tools' own containers",
+            "12: pod.initContainers: duplicate name 'setup' (first at line 11)",
+            "15: step 'a': unknown key 'timout' (did you mean 'timeout'?)",
+            "16: step 'a': unknown key 'onerror' (did you mean 'onError'?)",
+            "17: step 'a': unknown key 'Run' (did you mean 'run'?)",
+            "20: step 'a': env 'ANSWER': value must be a string: quote it (found a boolean)",
+            "21: step 'a': env 'MODE': value must be a string: quote it (found a number)",
+            "25: step 'a': volumeMounts: '/cache/' is mounted twice (first at line 24)",
+            "26: step 'a': volumeMounts: no volume 'nowhere' (declare it in pod.volumes)",
+            "27: step 'a': volumeMounts: '//tools' clashes with the tools' own /tools",
+            "28: step 'a': volumeMounts: '/./steps' clashes with the tools' own /steps",
+            "30: step 'a': the nvidia.com/gpu request is more than its limit",
+            "34: finally step 'f': a finally step has no needs (each runs after every step, and after the finally step before it)",
+        ],
+    );
+}
+
+#[test]
+fn smaller_things_a_user_notices() {
+    // the second of two duplicates is the one told, whichever list comes first
+    problems(
+        "name: x\nimage: i\nsidecars:\n  - {name: a, command: [a]}\nsteps:\n  - {name: a, run: a}\n",
+        &["6: duplicate name 'a' (first at line 4)"],
+    );
+    // a tab used as indentation, on its own line
+    problems(
+        "name: x\nimage: i\nsteps:\n  - name: a\n    run: a\n\t- name: b\n",
+        &["6: a tab used as indentation (YAML indents with spaces)"],
+    );
+    // the pod's name is a DNS-1123 subdomain
+    let (_d, r) = on_file("name: ci.build-1\nimage: i\nsteps: [{name: a, run: a}]\n", &["check"]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    problems(
+        &format!("name: {}\nimage: i\nsteps: [{{name: a, run: a}}]\n", "a".repeat(254)),
+        &[&format!("1: invalid name '{}': the pod's name is a DNS-1123 subdomain (up to 253 of a-z, 0-9, '-' and '.'; a letter or digit at each end and around each dot)", "a".repeat(254))],
+    );
+    // a trailing ---, and x- keys holding anchors
+    let text = "name: x\nx-defaults: &d {image: busybox}\nsteps:\n  - {<<: *d, name: a, run: a}\n---\n";
+    let pod = rendered(text, &[]);
+    assert_eq!(text_of(get(container(&pod, "a"), &["image"])), "busybox");
+    // options after FILE
+    let (_d, r) = on_file("name: x\nimage: i\nsteps: [{name: a, run: a}]\n", &["render"]);
+    let d = TempDir::new("steps-after");
+    std::fs::write(d.join("f.yaml"), "name: x\nimage: i\nsteps: [{name: a, run: a}]\n").expect("write");
+    let after = steps_in(d.path(), &["render", "f.yaml", "--kind", "job"]);
+    assert!(ok(&after).contains("kind: Job\n"));
+    assert!(ok(&r).contains("kind: Pod\n"));
+}
+
+fn text_of(v: &Value) -> &str {
+    text(v)
+}
+
+/// A chain of `n` steps.
+fn chain(n: usize) -> String {
+    let mut f = String::from("name: chain\nimage: alpine\nsteps:\n");
+    for i in 0..n {
+        f += &format!("  - name: s{i}\n    run: echo {i}\n");
+    }
+    f
+}
+
+#[test]
+fn the_rendering_grows_linearly_and_says_when_it_is_too_large() {
+    let d = TempDir::new("steps-size");
+    for n in [100, 1000] {
+        std::fs::write(d.join(&format!("c{n}.yaml")), chain(n)).expect("write");
+    }
+    let start = std::time::Instant::now();
+    let big = steps_in(d.path(), &["render", "-o", "json", "c1000.yaml"]);
+    let took = start.elapsed();
+    let small = steps_in(d.path(), &["render", "-o", "json", "c100.yaml"]);
+    assert!(took < std::time::Duration::from_secs(1), "1000 steps took {took:?}");
+    // past 256 KiB: a warning that names server-side apply, with the compact size
+    std::fs::write(d.join("big.json"), &big.stdout).expect("write");
+    let size = run(Command::new(venv().join("bin/python")).current_dir(d.path()).args([
+        "-c",
+        "import json; print(len(json.dumps(json.load(open('big.json')), separators=(',', ':')).encode()))",
+    ]));
+    let bytes: usize = size.stdout.trim().parse().expect("a size");
+    assert_eq!(
+        (big.code, big.stderr.clone()),
+        (0, format!("steps: c1000.yaml: warning: the Pod is {} KiB of JSON ({bytes} bytes), more than the 256 KiB that client-side kubectl apply can keep in its last-applied annotation: apply it with kubectl apply --server-side (or kubectl create)\n", bytes.div_ceil(1024)))
+    );
+    assert_eq!((small.code, small.stderr.as_str()), (0, ""));
+    let ratio = big.stdout.len() as f64 / small.stdout.len() as f64;
+    assert!(ratio < 10.5, "1000 steps are {ratio} times 100 steps: not linear");
+    // past 1.5 MiB (the volume-per-step layout grows with the square): refused, a problem of the file
+    let r = steps_in(d.path(), &["render", "--layout", "volumes", "c1000.yaml"]);
+    assert_eq!((r.code, r.stdout.as_str()), (1, ""));
+    let (head, tail) = r.stderr.split_once(" of JSON (").expect(&r.stderr);
+    assert!(head.starts_with("steps: c1000.yaml:3: the Pod is ") && head.ends_with(" MiB"), "{}", r.stderr);
+    assert!(tail.ends_with(" bytes), more than the 1.5 MiB the API server can store (etcd's limit): split the steps into several pods\n"), "{}", r.stderr);
+    let n: usize = tail.split_once(' ').map(|(n, _)| n).unwrap_or_default().parse().expect("bytes");
+    assert!(n > 1536 * 1024, "{n}");
+}
+
+#[test]
+fn a_rendering_without_memory_says_so_in_one_line() {
+    let d = TempDir::new("steps-oom");
+    std::fs::write(d.join("c.yaml"), chain(1000)).expect("write");
+    let r = run(Command::new("prlimit")
+        .current_dir(d.path())
+        .arg("--as=200000000")
+        .arg(steps_bin())
+        .args(["render", "--layout", "volumes", "c.yaml"]));
+    assert_eq!((r.code, r.stdout.as_str()), (125, ""), "{r:?}");
+    assert!(
+        r.stderr.starts_with("steps: out of memory (")
+            && r.stderr.ends_with(" bytes more could not be had)\n"),
+        "{:?}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.lines().count(), 1);
+}
+
+#[test]
+fn the_tools_own_containers_are_restricted_and_sized() {
+    let ready = rendered(READY, &[]);
+    let diamond = rendered(
+        "name: d\nimage: i\nsteps:\n  - {name: a, run: a}\n  - {name: b, needs: [a], run: b}\n  - {name: c, needs: [a], run: c}\n",
+        &[],
+    );
+    // --layout volumes (podman 4.3, which gives a volume to the first container that
+    // mounts it): the init container mounts the join's volume first, for the tools' user
+    let legacy = rendered(
+        "name: d\nimage: i\nsteps:\n  - {name: a, run: a}\n  - {name: b, needs: [a], run: b}\n  - {name: c, needs: [a], run: c}\n",
+        &["--layout", "volumes"],
+    );
+    assert_eq!(
+        mounts_of(container(&legacy, "copy-tools")),
+        ["tools /tools", "step-steps-end /steps/steps-end"]
+    );
+    assert_eq!(mounts_of(container(&diamond, "copy-tools")), ["tools /tools"]);
+    for c in [container(&ready, "copy-tools"), container(&diamond, "steps-end")] {
+        for (k, v) in [
+            ("runAsNonRoot", Value::Bool(true)),
+            ("runAsUser", Value::Num("65532".into())),
+            ("allowPrivilegeEscalation", Value::Bool(false)),
+            ("readOnlyRootFilesystem", Value::Bool(true)),
+        ] {
+            assert_eq!(get(c, &["securityContext", k]), &v, "{k}");
+        }
+        assert_eq!(strings(get(c, &["securityContext", "capabilities", "drop"])), ["ALL"]);
+        assert_eq!(text(get(c, &["securityContext", "seccompProfile", "type"])), "RuntimeDefault");
+        for kind in ["requests", "limits"] {
+            assert_eq!(text(get(c, &["resources", kind, "cpu"])), "50m");
+            assert_eq!(text(get(c, &["resources", kind, "memory"])), "16Mi");
+        }
+    }
+}
+
+#[test]
+fn requests_equal_to_limits_cannot_stay_guaranteed_when_sized() {
+    let file = "name: g
+image: alpine
+steps:
+  - name: a
+    run: a
+    resources: {requests: {cpu: 1, memory: 1Gi}, limits: {cpu: 1, memory: 1Gi}}
+  - name: b
+    run: b
+    resources: {limits: {cpu: 3, memory: 1Gi}}
+  - name: c
+    needs: []
+    run: c
+    resources: {requests: {cpu: 1, memory: 1Gi}, limits: {cpu: 1, memory: 1Gi}}
+";
+    let warning = "steps: build.yaml:6: warning: step 'a': its requests equal its limits, as a Guaranteed pod's do, but are sized for what runs at once (cpu 800m): the pod is Burstable; only pod-level resources (Kubernetes 1.34+) make it Guaranteed\n";
+    for cmd in ["check", "render"] {
+        let (_d, r) = on_file(file, &[cmd]);
+        assert_eq!((r.code, r.stderr.as_str()), (0, warning), "{cmd}");
+    }
+}
+
+#[test]
+fn a_picture_past_mermaids_limit_says_so() {
+    let (_d, r) = on_file(&chain(502), &["graph"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (0, "steps: build.yaml: warning: 501 edges, more than Mermaid's default limit of 500 (maxEdges): it draws none of them; --format dot draws any number\n")
+    );
+    let (_d, r) = on_file(&chain(502), &["graph", "--format", "dot"]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+}
+
+/// The container fields `steps` knows are the newest schema's, as the script makes them.
+#[test]
+fn the_container_fields_are_generated_from_the_newest_schema() {
+    let r = run(Command::new(root().join("scripts/container_fields")).arg("--check").arg(venv()));
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""));
 }

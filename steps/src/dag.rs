@@ -59,7 +59,11 @@ pub fn build(f: &File, taken: &[(String, usize)], p: &mut Problems) -> Dag {
         first_line.entry(name.as_str()).or_insert(*line);
     }
     let mut ok = vec![true; all.len()];
-    for (i, s) in all.iter().enumerate() {
+    // in the order of the file, so that the duplicate told is the second one
+    let mut by_line: Vec<usize> = (0..all.len()).collect();
+    by_line.sort_by_key(|&i| all[i].name_line);
+    for i in by_line {
+        let s = all[i];
         if s.name.is_empty() {
             ok[i] = false;
             continue;

@@ -131,15 +131,31 @@ pub fn format_float(f: f64) -> String {
 
 /// Parses one YAML document into a tree. An empty document is `Null`.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
-    let mut b = Builder { stack: Vec::new(), anchors: HashMap::new(), nodes: 0, root: None, docs: 0 };
+    let mut b =
+        Builder { stack: Vec::new(), anchors: HashMap::new(), nodes: 0, root: None, docs: 0, doc_line: 0 };
     let mut parser = Parser::new_from_str(text);
     while let Some(ev) = parser.next_event() {
-        let (ev, span) =
-            ev.map_err(|e| SyntaxError { line: e.marker().line(), what: e.info().to_string() })?;
+        let (ev, span) = ev.map_err(|e| scan_error(text, e.marker().line(), e.info()))?;
         let line = span.start.line();
         b.event(ev, line)?;
     }
     Ok(b.root.unwrap_or(Node { line: 1, value: Value::Null }))
+}
+
+/// The parser's error, but a tab used as indentation is told on its own line
+/// (the parser may see it on the line before).
+fn scan_error(text: &str, line: usize, info: &str) -> SyntaxError {
+    if info.contains("tab") {
+        let indented = |l: &str| l.chars().take_while(|c| c.is_whitespace()).any(|c| c == '\t');
+        if let Some(at) = text.split('\n').enumerate().skip(line.saturating_sub(1)).find(|(_, l)| indented(l))
+        {
+            return SyntaxError {
+                line: at.0 + 1,
+                what: "a tab used as indentation (YAML indents with spaces)".into(),
+            };
+        }
+    }
+    SyntaxError { line, what: info.to_string() }
 }
 
 enum Frame {
@@ -153,6 +169,8 @@ struct Builder {
     nodes: usize,
     root: Option<Node>,
     docs: usize,
+    /// The line where the current document starts.
+    doc_line: usize,
 }
 
 fn err<T>(line: usize, what: impl Into<String>) -> Result<T, SyntaxError> {
@@ -164,9 +182,7 @@ impl Builder {
         match ev {
             Event::DocumentStart(_) => {
                 self.docs += 1;
-                if self.docs > 1 {
-                    return err(line, "a second YAML document: give one document per file");
-                }
+                self.doc_line = line;
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let plain = style == ScalarStyle::Plain;
@@ -227,6 +243,11 @@ impl Builder {
             self.anchors.insert(anchor, node.clone());
         }
         match self.stack.last_mut() {
+            // an empty document after the first (a trailing `---`) is nothing, as to kubectl
+            None if self.docs > 1 && node.value == Value::Null => {}
+            None if self.docs > 1 => {
+                return err(self.doc_line, "a second YAML document: give one document per file")
+            }
             None => self.root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map { entries, merges, key, .. }) => match key.take() {
@@ -483,6 +504,13 @@ mod tests {
         );
         assert_eq!(parse("a: .inf\n").unwrap_err().line, 1);
         assert_eq!(parse("a: 1\n---\nb: 2\n").unwrap_err().line, 2);
+        // a trailing `---` (and comments) is no second document
+        assert_eq!(parse("a: 1\n---\n# end\n").unwrap(), parse("a: 1\n").unwrap());
+        let tab = parse("a:\n  - b\n\t- c\n").unwrap_err();
+        assert_eq!(
+            tab,
+            SyntaxError { line: 3, what: "a tab used as indentation (YAML indents with spaces)".into() }
+        );
         assert_eq!(parse("a: !foo x\n").unwrap_err().what, "unsupported tag '!foo'");
         let e = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(e.line >= 1, "{e:?}");

@@ -321,6 +321,45 @@ fn json_value(out: &mut String, v: &Node, indent: usize) {
     }
 }
 
+/// The length in bytes of the tree as compact JSON (no blanks between
+/// tokens), as `kubectl` and the API server store an object.
+pub fn compact_json_len(node: &Node) -> usize {
+    match &node.value {
+        Value::Null => 4,
+        Value::Bool(b) => {
+            if *b {
+                4
+            } else {
+                5
+            }
+        }
+        Value::Int(i) => i.to_string().len(),
+        Value::Float(f) => format_float(*f).len(),
+        Value::Str(s) => json_string_len(s),
+        Value::Seq(items) => {
+            2 + items.len().saturating_sub(1) + items.iter().map(compact_json_len).sum::<usize>()
+        }
+        Value::Map(entries) => {
+            2 + entries.len().saturating_sub(1)
+                + entries
+                    .iter()
+                    .map(|e| json_string_len(&e.key) + 1 + compact_json_len(&e.value))
+                    .sum::<usize>()
+        }
+    }
+}
+
+fn json_string_len(s: &str) -> usize {
+    2 + s
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\t' | '\r' => 2,
+            c if c < ' ' => 6,
+            c => c.len_utf8(),
+        })
+        .sum::<usize>()
+}
+
 fn json_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
@@ -536,6 +575,41 @@ mod tests {
             "name: a\ncommand:\n  - sh\n  - -c\n  - |\n    echo a\n    echo b\nvolumeMounts:\n  \
              - {name: tools, mountPath: /tools, readOnly: true}\nemptyDir: {}\n"
         );
+    }
+
+    #[test]
+    fn the_compact_length_is_the_compact_json() {
+        let n = map(vec![
+            ("a", Node::new(Value::Seq(vec![Node::str("x\"y\n\u{1}é"), Node::new(Value::Int(-12))]))),
+            ("b", map(vec![("c", Node::new(Value::Bool(false))), ("d", Node::new(Value::Null))])),
+            ("e", Node::new(Value::Seq(vec![]))),
+            ("f", Node::new(Value::Float(0.5))),
+        ]);
+        let compact: String = {
+            let pretty = json(&n);
+            let mut out = String::new();
+            let mut in_string = false;
+            let mut escaped = false;
+            for c in pretty.chars() {
+                if in_string {
+                    out.push(c);
+                    if escaped {
+                        escaped = false;
+                    } else if c == '\\' {
+                        escaped = true;
+                    } else if c == '"' {
+                        in_string = false;
+                    }
+                } else if c == '"' {
+                    in_string = true;
+                    out.push(c);
+                } else if !c.is_whitespace() {
+                    out.push(c);
+                }
+            }
+            out
+        };
+        assert_eq!(compact_json_len(&n), compact.len(), "{compact}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! steps: renders a short steps file into the Pod (or Job) that runs it.
 //!
 //! ```text
-//! steps render [--kind pod|job] [-o yaml|json] [--native-sidecars] FILE
+//! steps render [--kind pod|job] [-o yaml|json] [--native-sidecars]
+//!              [--layout subpath|volumes] [--scripts escaped|as-is] FILE
 //! steps check FILE
 //! steps graph [--format mermaid|dot] FILE
 //! ```
@@ -16,16 +17,24 @@
 //!    ([`dag`]), collecting every problem with its line; if there is any,
 //!    print each as `steps: FILE:LINE: what` and exit 1.
 //! 5. `check` ends there (0); `render` wires the steps ([`wiring`]), sizes the
-//!    requests ([`antichain`]) and writes the Pod or Job ([`render`], [`emit`]);
-//!    `graph` draws the DAG ([`picture`]). The output is built whole, then
-//!    written at once.
+//!    requests ([`antichain`]) and builds the Pod or Job ([`render`],
+//!    [`layout`]); one too large to store is a problem (1), one too large for
+//!    client-side apply a warning ([`objectsize`]); then it is written out
+//!    ([`emit`]). `graph` draws the DAG ([`picture`]). The output is built
+//!    whole, then written at once. Memory that cannot be had is one line and
+//!    status 125 ([`memory`]).
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod antichain;
+mod apirules;
+mod container_fields;
 mod dag;
 mod document;
 mod emit;
+mod layout;
+mod memory;
+mod objectsize;
 mod options;
 mod picture;
 mod quantity;
@@ -39,6 +48,9 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 const USAGE_ERROR: u8 = 125;
+
+#[global_allocator]
+static ALLOCATOR: memory::OneLineWhenOut = memory::OneLineWhenOut;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -83,12 +95,40 @@ fn main() -> ExitCode {
         return problems(&shown, &p.sorted());
     }
     // 5. What was asked for.
+    if matches!(command, Command::Check | Command::Render(_)) {
+        if let Some((line, what)) = render::lost_guarantee(&f, &dag) {
+            say(&format!("{shown}:{line}: warning: {what}"));
+        }
+    }
     let output = match command {
         Command::Check => return ExitCode::SUCCESS,
-        Command::Graph { format } => picture::draw(&f, &dag, format),
-        Command::Render { kind, output, native_sidecars } => {
-            let tree = render::render(&f, &dag, render::Options { kind, native_sidecars });
-            match output {
+        Command::Graph { format } => {
+            let (text, edges) = picture::draw(&f, &dag, format);
+            if format == picture::Format::Mermaid && edges > picture::MERMAID_MAX_EDGES {
+                say(&format!(
+                    "{shown}: warning: {edges} edges, more than Mermaid's default limit of {} (maxEdges): it draws none of them; --format dot draws any number",
+                    picture::MERMAID_MAX_EDGES
+                ));
+            }
+            text
+        }
+        Command::Render(r) => {
+            let opts = render::Options {
+                kind: r.kind,
+                native_sidecars: r.native_sidecars,
+                layout: r.layout,
+                escape_dollars: r.escape_dollars,
+            };
+            let tree = render::render(&f, &dag, opts);
+            let kind = if r.kind == render::Kind::Job { "Job" } else { "Pod" };
+            match objectsize::judge(emit::compact_json_len(&tree), kind) {
+                objectsize::Verdict::Fits => {}
+                objectsize::Verdict::TooLargeToApply(what) => say(&format!("{shown}: warning: {what}")),
+                objectsize::Verdict::TooLargeToStore(what) => {
+                    return problems(&shown, &[stepsfile::Problem { line: f.steps_line, what }])
+                }
+            }
+            match r.output {
                 Output::Json => emit::json(&tree),
                 Output::Yaml => {
                     let from = if file == "-" { "standard input".to_string() } else { file_name(&file) };

@@ -42,12 +42,19 @@ fn picture<'a>(f: &'a File, dag: &'a Dag) -> Picture<'a> {
     }
 }
 
-pub fn draw(f: &File, dag: &Dag, format: Format) -> String {
+/// Mermaid's default `maxEdges`: beyond it, it draws nothing (GitHub too).
+pub const MERMAID_MAX_EDGES: usize = 500;
+
+/// The picture, and how many edges it has.
+pub fn draw(f: &File, dag: &Dag, format: Format) -> (String, usize) {
     let p = picture(f, dag);
-    match format {
+    let ready = p.sidecars.iter().filter(|(_, t)| t.is_some()).count();
+    let edges = p.edges.len() + ready * p.ready_waiters.len();
+    let text = match format {
         Format::Mermaid => mermaid(&p, dag),
         Format::Dot => dot(&p, &f.name, dag),
-    }
+    };
+    (text, edges)
 }
 
 /// Mermaid ids get a prefix: `end`, `graph` and the like are keywords there.

@@ -1,22 +1,23 @@
 //! The Pod (or Job) that runs a checked steps file: what an expert would
-//! write by hand (DESIGN.md section 7).
+//! write by hand (DESIGN.md section 7). One function for each part:
 //!
-//! - one init container copies the tools into the `tools` emptyDir, mounted
-//!   read-only everywhere else;
-//! - each wrapped container has a directory `/steps/NAME/` of its own (an
-//!   emptyDir `step-NAME`), mounted read-write in it and read-only in every
-//!   step: its marker `out`, its termination message and its results are there,
-//!   where no other container can forge them, and a waiter wakes only for the
-//!   step it waits for;
-//! - each command wrapped in `entrypoint` with the step files of [`wiring`];
+//! - [`copy_tools`]: the init container that copies the tools into the
+//!   `tools` emptyDir, mounted read-only everywhere else;
+//! - [`sidecar`], [`step`]: each command wrapped in `entrypoint` with the
+//!   step files of [`wiring`], in a directory `/steps/NAME/` of its own
+//!   ([`layout`]): its marker `out`, its termination message and its results
+//!   are there, where no other container can forge them;
+//! - [`join`]: the container that marks the end, when one is needed;
+//! - [`volumes`], [`pod_spec`], then the [`pod`] or the [`job`] around it;
 //! - requests sized for what can run at once ([`antichain`]).
 
 use crate::antichain::max_weight_antichain;
 use crate::dag::Dag;
 use crate::document::{Entry, Node, Value};
+use crate::layout::{dir, empty_dir, mount, Layout};
 use crate::quantity::{self, Nanos};
-use crate::stepsfile::{File, Program, Step, COPY_TOOLS, END, SIZED, STEPS_DIR, TOOLS_DIR, VOLUME_PREFIX};
-use crate::wiring::wire;
+use crate::stepsfile::{File, Program, Step, COPY_TOOLS, END, SIZED, TOOLS_DIR};
+use crate::wiring::{wire, End, Wiring};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -29,7 +30,24 @@ pub struct Options {
     pub kind: Kind,
     /// Sidecars as `initContainers` with `restartPolicy: Always` (Kubernetes 1.29+).
     pub native_sidecars: bool,
+    pub layout: Layout,
+    /// `run:` scripts written with every `$` as `$$`, so that they reach the
+    /// shell as written where `command` and `args` are expanded (`$(VAR)`,
+    /// `$$`): the kubelet, podman 4.7+. Off for a player that does not expand.
+    pub escape_dollars: bool,
 }
+
+/// The user the tools' own containers run as (distroless' "nonroot").
+pub const OWN_UID: i128 = 65532;
+/// The requests and limits of the tools' own containers (equal: they never
+/// keep a pod from being Guaranteed).
+const OWN_CPU: &str = "50m";
+const OWN_MEMORY: &str = "16Mi";
+/// Where a `run:` script that starts with `#!` is written, in the step's own directory.
+const SCRIPT_FILE: &str = "script";
+/// Writes the script (`$1`) to the file (`$0`), then runs the interpreter
+/// (`$2`...) on it, as the kernel runs a `#!` file.
+const SCRIPT_LOADER: &str = "printf '%s' \"$1\" >\"$0\" && shift && exec \"$@\" \"$0\"";
 
 fn s(text: impl Into<String>) -> Node {
     Node::str(text)
@@ -47,112 +65,99 @@ fn seq(items: Vec<Node>) -> Node {
     Node::new(Value::Seq(items))
 }
 
-fn dir(name: &str) -> String {
-    format!("{STEPS_DIR}/{name}")
+fn strings(items: Vec<String>) -> Node {
+    seq(items.into_iter().map(s).collect())
 }
 
 fn out(name: &str) -> String {
-    format!("{STEPS_DIR}/{name}/out")
+    format!("{}/out", dir(name))
 }
 
-fn mount(name: &str, path: &str, read_only: bool) -> Node {
-    let mut m = vec![("name", s(name)), ("mountPath", s(path))];
-    if read_only {
-        m.push(("readOnly", Node::new(Value::Bool(true))));
+fn termination(name: &str) -> String {
+    format!("{}/termination", dir(name))
+}
+
+/// What every part of the rendering draws on.
+struct Plan<'a> {
+    f: &'a File,
+    dag: &'a Dag,
+    opts: Options,
+    wiring: Wiring,
+    /// The steps and finally steps, as the graph numbers them.
+    steps: Vec<&'a Step>,
+    requests: Vec<Vec<(usize, Nanos)>>,
+    /// For each step: whether it waits for the sidecars' ready targets.
+    waits_ready: Vec<bool>,
+    /// The sidecars that have a ready target.
+    ready: Vec<&'a Step>,
+}
+
+impl<'a> Plan<'a> {
+    fn new(f: &'a File, dag: &'a Dag, opts: Options) -> Plan<'a> {
+        let stop_sidecars = !f.sidecars.is_empty() && !opts.native_sidecars;
+        let wiring = wire(dag, f.hold, stop_sidecars);
+        let steps: Vec<&Step> = f.steps.iter().chain(&f.finally).collect();
+        let requests = sized_requests(dag, &steps);
+        let mut waits_ready = vec![false; steps.len()];
+        for &i in &wiring.ready_waiters {
+            waits_ready[i] = true;
+        }
+        let ready = f.sidecars.iter().filter(|c| c.ready.is_some()).collect();
+        Plan { f, dag, opts, wiring, steps, requests, waits_ready, ready }
     }
-    map(m)
+
+    fn end_name(&self, end: End) -> &str {
+        match end {
+            End::Step(i) => &self.dag.names[i],
+            End::Join => END,
+        }
+    }
+
+    /// The directories every step can read: the steps', and the join's.
+    fn step_dirs(&self) -> impl Iterator<Item = &str> {
+        self.dag.names.iter().map(String::as_str).chain(self.wiring.join.then_some(END))
+    }
+
+    /// A script as the kubelet must be given it to hand it on as written.
+    fn literal(&self, text: &str) -> String {
+        if self.opts.escape_dollars {
+            text.replace('$', "$$")
+        } else {
+            text.to_string()
+        }
+    }
 }
 
 /// The rendered Pod or Job.
 pub fn render(f: &File, dag: &Dag, opts: Options) -> Node {
-    let stop_sidecars = !f.sidecars.is_empty() && !opts.native_sidecars;
-    let w = wire(dag, f.hold, stop_sidecars);
-    let steps: Vec<&Step> = f.steps.iter().chain(&f.finally).collect();
-    let requests = sized_requests(dag, &steps);
-    // every step's directory, read-only, for every step (and the join)
-    let mut step_dirs: Vec<String> = steps.iter().map(|s| s.name.clone()).collect();
-    if w.join {
-        step_dirs.push(END.to_string());
+    let plan = Plan::new(f, dag, opts);
+    let spec = pod_spec(&plan);
+    match opts.kind {
+        Kind::Pod => pod(f, spec),
+        Kind::Job => job(f, spec),
     }
-    let ready: Vec<String> = f.sidecars.iter().filter_map(|c| c.ready.clone()).collect();
-    let name_of = |t: Option<usize>| t.map_or(END, |i| dag.names[i].as_str()).to_string();
+}
 
+/// The pod's spec: ours first, then the file's `pod:` map, the containers and volumes.
+fn pod_spec(p: &Plan) -> Node {
+    let f = p.f;
+    let mut init = vec![copy_tools(p)];
     let mut containers = Vec::new();
-    let mut init = vec![copy_tools(f, !ready.is_empty())];
     // native sidecars start after the pod's own init containers, as wrapped ones do
     let mut native = Vec::new();
     for side in &f.sidecars {
-        let mut flags = Vec::new();
-        if let Some(stop) = w.stop {
-            flags.push(format!("--stop-when={}", out(&name_of(stop))));
-        }
-        let mut mounts = vec![mount(&format!("{VOLUME_PREFIX}{}", side.name), &dir(&side.name), false)];
-        if let Some(stop) = w.stop {
-            let n = name_of(stop);
-            mounts.push(mount(&format!("{VOLUME_PREFIX}{n}"), &dir(&n), true));
-        }
-        let mut c = container(f, side, Wrap { flags, ..Wrap::default() }, mounts, None);
-        if opts.native_sidecars {
-            // after name, image and command
-            c.insert(3, entry("restartPolicy", s("Always")));
-            native.push(Node::new(Value::Map(c)));
+        let c = sidecar(p, side);
+        if p.opts.native_sidecars {
+            native.push(c);
         } else {
-            containers.push(Node::new(Value::Map(c)));
+            containers.push(c);
         }
     }
-    for (i, step) in steps.iter().enumerate() {
-        let mut flags: Vec<String> =
-            w.waits[i].iter().map(|&d| format!("--wait={}", out(&dag.names[d]))).collect();
-        if w.always[i] {
-            flags.push("--always".to_string());
-        }
-        let mut tail = vec![format!("--results-dir={}/results", dir(&step.name))];
-        tail.extend(w.hold[i].iter().map(|&h| format!("--hold-until={}", out(&name_of(h)))));
-        let waits_ready = w.ready_waiters.contains(&i);
-        let waitfor = if waits_ready { ready.clone() } else { Vec::new() };
-        let mut mounts: Vec<Node> = step_dirs
-            .iter()
-            .map(|d| mount(&format!("{VOLUME_PREFIX}{d}"), &dir(d), *d != step.name))
-            .collect();
-        // A ready target in a sidecar's own directory (a file, a unix socket)
-        // must be visible to the steps that wait for it: read-only.
-        for side in f.sidecars.iter().filter(|_| waits_ready) {
-            let own = dir(&side.name);
-            let inside = |t: &str| t.strip_prefix("unix://").unwrap_or(t).starts_with(&format!("{own}/"));
-            if side.ready.as_deref().is_some_and(inside) {
-                mounts.push(mount(&format!("{VOLUME_PREFIX}{}", side.name), &own, true));
-            }
-        }
-        let c = container(f, step, Wrap { waitfor, flags, tail }, mounts, requests.get(i));
-        containers.push(Node::new(Value::Map(c)));
+    containers.extend(p.steps.iter().enumerate().map(|(i, st)| step(p, i, st)));
+    if p.wiring.join {
+        containers.push(join(p));
     }
-    if w.join {
-        let waits = w.finish.iter().map(|&i| format!("--wait={}", out(&dag.names[i])));
-        let mut command = vec!["/bin/entrypoint".to_string(), "--always".to_string()];
-        command.extend(waits);
-        command.push(format!("--post-file={}", out(END)));
-        command.push(format!("--termination-path={}/termination", dir(END)));
-        // the command: nothing to do but end ("/" exists)
-        command.extend(["--", "/bin/waitfor", "/"].map(String::from));
-        let mounts =
-            step_dirs.iter().map(|d| mount(&format!("{VOLUME_PREFIX}{d}"), &dir(d), d != END)).collect();
-        containers.push(map(vec![
-            ("name", s(END)),
-            ("image", s(&f.tools)),
-            ("command", seq(command.into_iter().map(s).collect())),
-            ("securityContext", own_security()),
-            ("terminationMessagePath", s(format!("{}/termination", dir(END)))),
-            ("volumeMounts", seq(mounts)),
-        ]));
-    }
-
-    let mut volumes = vec![map(vec![("name", s("tools")), ("emptyDir", map(vec![]))])];
-    for n in step_dirs.iter().chain(f.sidecars.iter().map(|c| &c.name)) {
-        volumes.push(map(vec![("name", s(format!("{VOLUME_PREFIX}{n}"))), ("emptyDir", map(vec![]))]));
-    }
-    if f.workspace.is_some() {
-        volumes.push(map(vec![("name", s("workspace")), ("emptyDir", map(vec![]))]));
-    }
+    let mut volumes = volumes(p);
 
     let mut spec = vec![entry("restartPolicy", s("Never"))];
     if let Some(secs) = f.deadline {
@@ -170,113 +175,209 @@ pub fn render(f: &File, dag: &Dag, opts: Options) -> Node {
     spec.push(entry("initContainers", seq(init)));
     spec.push(entry("containers", seq(containers)));
     spec.push(entry("volumes", seq(volumes)));
-    let spec = Node::new(Value::Map(spec));
+    Node::new(Value::Map(spec))
+}
 
+fn metadata(f: &File) -> Node {
     let mut metadata = vec![entry("name", s(&f.name))];
     metadata.extend(f.metadata.iter().filter(|e| e.key != "name").cloned());
-    match opts.kind {
-        Kind::Pod => map(vec![
-            ("apiVersion", s("v1")),
-            ("kind", s("Pod")),
-            ("metadata", Node::new(Value::Map(metadata))),
-            ("spec", spec),
-        ]),
-        Kind::Job => {
-            let mut job = Vec::new();
-            if !f.job.iter().any(|e| e.key == "backoffLimit") {
-                // a failed DAG is not re-run whole
-                job.push(entry("backoffLimit", Node::new(Value::Int(0))));
-            }
-            job.extend(f.job.iter().cloned());
-            let mut template = Vec::new();
-            let carried: Vec<Entry> =
-                f.metadata.iter().filter(|e| e.key == "labels" || e.key == "annotations").cloned().collect();
-            if !carried.is_empty() {
-                template.push(entry("metadata", Node::new(Value::Map(carried))));
-            }
-            template.push(entry("spec", spec));
-            job.push(entry("template", Node::new(Value::Map(template))));
-            map(vec![
-                ("apiVersion", s("batch/v1")),
-                ("kind", s("Job")),
-                ("metadata", Node::new(Value::Map(metadata))),
-                ("spec", Node::new(Value::Map(job))),
-            ])
-        }
+    Node::new(Value::Map(metadata))
+}
+
+fn pod(f: &File, spec: Node) -> Node {
+    map(vec![("apiVersion", s("v1")), ("kind", s("Pod")), ("metadata", metadata(f)), ("spec", spec)])
+}
+
+/// A `batch/v1` Job around the pod: `backoffLimit: 0` unless the file's `job:`
+/// says otherwise (a failed DAG is not re-run whole); labels and annotations
+/// on the pod template too.
+fn job(f: &File, spec: Node) -> Node {
+    let mut job = Vec::new();
+    if !f.job.iter().any(|e| e.key == "backoffLimit") {
+        job.push(entry("backoffLimit", Node::new(Value::Int(0))));
     }
+    job.extend(f.job.iter().cloned());
+    let mut template = Vec::new();
+    let carried: Vec<Entry> =
+        f.metadata.iter().filter(|e| e.key == "labels" || e.key == "annotations").cloned().collect();
+    if !carried.is_empty() {
+        template.push(entry("metadata", Node::new(Value::Map(carried))));
+    }
+    template.push(entry("spec", spec));
+    job.push(entry("template", Node::new(Value::Map(template))));
+    map(vec![
+        ("apiVersion", s("batch/v1")),
+        ("kind", s("Job")),
+        ("metadata", metadata(f)),
+        ("spec", Node::new(Value::Map(job))),
+    ])
+}
+
+/// The tools' volume, the step directories' ([`Layout`]), the workspace.
+fn volumes(p: &Plan) -> Vec<Node> {
+    let mut volumes = vec![empty_dir("tools")];
+    let sidecars = p.f.sidecars.iter().map(|c| c.name.as_str());
+    volumes.extend(p.opts.layout.volumes(p.step_dirs().chain(sidecars)));
+    if p.f.workspace.is_some() {
+        volumes.push(empty_dir("workspace"));
+    }
+    volumes
 }
 
 /// The init container: copies the tools (waitfor too when the steps wait for
 /// a sidecar) into the `tools` volume.
-fn copy_tools(f: &File, waitfor: bool) -> Node {
-    let mut command = vec![s("/bin/copier"), s("/bin/entrypoint")];
-    if waitfor {
-        command.push(s("/bin/waitfor"));
+fn copy_tools(p: &Plan) -> Node {
+    let mut command = vec!["/bin/copier".to_string(), "/bin/entrypoint".to_string()];
+    if !p.ready.is_empty() {
+        command.push("/bin/waitfor".to_string());
     }
-    command.push(s(format!("{TOOLS_DIR}/")));
-    map(vec![
-        ("name", s(COPY_TOOLS)),
-        ("image", s(&f.tools)),
-        ("command", seq(command)),
-        ("securityContext", own_security()),
-        ("volumeMounts", seq(vec![mount("tools", TOOLS_DIR, false)])),
-    ])
+    command.push(format!("{TOOLS_DIR}/"));
+    let mut mounts = vec![mount("tools", TOOLS_DIR, false)];
+    if p.wiring.join {
+        // Podman 4.3 (the player of `--layout volumes`) makes a volume its
+        // first user's: mounted here first, the join's is the tools' user's.
+        mounts.extend(p.opts.layout.volume_of(END).map(|v| mount(&v, &dir(END), false)));
+    }
+    Container {
+        name: COPY_TOOLS.to_string(),
+        image: s(&p.f.tools),
+        command,
+        restart_always: false,
+        fields: own_fields(),
+        termination: None,
+        mounts,
+    }
+    .into_node()
 }
 
-/// The tools' own containers need no privilege, no capability, no writable root.
-fn own_security() -> Node {
-    map(vec![
+/// The container that marks the end of the work when it is more than one
+/// step's end: `entrypoint --always` on those markers (see [`wiring`]).
+fn join(p: &Plan) -> Node {
+    let mut command = vec!["/bin/entrypoint".to_string(), "--always".to_string()];
+    command.extend(p.wiring.finish.iter().map(|&i| format!("--wait={}", out(&p.dag.names[i]))));
+    command.push(format!("--post-file={}", out(END)));
+    command.push(format!("--termination-path={}", termination(END)));
+    // the command: nothing to do but end ("/" exists)
+    command.extend(["--", "/bin/waitfor", "/"].map(String::from));
+    Container {
+        name: END.to_string(),
+        image: s(&p.f.tools),
+        command,
+        restart_always: false,
+        fields: own_fields(),
+        termination: Some(termination(END)),
+        mounts: p.opts.layout.mounts(END, p.step_dirs()),
+    }
+    .into_node()
+}
+
+/// The fields of the tools' own containers: small explicit requests and
+/// limits (a namespace's ResourceQuota admits them), and the Pod Security
+/// "restricted" profile: no root, no privilege, no capability, the runtime's
+/// seccomp profile, a read-only root.
+fn own_fields() -> Vec<Entry> {
+    let amounts = || map(vec![("cpu", s(OWN_CPU)), ("memory", s(OWN_MEMORY))]);
+    let security = map(vec![
+        ("runAsNonRoot", Node::new(Value::Bool(true))),
+        ("runAsUser", Node::new(Value::Int(OWN_UID))),
+        ("runAsGroup", Node::new(Value::Int(OWN_UID))),
         ("allowPrivilegeEscalation", Node::new(Value::Bool(false))),
         ("readOnlyRootFilesystem", Node::new(Value::Bool(true))),
         ("capabilities", map(vec![("drop", seq(vec![s("ALL")]))])),
-    ])
+        ("seccompProfile", map(vec![("type", s("RuntimeDefault"))])),
+    ]);
+    vec![
+        entry("resources", map(vec![("requests", amounts()), ("limits", amounts())])),
+        entry("securityContext", security),
+    ]
 }
 
-/// How a command is wrapped: `waitfor TARGET... --` first (the sidecars'
-/// ready targets), `flags` before the step's own files, `tail` after them.
+/// A sidecar: stopped with `--stop-when` when the work is done, or native.
+fn sidecar(p: &Plan, side: &Step) -> Node {
+    let mut flags = Vec::new();
+    let mut reads = Vec::new();
+    if let Some(stop) = p.wiring.stop {
+        flags.push(format!("--stop-when={}", out(p.end_name(stop))));
+        reads.push(p.end_name(stop));
+    }
+    let wrap = Wrap { flags, ..Wrap::default() };
+    let mut c = wrapped(p, side, wrap, reads, None);
+    c.restart_always = p.opts.native_sidecars;
+    c.into_node()
+}
+
+/// Step (or finally step) `i`: it waits for the steps before it and, when it
+/// waits for none, for the sidecars' ready targets, while those sidecars live.
+fn step(p: &Plan, i: usize, st: &Step) -> Node {
+    let w = &p.wiring;
+    let mut flags: Vec<String> =
+        w.waits[i].iter().map(|&d| format!("--wait={}", out(&p.dag.names[d]))).collect();
+    if w.always[i] {
+        flags.push("--always".to_string());
+    }
+    let mut tail = vec![format!("--results-dir={}/results", dir(&st.name))];
+    tail.extend(w.hold[i].iter().map(|&h| format!("--hold-until={}", out(p.end_name(h)))));
+    let ready = if p.waits_ready[i] { p.ready.clone() } else { Vec::new() };
+    // every step's directory, and the ready sidecars' it watches (taken only by `--layout volumes`)
+    let watched: Vec<&str> = ready.iter().map(|c| c.name.as_str()).collect();
+    let reads = p.step_dirs().chain(watched.iter().copied());
+    let wrap = Wrap { ready, flags, tail };
+    wrapped(p, st, wrap, reads, p.requests.get(i)).into_node()
+}
+
+/// How a command is wrapped: `waitfor` on the `ready` sidecars' targets first,
+/// `flags` before the step's own files, `tail` after them.
 #[derive(Default)]
-struct Wrap {
-    waitfor: Vec<String>,
+struct Wrap<'a> {
+    ready: Vec<&'a Step>,
     flags: Vec<String>,
     tail: Vec<String>,
 }
 
-/// A step, finally step or sidecar: its fields as written, its command wrapped.
-fn container(
-    f: &File,
+/// A container as rendered: `steps`' own parts in a fixed order around the
+/// fields the user wrote (or the tools' own).
+struct Container {
+    name: String,
+    image: Node,
+    command: Vec<String>,
+    /// A native sidecar (`restartPolicy: Always`).
+    restart_always: bool,
+    fields: Vec<Entry>,
+    termination: Option<String>,
+    mounts: Vec<Node>,
+}
+
+impl Container {
+    fn into_node(self) -> Node {
+        let mut c = vec![
+            entry("name", s(self.name)),
+            entry("image", self.image),
+            entry("command", strings(self.command)),
+        ];
+        if self.restart_always {
+            c.push(entry("restartPolicy", s("Always")));
+        }
+        c.extend(self.fields);
+        if let Some(t) = self.termination {
+            c.push(entry("terminationMessagePath", s(t)));
+        }
+        c.push(entry("volumeMounts", seq(self.mounts)));
+        Node::new(Value::Map(c))
+    }
+}
+
+/// A step, finally step or sidecar: its fields as written, its command
+/// wrapped; `reads` are the step directories it reads besides its own.
+fn wrapped<'a>(
+    p: &Plan,
     c: &Step,
     wrap: Wrap,
-    mut mounts: Vec<Node>,
+    reads: impl IntoIterator<Item = &'a str>,
     requests: Option<&Vec<(usize, Nanos)>>,
-) -> Vec<Entry> {
-    let Wrap { waitfor, flags, tail } = wrap;
-    let mut command = Vec::new();
-    if !waitfor.is_empty() {
-        command.push(format!("{TOOLS_DIR}/waitfor"));
-        command.extend(waitfor);
-        command.push("--".to_string());
-    }
-    command.push(format!("{TOOLS_DIR}/entrypoint"));
-    command.extend(flags);
-    if let Some(t) = &c.timeout {
-        command.push(format!("--timeout={t}"));
-    }
-    if c.on_error_continue {
-        command.push("--on-error=continue".to_string());
-    }
-    command.push(format!("--post-file={}", out(&c.name)));
-    command.push(format!("--termination-path={}/termination", dir(&c.name)));
-    command.extend(tail);
-    command.push("--".to_string());
-    match &c.program {
-        Program::Run(script) => command.extend(["sh".to_string(), "-c".to_string(), script.clone()]),
-        Program::Command(argv) => command.extend(argv.iter().cloned()),
-    }
-
-    let mut fields = vec![entry("name", s(&c.name))];
+) -> Container {
     let image = c.fields.iter().find(|e| e.key == "image").map(|e| e.value.clone());
-    fields.push(entry("image", image.unwrap_or_else(|| s(f.image.as_deref().unwrap_or_default()))));
-    fields.push(entry("command", seq(command.into_iter().map(s).collect())));
+    let image = image.unwrap_or_else(|| s(p.f.image.as_deref().unwrap_or_default()));
+    let mut fields = Vec::new();
     let mut user_mounts = Vec::new();
     for e in &c.fields {
         match e.key.as_str() {
@@ -286,15 +387,98 @@ fn container(
             _ => fields.push(e.clone()),
         }
     }
-    fields.push(entry("terminationMessagePath", s(format!("{}/termination", dir(&c.name)))));
-    let mut all = vec![mount("tools", TOOLS_DIR, true)];
-    all.append(&mut mounts);
-    if let Some(w) = &f.workspace {
-        all.push(mount("workspace", w, false));
+    let mut mounts = vec![mount("tools", TOOLS_DIR, true)];
+    mounts.extend(p.opts.layout.mounts(&c.name, reads));
+    if let Some(w) = &p.f.workspace {
+        mounts.push(mount("workspace", w, false));
     }
-    all.extend(user_mounts);
-    fields.push(entry("volumeMounts", seq(all)));
-    fields
+    mounts.extend(user_mounts);
+    Container {
+        name: c.name.clone(),
+        image,
+        command: wrapped_command(p, c, wrap),
+        restart_always: false,
+        fields,
+        termination: Some(termination(&c.name)),
+        mounts,
+    }
+}
+
+/// `[waitfor --always --while-alive=P... TARGET... --] entrypoint
+/// [--while-alive=P...] FLAGS... --post-file=... TAIL... -- PROGRAM`. A ready
+/// wait whose sidecar ends first fails (`--while-alive`); waitfor goes on
+/// (`--always`) so that the wrapper records the step as skipped (its own
+/// `--while-alive`), and the skip cascades as any failure does.
+fn wrapped_command(p: &Plan, c: &Step, wrap: Wrap) -> Vec<String> {
+    let Wrap { ready, flags, tail } = wrap;
+    let alive: Vec<String> = ready.iter().map(|r| format!("--while-alive={}", out(&r.name))).collect();
+    let mut command = Vec::new();
+    if !ready.is_empty() {
+        command.push(format!("{TOOLS_DIR}/waitfor"));
+        command.push("--always".to_string());
+        command.extend(alive.iter().cloned());
+        command.extend(ready.iter().filter_map(|r| r.ready.clone()));
+        command.push("--".to_string());
+    }
+    command.push(format!("{TOOLS_DIR}/entrypoint"));
+    command.extend(alive);
+    command.extend(flags);
+    if let Some(t) = &c.timeout {
+        command.push(format!("--timeout={t}"));
+    }
+    if c.on_error_continue {
+        command.push("--on-error=continue".to_string());
+    }
+    command.push(format!("--post-file={}", out(&c.name)));
+    command.push(format!("--termination-path={}", termination(&c.name)));
+    command.extend(tail);
+    command.push("--".to_string());
+    command.extend(program(p, c));
+    command
+}
+
+/// What the wrapper runs: `command:` as written (the kubelet's own rules
+/// apply to it); a `run:` script for `sh -c`, or, when it starts with `#!`,
+/// written to the step's directory and run by that interpreter.
+fn program(p: &Plan, c: &Step) -> Vec<String> {
+    match &c.program {
+        Program::Command(argv) => argv.clone(),
+        Program::Run(script) => vec!["sh".to_string(), "-c".to_string(), p.literal(script)],
+        Program::Interpreted { interpreter, script } => {
+            let mut argv = vec![
+                "sh".to_string(),
+                "-c".to_string(),
+                p.literal(SCRIPT_LOADER),
+                format!("{}/{SCRIPT_FILE}", dir(&c.name)),
+                p.literal(script),
+            ];
+            argv.extend(interpreter.iter().map(|a| p.literal(a)));
+            argv
+        }
+    }
+}
+
+/// The first step that asks requests equal to its limits for CPU and memory
+/// (a Guaranteed pod's containers do: an unset request is its limit) and
+/// whose request the sizing lowers: its line and what that means.
+pub fn lost_guarantee(f: &File, dag: &Dag) -> Option<(usize, String)> {
+    let steps: Vec<&Step> = f.steps.iter().chain(&f.finally).collect();
+    let sized = sized_requests(dag, &steps);
+    steps.iter().zip(&sized).find_map(|(st, changes)| {
+        let guaranteed = st.resources.iter().take(2).all(|a| a.limit.is_some() && a.request.is_none_or(|r| Some(r) == a.limit));
+        let &(k, n) = changes.iter().find(|(k, _)| *k < 2).filter(|_| guaranteed)?;
+        let line = st.fields.iter().find(|e| e.key == "resources").map_or(st.line, |e| e.line);
+        let amount = if SIZED[k] == "cpu" { quantity::format_cpu(n) } else { quantity::format(n) };
+        Some((
+            line,
+            format!(
+                "{} '{}': its requests equal its limits, as a Guaranteed pod's do, but are sized for what runs at once ({} {amount}): the pod is Burstable; only pod-level resources (Kubernetes 1.34+) make it Guaranteed",
+                st.role.noun(),
+                st.name,
+                SIZED[k]
+            ),
+        ))
+    })
 }
 
 /// `resources` with the sized requests put in (the rest as written).

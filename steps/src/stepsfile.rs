@@ -2,6 +2,7 @@
 //! 7), checked as it is read. Every problem is collected with its line, so one
 //! pass reports them all; what is not `steps`' own stays a tree, untouched.
 
+use crate::apirules;
 use crate::document::{kind, Entry, Node, Value};
 use crate::quantity::{self, Nanos};
 use crate::target;
@@ -16,7 +17,9 @@ pub const STEPS_DIR: &str = "/steps";
 pub const COPY_TOOLS: &str = "copy-tools";
 /// The name of the container that marks the end of the work, when one is needed.
 pub const END: &str = "steps-end";
-/// Each wrapped container's directory is an emptyDir named `step-NAME`.
+/// The one emptyDir that holds every step's directory (`--layout subpath`).
+pub const STEPS_VOLUME: &str = "steps";
+/// Each wrapped container's directory is an emptyDir named `step-NAME` (`--layout volumes`).
 pub const VOLUME_PREFIX: &str = "step-";
 /// The resources whose requests `steps` sizes (the others must equal their limits).
 pub const SIZED: [&str; 3] = ["cpu", "memory", "ephemeral-storage"];
@@ -71,6 +74,9 @@ impl Role {
 pub enum Program {
     /// `run:`, a script for `sh -c`.
     Run(String),
+    /// `run:` starting with `#!`: that interpreter (and its one argument, as
+    /// the kernel reads the line) runs the script.
+    Interpreted { interpreter: Vec<String>, script: String },
     /// `command:` (its `args`, if any, stay among the container's fields).
     Command(Vec<String>),
 }
@@ -103,6 +109,8 @@ pub struct Step {
     pub timeout: Option<String>,
     pub on_error_continue: bool,
     pub ready: Option<String>,
+    /// The line of `ready`'s value.
+    pub ready_line: usize,
     /// `cpu`, `memory`, `ephemeral-storage`, as `SIZED`.
     pub resources: [Amount; 3],
     /// Every other key, in order: container fields, kept as written.
@@ -122,6 +130,8 @@ pub struct File {
     pub pod: Vec<Entry>,
     pub job: Vec<Entry>,
     pub steps: Vec<Step>,
+    /// The line of `steps:` (where a problem of them all is told).
+    pub steps_line: usize,
     pub finally: Vec<Step>,
     pub sidecars: Vec<Step>,
 }
@@ -155,6 +165,7 @@ pub fn read(root: &Node, p: &mut Problems) -> File {
         pod: Vec::new(),
         job: Vec::new(),
         steps: Vec::new(),
+        steps_line: root.line,
         finally: Vec::new(),
         sidecars: Vec::new(),
     };
@@ -167,7 +178,9 @@ pub fn read(root: &Node, p: &mut Problems) -> File {
         match e.key.as_str() {
             "name" => {
                 if let Some(s) = string(v, "name", p) {
-                    label(&s, "the pod's name", v.line, p);
+                    if !is_subdomain(&s) {
+                        p.add(v.line, format!("invalid name '{s}': the pod's name is a DNS-1123 subdomain (up to 253 of a-z, 0-9, '-' and '.'; a letter or digit at each end and around each dot)"));
+                    }
                     f.name = s;
                 }
             }
@@ -175,7 +188,18 @@ pub fn read(root: &Node, p: &mut Problems) -> File {
             "tools" => f.tools = image(v, "tools", p).unwrap_or_default(),
             "timeout" => {
                 if let Some(ns) = duration(v, "timeout", p) {
-                    f.deadline = Some(ns.div_ceil(1_000_000_000));
+                    let secs = ns.div_ceil(1_000_000_000);
+                    if secs > apirules::MAX_DEADLINE {
+                        p.add(
+                            v.line,
+                            format!(
+                                "timeout: '{}' is {secs} s, more than the {} s (about 136 years) the API allows for activeDeadlineSeconds",
+                                v.scalar_text().unwrap_or_default(),
+                                apirules::MAX_DEADLINE
+                            ),
+                        );
+                    }
+                    f.deadline = Some(secs);
                 }
             }
             "hold" => match v.value {
@@ -201,12 +225,26 @@ pub fn read(root: &Node, p: &mut Problems) -> File {
                     }
                 };
                 match role {
-                    Role::Step => f.steps = list,
+                    Role::Step => {
+                        f.steps = list;
+                        f.steps_line = e.line;
+                    }
                     Role::Finally => f.finally = list,
                     Role::Sidecar => f.sidecars = list,
                 }
             }
-            other => p.add(e.line, format!("unknown key '{other}' (the keys are {})", TOP_KEYS.join(", "))),
+            // a place for YAML anchors, as in docker compose files
+            other if other.starts_with("x-") => {}
+            other => match apirules::suggest(other, TOP_KEYS) {
+                Some(k) => p.add(e.line, format!("unknown key '{other}' (did you mean '{k}'?)")),
+                None => p.add(
+                    e.line,
+                    format!(
+                        "unknown key '{other}' (the keys are {}, and x-* for anchors)",
+                        TOP_KEYS.join(", ")
+                    ),
+                ),
+            },
         }
     }
     if !top.iter().any(|e| e.key == "name") {
@@ -233,6 +271,7 @@ pub fn read(root: &Node, p: &mut Problems) -> File {
     }
     check_pod(&f, p);
     check_mounts(&f, p);
+    apirules::check(&f, p);
     f
 }
 
@@ -277,6 +316,7 @@ fn step(item: &Node, role: Role, p: &mut Problems) -> Option<Step> {
         timeout: None,
         on_error_continue: false,
         ready: None,
+        ready_line: item.line,
         resources: Default::default(),
         fields: Vec::new(),
     };
@@ -288,11 +328,22 @@ fn step(item: &Node, role: Role, p: &mut Problems) -> Option<Step> {
             "needs" if role == Role::Sidecar => {
                 p.add(e.line, format!("{what}: a sidecar has no needs (it starts with the pod)"))
             }
+            "needs" if role == Role::Finally => p.add(
+                e.line,
+                format!("{what}: a finally step has no needs (each runs after every step, and after the finally step before it)"),
+            ),
             "needs" => s.needs = Some(needs(v, &what, p)),
             "run" => {
                 run = Some(e.line);
                 if let Some(script) = string(v, &format!("{what}: run"), p) {
-                    s.program = Program::Run(script);
+                    s.program = match interpreter(&script) {
+                        None => Program::Run(script),
+                        Some(Ok(interpreter)) => Program::Interpreted { interpreter, script },
+                        Some(Err(why)) => {
+                            p.add(v.line, format!("{what}: run: {why}"));
+                            Program::Run(script)
+                        }
+                    };
                 }
             }
             "command" => {
@@ -327,6 +378,7 @@ fn step(item: &Node, role: Role, p: &mut Problems) -> Option<Step> {
                 p.add(e.line, format!("{what}: only a sidecar has ready (what the steps wait for)"))
             }
             "ready" => {
+                s.ready_line = v.line;
                 if let Some(t) = string(v, &format!("{what}: ready"), p) {
                     if let Err(why) = target::check_ready(&t) {
                         p.add(v.line, format!("{what}: bad ready target '{t}': {why}"));
@@ -364,6 +416,30 @@ fn step(item: &Node, role: Role, p: &mut Problems) -> Option<Step> {
         (None, Some(_)) => {}
     }
     Some(s)
+}
+
+/// The interpreter a `run:` script names on its `#!` line, as the kernel
+/// reads it: a path, then the rest of the line as one argument. `None`: no `#!`.
+fn interpreter(script: &str) -> Option<Result<Vec<String>, String>> {
+    let rest = script.strip_prefix("#!")?;
+    let line = rest.split('\n').next().unwrap_or_default().trim_matches([' ', '\t', '\r']);
+    let (path, arg) = match line.split_once([' ', '\t']) {
+        Some((path, arg)) => (path, arg.trim_matches([' ', '\t'])),
+        None => (line, ""),
+    };
+    if path.is_empty() {
+        return Some(Err("'#!' names no interpreter (like #!/bin/bash)".to_string()));
+    }
+    if !path.starts_with('/') {
+        return Some(Err(format!(
+            "'#!{path}': the interpreter is an absolute path (like #!/usr/bin/env {path})"
+        )));
+    }
+    let mut argv = vec![path.to_string()];
+    if !arg.is_empty() {
+        argv.push(arg.to_string());
+    }
+    Some(Ok(argv))
 }
 
 fn needs(v: &Node, what: &str, p: &mut Problems) -> Vec<(String, usize)> {
@@ -414,7 +490,6 @@ fn resources(v: &Node, what: &str, p: &mut Problems) -> [Amount; 3] {
             continue;
         };
         for a in amounts {
-            let Some(i) = SIZED.iter().position(|r| *r == a.key) else { continue };
             let text = match &a.value.value {
                 Value::Str(_) | Value::Int(_) | Value::Float(_) => a.value.scalar_text().unwrap_or_default(),
                 other => {
@@ -440,6 +515,7 @@ fn resources(v: &Node, what: &str, p: &mut Problems) -> [Amount; 3] {
                 );
                 continue;
             };
+            let Some(i) = SIZED.iter().position(|r| *r == a.key) else { continue };
             if is_request {
                 out[i].request = Some(n);
             } else {
@@ -447,11 +523,15 @@ fn resources(v: &Node, what: &str, p: &mut Problems) -> [Amount; 3] {
             }
         }
     }
-    for (i, r) in SIZED.iter().enumerate() {
-        if let (Some(req), Some(lim)) = (out[i].request, out[i].limit) {
-            if req > lim {
-                p.add(v.line, format!("{what}: the {r} request is more than its limit"));
-            }
+    // every resource, extended ones too: a request is never more than its limit
+    let amounts = |key: &str| -> Vec<(String, Nanos)> {
+        let list = map.iter().filter(|e| e.key == key).flat_map(|e| e.value.as_map().unwrap_or_default());
+        list.filter_map(|a| Some((a.key.clone(), quantity::parse(&a.value.scalar_text()?)?))).collect()
+    };
+    let limits = amounts("limits");
+    for (r, req) in amounts("requests") {
+        if limits.iter().any(|(l, lim)| *l == r && req > *lim) {
+            p.add(v.line, format!("{what}: the {r} request is more than its limit"));
         }
     }
     out
@@ -513,9 +593,12 @@ fn check_pod(f: &File, p: &mut Problems) {
     }
 }
 
-/// `tools`, `workspace` and each wrapped container's `step-NAME`.
-fn is_own_volume(f: &File, name: &str) -> bool {
-    name == "tools" || (f.workspace.is_some() && name == "workspace") || name.starts_with(VOLUME_PREFIX)
+/// `tools`, `workspace`, and `steps` or each wrapped container's `step-NAME` (by layout).
+pub fn is_own_volume(f: &File, name: &str) -> bool {
+    name == "tools"
+        || (f.workspace.is_some() && name == "workspace")
+        || name == STEPS_VOLUME
+        || name.starts_with(VOLUME_PREFIX)
 }
 
 /// A step's own `volumeMounts` may not clash with the tools' own.
@@ -539,7 +622,7 @@ fn check_mounts(f: &File, p: &mut Problems) {
             let Some(written) = m.get("mountPath").and_then(Node::as_str) else { continue };
             if let Some(own) = clash(written) {
                 p.add(m.line, format!("{what}: volumeMounts: '{written}' clashes with the tools' own {own}"));
-            } else if f.workspace.as_deref() == Some(written.trim_end_matches('/')) {
+            } else if f.workspace.as_deref() == Some(apirules::normalise(written).as_str()) {
                 p.add(m.line, format!("{what}: volumeMounts: '{written}' is the workspace"));
             }
         }
@@ -548,8 +631,8 @@ fn check_mounts(f: &File, p: &mut Problems) {
 
 fn workspace(v: &Node, p: &mut Problems) -> Option<String> {
     let w = string(v, "workspace", p)?;
-    let path = w.trim_end_matches('/');
-    if !w.starts_with('/') || path.is_empty() {
+    let path = apirules::normalise(&w);
+    if !w.starts_with('/') || path == "/" {
         p.add(v.line, format!("workspace: '{w}' is not an absolute path below / (like /workspace)"));
         return None;
     }
@@ -561,12 +644,26 @@ fn workspace(v: &Node, p: &mut Problems) -> Option<String> {
 }
 
 /// The tools' own directory (`/tools`, `/steps`) that a mount at `path` would
-/// hide or be hidden by, if any.
+/// hide or be hidden by, if any (as the runtime normalises it: `//tools`).
 fn clash(path: &str) -> Option<&'static str> {
+    let path = apirules::normalise(path);
     let path = path.trim_end_matches('/');
     [TOOLS_DIR, STEPS_DIR].into_iter().find(|own| {
         path == *own || path.starts_with(&format!("{own}/")) || own.starts_with(&format!("{path}/"))
     })
+}
+
+/// A DNS-1123 subdomain: up to 253 characters, labels of a-z, 0-9 and '-'
+/// joined by dots, a letter or digit at each end of each.
+pub fn is_subdomain(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').all(|l| {
+            let b = l.as_bytes();
+            !b.is_empty()
+                && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+                && b.first().is_some_and(u8::is_ascii_alphanumeric)
+                && b.last().is_some_and(u8::is_ascii_alphanumeric)
+        })
 }
 
 /// A DNS-1123 label: 1 to 63 of a-z, 0-9 and '-', a letter or digit at each end.
@@ -684,6 +781,36 @@ mod tests {
     }
 
     #[test]
+    fn the_pods_name_is_a_dns_subdomain() {
+        for good in ["a", "build.v2", "ci-1.example.org", "a.".repeat(126).trim_end_matches('.')] {
+            assert!(is_subdomain(good), "{good}");
+        }
+        for bad in ["", "A", "a..b", ".a", "a.", "a_b", "-a.b", "a.b-", &"a".repeat(254)] {
+            assert!(!is_subdomain(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn interpreters_of_scripts() {
+        assert_eq!(interpreter("echo hi"), None);
+        assert_eq!(interpreter("#!/bin/bash\nset -e\n"), Some(Ok(vec!["/bin/bash".to_string()])));
+        assert_eq!(
+            interpreter("#! /usr/bin/env  python3 -u \r\nprint(1)"),
+            Some(Ok(vec!["/usr/bin/env".to_string(), "python3 -u".to_string()]))
+        );
+        assert_eq!(
+            interpreter("#!\necho"),
+            Some(Err("'#!' names no interpreter (like #!/bin/bash)".to_string()))
+        );
+        assert_eq!(
+            interpreter("#!python3\n"),
+            Some(Err(
+                "'#!python3': the interpreter is an absolute path (like #!/usr/bin/env python3)".to_string()
+            ))
+        );
+    }
+
+    #[test]
     fn names_are_dns_labels() {
         for good in ["a", "build", "run-2", "0day", "a-b-c", &"x".repeat(63)] {
             assert!(is_label(good), "{good}");
@@ -718,13 +845,20 @@ mod tests {
     fn steps_own_keys_and_container_fields() {
         let mut p = Problems::default();
         let f = read(
-            &parse("name: x\nimage: i\nsteps:\n  - name: a\n    run: a\n    env: [{name: A, value: b}]\n    args_like: 1\n")
+            &parse("name: x\nimage: i\nsteps:\n  - name: a\n    run: a\n    env: [{name: A, value: b}]\n    stdin: true\n")
                 .unwrap(),
             &mut p,
         );
         assert!(p.is_empty());
         let keys: Vec<&str> = f.steps[0].fields.iter().map(|e| e.key.as_str()).collect();
-        assert_eq!(keys, ["env", "args_like"]);
+        assert_eq!(keys, ["env", "stdin"]);
+        assert_eq!(
+            problems("name: x\nimage: i\nsteps:\n  - name: a\n    run: a\n    timout: 5\n    args_like: 1\n"),
+            [
+                (6, "step 'a': unknown key 'timout' (did you mean 'timeout'?)".to_string()),
+                (7, "step 'a': unknown key 'args_like' (neither steps' own nor a Container field of Kubernetes 1.37)".to_string())
+            ]
+        );
         assert_eq!(
             problems("name: x\nimage: ''\nsteps: [{name: a, run: a}]\n"),
             [(2, "image: '' is not an image reference".to_string())]

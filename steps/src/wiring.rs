@@ -9,8 +9,19 @@
 //! "every step that no other step's end implies has ended": the *finish set*.
 //! For a list that is its last step; with finally steps, the last finally
 //! steps; for a diamond `a -> (b, c) -> d`, the steps `b`, `c` and `d`.
+//! When that is more than one step and a wrapper must wait for the end (a
+//! step that holds, a sidecar to stop), one more container, the *join*, waits
+//! for them all and marks the end with one marker of its own: every wrapper
+//! then names one path, and the rendering stays linear in the steps.
 
 use crate::dag::Dag;
+
+/// A marker that says the work is done: a step's, or the join container's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    Step(usize),
+    Join,
+}
 
 /// The end of the work, as the wrappers see it.
 #[derive(Debug, PartialEq, Eq)]
@@ -22,13 +33,13 @@ pub struct Wiring {
     /// The steps whose ends mean that the work is done. With `join`, the join
     /// container waits for these.
     pub finish: Vec<usize>,
-    /// A container that marks the end (its own `out`): needed to stop the
-    /// sidecars, whose `--stop-when` takes one path, when `finish` has several.
+    /// A container that marks the end (its own `out`): needed when `finish`
+    /// has several steps and something waits for the end.
     pub join: bool,
-    /// For each step: what it holds until (`--hold-until`). `None` is the join.
-    pub hold: Vec<Vec<Option<usize>>>,
-    /// What stops the sidecars (`--stop-when`): a step, or the join (`None`).
-    pub stop: Option<Option<usize>>,
+    /// For each step: what it holds until (`--hold-until`).
+    pub hold: Vec<Vec<End>>,
+    /// What stops the sidecars (`--stop-when`).
+    pub stop: Option<End>,
     /// The steps that wait for the sidecars' ready targets: those that wait for no step.
     pub ready_waiters: Vec<usize>,
 }
@@ -54,12 +65,12 @@ pub fn wire(dag: &Dag, hold: bool, stop_sidecars: bool) -> Wiring {
         }
     }
     let finish = finish_set(0..n, &waits, &always);
-    let join = stop_sidecars && finish.len() > 1;
-    let end: Vec<Option<usize>> = if join { vec![None] } else { finish.iter().map(|&f| Some(f)).collect() };
+    let join = finish.len() > 1 && (stop_sidecars || hold);
+    let end: Vec<End> = if join { vec![End::Join] } else { finish.iter().map(|&f| End::Step(f)).collect() };
     let hold = (0..n)
-        .map(|i| if hold { end.iter().copied().filter(|&e| e != Some(i)).collect() } else { Vec::new() })
+        .map(|i| if hold { end.iter().copied().filter(|&e| e != End::Step(i)).collect() } else { Vec::new() })
         .collect();
-    let stop = stop_sidecars.then(|| end.first().copied().flatten());
+    let stop = if stop_sidecars { end.first().copied() } else { None };
     let ready_waiters = (0..main).filter(|&i| waits[i].is_empty()).collect();
     Wiring { waits, always, finish, join, hold, stop, ready_waiters }
 }
@@ -99,25 +110,26 @@ mod tests {
         let w = wire(&dag(3, &[&[], &[0], &[1]]), true, true);
         assert_eq!(w.finish, [2]);
         assert!(!w.join);
-        assert_eq!(w.hold, [vec![Some(2)], vec![Some(2)], vec![]]);
-        assert_eq!(w.stop, Some(Some(2)));
+        assert_eq!(w.hold, [vec![End::Step(2)], vec![End::Step(2)], vec![]]);
+        assert_eq!(w.stop, Some(End::Step(2)));
         assert_eq!(w.ready_waiters, [0]);
     }
 
     #[test]
     fn a_diamond_ends_with_every_step_a_skip_may_leave_running() {
         // a -> (b, c) -> d: d is skipped as soon as b fails, while c still runs
-        let w = wire(&dag(4, &[&[], &[0], &[0], &[1, 2]]), true, false);
+        let w = wire(&dag(4, &[&[], &[0], &[0], &[1, 2]]), false, false);
         assert_eq!(w.finish, [1, 2, 3]);
-        assert!(!w.join);
-        assert_eq!(w.hold[0], [Some(1), Some(2), Some(3)]);
-        assert_eq!(w.hold[1], [Some(2), Some(3)]);
+        assert!(!w.join, "nothing waits for the end");
+        assert_eq!(w.hold, vec![Vec::<End>::new(); 4]);
         assert_eq!(w.stop, None);
-        // with a sidecar to stop, one path must say "done": the join
-        let w = wire(&dag(4, &[&[], &[0], &[0], &[1, 2]]), true, true);
-        assert!(w.join);
-        assert_eq!(w.hold, vec![vec![None]; 4]);
-        assert_eq!(w.stop, Some(None));
+        // holding steps, or a sidecar to stop: one path must say "done", the join's
+        for (hold, stop) in [(true, false), (false, true), (true, true)] {
+            let w = wire(&dag(4, &[&[], &[0], &[0], &[1, 2]]), hold, stop);
+            assert!(w.join);
+            assert_eq!(w.hold, vec![if hold { vec![End::Join] } else { vec![] }; 4]);
+            assert_eq!(w.stop, stop.then_some(End::Join));
+        }
     }
 
     #[test]
@@ -129,21 +141,22 @@ mod tests {
         assert_eq!(w.always, [false, false, false, false, true, true]);
         assert_eq!(w.finish, [5]);
         assert!(!w.join);
-        assert_eq!(w.hold, vec![Vec::<Option<usize>>::new(); 6]);
-        assert_eq!(w.stop, Some(Some(5)));
-        // two finally steps side by side (needs: [])
-        let w = wire(&dag(1, &[&[], &[], &[]]), true, false);
-        assert_eq!(w.waits[1], [0]);
-        assert_eq!(w.waits[2], [0]);
-        assert_eq!(w.finish, [1, 2]);
-        assert_eq!(w.hold[0], [Some(1), Some(2)]);
-        assert_eq!(w.hold[1], [Some(2)]);
+        assert_eq!(w.hold, vec![Vec::<End>::new(); 6]);
+        assert_eq!(w.stop, Some(End::Step(5)));
+        // a list and one finally step: the finally step ends the work
+        let w = wire(&dag(2, &[&[], &[0], &[]]), true, false);
+        assert_eq!(w.waits[2], [1]);
+        assert_eq!(w.finish, [2]);
+        assert_eq!(w.hold[0], [End::Step(2)]);
     }
 
     #[test]
-    fn independent_steps_all_count() {
+    fn independent_steps_hold_on_one_marker() {
+        // n steps side by side: each holds until the join, not until the n - 1 others
         let w = wire(&dag(3, &[&[], &[], &[]]), true, false);
         assert_eq!(w.finish, [0, 1, 2]);
+        assert!(w.join);
+        assert_eq!(w.hold, vec![vec![End::Join]; 3]);
         assert_eq!(w.ready_waiters, [0, 1, 2]);
     }
 }
