@@ -45,6 +45,9 @@
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::undocumented_unsafe_blocks))]
+// Safe code only: the process entry that `tool_main!` makes is allowed its
+// `unsafe` there; everything else goes through stepkit's `os` layer.
+#![deny(unsafe_code)]
 // Failures travel as the `Line` that explains them (`Result<_, Line>`): a few
 // hundred bytes, returned rarely, and there is no allocator to box them.
 #![allow(clippy::result_large_err)]
@@ -59,15 +62,20 @@ use outcome::{Reason, Step};
 use relay::Relay;
 use rustix::fd::AsRawFd;
 use rustix::fd::{AsFd, OwnedFd};
-use stepkit::args::{Args, UsageError};
-use stepkit::clock::{self, Instant};
-use stepkit::liveness;
-use stepkit::path::{create_dirs, dirname, PathBuf};
-use stepkit::say::{self, Line};
-use stepkit::signals;
-use stepkit::status::{self, Ended};
-use stepkit::sys::{self, SpawnError};
-use stepkit::wait_engine::{self, Engine, Outcome};
+use stepkit::cli::args::UsageError;
+use stepkit::cli::say::{self, Line};
+use stepkit::cli::signals;
+use stepkit::cli::status::{self, Ended};
+use stepkit::files::copy::{self, CopyError};
+use stepkit::files::path::{create_dirs, dirname};
+use stepkit::os::argv::Args;
+use stepkit::os::clock::{self, Instant};
+use stepkit::os::cstr::PathBuf;
+use stepkit::os::io;
+use stepkit::os::process::{self, SpawnError};
+use stepkit::os::terminal::{owns_terminal, take_terminal};
+use stepkit::wait::engine::{self, Engine, Outcome};
+use stepkit::wait::liveness;
 use supervise::{supervise, Cause, Limits};
 
 pub(crate) const TOOL: &str = "entrypoint";
@@ -91,7 +99,7 @@ Exit: COMMAND's, 128+N signal, 1 skipped, 124 timeout, 125 usage/system,
 stepkit::tool_main!(run);
 
 fn run(mut args: Args) -> u8 {
-    sys::ensure_stdio();
+    io::ensure_stdio();
     if args.get(1) == Some(b"cp") {
         return cp(&args);
     }
@@ -167,7 +175,7 @@ fn run(mut args: Args) -> u8 {
                 }
             };
             let mut note = Line::new(TOOL);
-            if wait_engine::report_into(&mut note, engine, outcome) {
+            if engine::report_into(&mut note, engine, outcome) {
                 note.emit();
             }
             step.started_ms = clock::unix_millis();
@@ -209,9 +217,9 @@ fn run(mut args: Args) -> u8 {
         }
         let stdio = ends.each_ref().map(|w: &Option<OwnedFd>| w.as_ref().map(AsRawFd::as_raw_fd));
         // A command on a terminal gets it (as tini does), or its first read stops it.
-        let terminal = sys::owns_terminal();
+        let terminal = owns_terminal();
         let spawned = match args.command(command) {
-            Some(argv) => sys::spawn(argv, terminal, stdio),
+            Some(argv) => process::spawn(argv, terminal, stdio),
             None => Err(SpawnError::Exec(rustix::io::Errno::NOENT)),
         };
         // The command has its ends of the pipes; the wrapper keeps the others.
@@ -241,7 +249,7 @@ fn run(mut args: Args) -> u8 {
         // F is complete before the marker appears.
         relays.iter_mut().flatten().for_each(Relay::drain);
         if terminal {
-            sys::take_terminal();
+            take_terminal();
         }
 
         // 7. Outcome.
@@ -318,18 +326,18 @@ fn cp(args: &Args) -> u8 {
         say::usage(TOOL, UsageError::Other("cp needs SOURCE and DEST"));
         return status::TOOL_FAILED;
     };
-    match stepkit::copy::copy_file(src, dest) {
+    match copy::copy_file(src, dest) {
         Ok(()) => status::OK,
-        Err(stepkit::copy::CopyError::Dest(e)) => {
+        Err(CopyError::Dest(e)) => {
             say::failed(TOOL, "cannot write", dest, e);
             status::TOOL_FAILED
         }
-        Err(stepkit::copy::CopyError::Source(e)) => {
+        Err(CopyError::Source(e)) => {
             say::failed(TOOL, "cannot copy", src.to_bytes(), e);
             status::TOOL_FAILED
         }
-        Err(stepkit::copy::CopyError::NotRegular(kind)) => {
-            let words = stepkit::copy::kind_words(kind);
+        Err(CopyError::NotRegular(kind)) => {
+            let words = copy::kind_words(kind);
             Line::new(TOOL).text("cannot copy ").quoted(src.to_bytes()).text(": ").text(words).emit();
             status::TOOL_FAILED
         }

@@ -6,9 +6,11 @@
 
 use core::ffi::CStr;
 use rustix::io::Errno;
-use stepkit::args::{self, flag_value, Args, Item, Parser, Standard, UsageError};
-use stepkit::duration::{self, Duration};
-use stepkit::wait_engine::{self, Engine};
+use stepkit::cli::args::{self, flag_value, Item, Parser, Standard, UsageError};
+use stepkit::cli::duration;
+use stepkit::os::argv::Args;
+use stepkit::os::clock::Duration;
+use stepkit::wait::engine::{self as wait_engine, Engine};
 
 use crate::outcome::Step;
 
@@ -349,16 +351,9 @@ pub fn parse(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::CString;
 
     fn args(list: &[&str]) -> Args {
-        let owned: Vec<CString> = list.iter().map(|s| CString::new(*s).unwrap()).collect();
-        let mut ptrs: Vec<*const core::ffi::c_char> = owned.iter().map(|s| s.as_ptr()).collect();
-        ptrs.push(core::ptr::null());
-        let _ = Box::leak(owned.into_boxed_slice());
-        let ptrs = Box::leak(ptrs.into_boxed_slice());
-        // SAFETY: the vector and its strings are leaked: valid for the rest of the test.
-        unsafe { Args::from_main(list.len() as i32, ptrs.as_ptr()) }
+        stepkit::os::argv::TestArgv::new(list).leak()
     }
 
     fn step() -> Step {

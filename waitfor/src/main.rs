@@ -24,18 +24,23 @@
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::undocumented_unsafe_blocks))]
+// Safe code only: the process entry that `tool_main!` makes is allowed its
+// `unsafe` there; everything else goes through stepkit's `os` layer.
+#![deny(unsafe_code)]
+
+mod resolve;
+mod targets;
 
 use rustix::fd::AsFd;
-use stepkit::args::{self, flag_value, Args, Item, Parser, UsageError};
-use stepkit::clock::Instant;
-use stepkit::duration::{self, Duration};
-use stepkit::net::{self, Targets};
-use stepkit::path::PathBuf;
-use stepkit::say::{self, Line};
-use stepkit::signals;
-use stepkit::status;
-use stepkit::sys;
-use stepkit::wait_engine::{self, Engine};
+use stepkit::cli::args::{self, flag_value, Item, Parser, UsageError};
+use stepkit::cli::say::{self, Line};
+use stepkit::cli::{duration, signals, status, target};
+use stepkit::os::argv::Args;
+use stepkit::os::clock::{Duration, Instant};
+use stepkit::os::cstr::PathBuf;
+use stepkit::os::{io, process};
+use stepkit::wait::engine::{self, Engine};
+use targets::Targets;
 
 const TOOL: &str = "waitfor";
 const VERSION: &str = concat!("waitfor ", env!("CARGO_PKG_VERSION"), "\n");
@@ -58,7 +63,7 @@ stepkit::tool_main!(run);
 
 /// The command line, parsed.
 struct Options {
-    wait: wait_engine::Options,
+    wait: engine::Options,
     timeout: Option<Duration>,
     /// argv indices of the PATHs.
     paths: core::ops::Range<usize>,
@@ -67,7 +72,7 @@ struct Options {
 }
 
 fn run(args: Args) -> u8 {
-    sys::ensure_stdio();
+    io::ensure_stdio();
     // 1. Take the signals before anything else, as a signalfd (none is lost,
     // none acts on its own, also as PID 1).
     let handled = signals::handled();
@@ -101,7 +106,7 @@ fn run(args: Args) -> u8 {
             }
         };
     for p in opts.paths.clone().filter_map(|i| args.get(i)) {
-        let _ = match net::parse(p) {
+        let _ = match target::parse(p) {
             Ok(Some(spec)) => targets.add(p, spec).and_then(|k| engine.add_other(p, k)),
             _ => {
                 hint_if_host_port(p);
@@ -115,7 +120,7 @@ fn run(args: Args) -> u8 {
         Ok(outcome) => outcome,
         Err(sig) => return status::for_signal(sig),
     };
-    wait_engine::report(TOOL, &engine, outcome);
+    engine::report(TOOL, &engine, outcome);
     if outcome.status() != status::OK {
         return outcome.status();
     }
@@ -131,7 +136,7 @@ fn run(args: Args) -> u8 {
     let Some(argv) = args.command(cmd) else {
         return status::OK;
     };
-    let err = sys::exec(argv);
+    let err = process::exec(argv);
     say::failed(TOOL, "cannot run", args.get(cmd).unwrap_or_default(), err);
     status::for_exec_error(err)
 }
@@ -144,7 +149,7 @@ fn run(args: Args) -> u8 {
 /// pipe); where no sibling can be had (as PID 1), the wait is paid here.
 fn release_after_exec(events: rustix::fd::OwnedFd) -> Option<rustix::fd::OwnedFd> {
     let (until, hold) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ok()?;
-    let hold = sys::linger_sibling(until, hold).ok()?;
+    let hold = process::linger_sibling(until, hold).ok()?;
     drop(events);
     Some(hold)
 }
@@ -153,15 +158,14 @@ fn release_after_exec(events: rustix::fd::OwnedFd) -> Option<rustix::fd::OwnedFd
 /// scheme: say so once (DESIGN.md section 3), then wait for the file.
 fn hint_if_host_port(p: &'static [u8]) {
     let exists = PathBuf::new(p).is_ok_and(|c| rustix::fs::lstat(c.as_cstr()).is_ok());
-    if net::looks_like_host_port(p) && !exists {
+    if target::looks_like_host_port(p) && !exists {
         let line = Line::new(TOOL).text("waiting for the file ").quoted(p);
         line.text(" (a network target is tcp://").bytes(p).text(")").emit();
     }
 }
 
 fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
-    let mut opts =
-        Options { wait: wait_engine::Options::default(), timeout: None, paths: 0..0, command: None };
+    let mut opts = Options { wait: engine::Options::default(), timeout: None, paths: 0..0, command: None };
     let mut first = args.len();
     let mut p = Parser::new(args, 1);
     while let Some(item) = p.next_item() {
@@ -197,7 +201,7 @@ fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
     }
     opts.paths = first..end;
     for p in opts.paths.clone().filter_map(|i| args.get(i)) {
-        net::parse(p).map_err(|why| UsageError::Target(p, why))?;
+        target::parse(p).map_err(|why| UsageError::Target(p, why.words()))?;
     }
     if end + 1 < args.len() {
         opts.command = Some(end + 1);

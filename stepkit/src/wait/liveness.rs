@@ -17,8 +17,8 @@
 //! A regular file at `P.lock` (a wrapper of an older release) still counts:
 //! held is alive (its release shows only as a directory event), free is ended.
 
-use crate::atomic::AtomicFile;
-use crate::path::PathBuf;
+use crate::files::atomic::AtomicFile;
+use crate::os::cstr::PathBuf;
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{flock, fstat, openat, FileType, FlockOperation, Mode, OFlags, CWD};
 use rustix::io::Errno;

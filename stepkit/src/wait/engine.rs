@@ -29,13 +29,15 @@
 //! plain loop (`waitfor`, `entrypoint --wait`), and `sleep` lets `entrypoint`
 //! fold `--stop-when` into its own event loop.
 
-use crate::clock::Instant;
-use crate::duration::Duration;
-use crate::liveness::{self, Lock};
-use crate::mem::Slab;
-use crate::path::{basename, dirname, PathBuf};
-use crate::poll_set::{PollSet, Want};
-use crate::say::Line;
+use super::liveness::{self, Lock};
+use super::poll_set::{self, PollSet, Want};
+use crate::cli::say::Line;
+use crate::cli::{signals, status};
+use crate::files::path::{basename, dirname, is_dir};
+use crate::os::clock::{Duration, Instant};
+use crate::os::cstr::PathBuf;
+use crate::os::mem::Slab;
+use crate::os::signal::read_signal;
 use core::mem::MaybeUninit;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
@@ -170,9 +172,9 @@ impl Outcome {
     /// ready, 1 when a dependency failed or died, 124 on the deadline.
     pub fn status(self) -> u8 {
         match self {
-            Outcome::Ready | Outcome::Interrupted => crate::status::OK,
-            Outcome::Failed(_) | Outcome::Died(_) => crate::status::SKIPPED,
-            Outcome::TimedOut(_) => crate::status::TIMED_OUT,
+            Outcome::Ready | Outcome::Interrupted => status::OK,
+            Outcome::Failed(_) | Outcome::Died(_) => status::SKIPPED,
+            Outcome::TimedOut(_) => status::TIMED_OUT,
         }
     }
 }
@@ -199,7 +201,7 @@ impl<'a, O: Others> Engine<'a, O> {
     pub fn new(tool: &'static str, capacity: usize, opts: Options) -> Result<Engine<'a, O>, Errno> {
         let deps = Slab::with_capacity(capacity)?;
         // The caller's descriptors, inotify, and one lock (or socket) per dependency.
-        let polls = PollSet::with_capacity(capacity.saturating_add(1 + crate::poll_set::MAX_EXTRAS))?;
+        let polls = PollSet::with_capacity(capacity.saturating_add(1 + poll_set::MAX_EXTRAS))?;
         let next_recheck = Instant::now();
         let others = None;
         Ok(Engine { tool, others, deps, polls, inotify: None, rearm: false, told: false, opts, next_recheck })
@@ -277,7 +279,7 @@ impl<'a, O: Others> Engine<'a, O> {
 
     /// Sleeps until something may have changed: one of the caller's `extras`
     /// (its signalfd, entrypoint's output relays; at most
-    /// [`poll_set::MAX_EXTRAS`](crate::poll_set::MAX_EXTRAS)) is ready, a
+    /// [`poll_set::MAX_EXTRAS`](poll_set::MAX_EXTRAS)) is ready, a
     /// watched lock hangs up, a directory event, the re-check, or `wake`.
     /// Returns which extras are ready (bit `i` for `extras[i]`), and the
     /// outcome if the wait is over.
@@ -491,7 +493,7 @@ impl<'a, O: Others> Engine<'a, O> {
 
     /// The tools' wait: until the outcome or the `deadline`, reading the
     /// blocked signals from `signals` (a signalfd) meanwhile; a signal that
-    /// ends a wait ([`crate::signals::ends_wait`]) returns `Err` with its
+    /// ends a wait ([`signals::ends_wait`]) returns `Err` with its
     /// number, every other one goes to `other` (entrypoint reaps on SIGCHLD)
     /// and is dropped.
     pub fn wait_signalled(
@@ -503,8 +505,8 @@ impl<'a, O: Others> Engine<'a, O> {
         loop {
             match self.wait(deadline, Some(signals)) {
                 Outcome::Interrupted => {
-                    while let Some(sig) = crate::sys::read_signal(signals) {
-                        if crate::signals::ends_wait(sig) {
+                    while let Some(sig) = read_signal(signals) {
+                        if signals::ends_wait(sig) {
                             return Err(sig);
                         }
                         other(sig);
@@ -543,7 +545,7 @@ impl<'a, O: Others> Engine<'a, O> {
 /// Says why a wait ended without success, one line: the same words for
 /// `waitfor` and `entrypoint`. Nothing is said for `Ready` and `Interrupted`.
 pub fn report<O: Others>(tool: &str, engine: &Engine<'_, O>, outcome: Outcome) {
-    let mut line = crate::say::Line::new(tool);
+    let mut line = Line::new(tool);
     if report_into(&mut line, engine, outcome) {
         line.emit();
     }
@@ -551,7 +553,7 @@ pub fn report<O: Others>(tool: &str, engine: &Engine<'_, O>, outcome: Outcome) {
 
 /// Words the line [`report`] prints into `line` (which holds `TOOL: `);
 /// returns false when there is nothing to say.
-pub fn report_into<O: Others>(line: &mut crate::say::Line, engine: &Engine<'_, O>, outcome: Outcome) -> bool {
+pub fn report_into<O: Others>(line: &mut Line, engine: &Engine<'_, O>, outcome: Outcome) -> bool {
     let (before, i, after) = match outcome {
         Outcome::Failed(i) => ("step ", i, " failed"),
         Outcome::Died(i) => ("step ", i, " died without a result"),
@@ -600,7 +602,7 @@ fn arm(inotify_fd: BorrowedFd<'_>, dir: &[u8], nonempty: bool) {
                 // now, its creation event may have been missed; go down.
                 let next = child_toward(target, dir);
                 match PathBuf::new(next) {
-                    Ok(n) if crate::path::is_dir(n.as_cstr()) => target = dir,
+                    Ok(n) if is_dir(n.as_cstr()) => target = dir,
                     _ => return,
                 }
             }
