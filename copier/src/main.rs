@@ -171,18 +171,24 @@ fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
     let mut opts = Options { recursive: false, mode: None, first: args.len(), top_dest: None };
     let mut p = Parser::new(args, 1);
     while let Some(item) = p.next_item() {
-        match item {
-            Item::Opt { name, inline, .. } if args::standard(name, inline).is_some() => {
-                args::answer(args::standard(name, inline).unwrap_or(args::Standard::Help), USAGE, VERSION);
-                return Ok(None);
+        let (name, inline, raw) = match item {
+            Item::Opt { name, inline, raw, .. } => (name, inline, raw),
+            Item::Operand(i) | Item::End(i) => {
+                opts.first = i;
+                break;
             }
-            Item::Opt { name: b"r" | b"R" | b"recursive", inline: None, .. } => opts.recursive = true,
-            Item::Opt { name: b"m" | b"mode", inline, .. } => {
+        };
+        if args::answer_standard(name, inline, USAGE, VERSION) {
+            return Ok(None);
+        }
+        // The options' names, in the order of the arms below.
+        match (args::word_index(b"r R recursive m mode", name), inline) {
+            (Some(0..=2), None) => opts.recursive = true,
+            (Some(3..), _) => {
                 let v = p.value(inline)?;
                 opts.mode = Some(parse_mode(v).ok_or(UsageError::Invalid("mode", v))?);
             }
-            Item::Opt { raw, .. } => return Err(UsageError::Unknown(raw)),
-            Item::Operand(i) | Item::End(i) => opts.first = i,
+            _ => return Err(UsageError::Unknown(raw)),
         }
     }
     Ok(Some(opts))

@@ -6,7 +6,7 @@
 
 use core::ffi::CStr;
 use rustix::io::Errno;
-use stepkit::cli::args::{self, flag_value, Item, Parser, Standard, UsageError};
+use stepkit::cli::args::{self, flag_value, Item, Parser, UsageError};
 use stepkit::cli::duration;
 use stepkit::os::argv::Args;
 use stepkit::os::clock::Duration;
@@ -106,77 +106,108 @@ enum Key {
     Unsupported,
     /// A Tekton switch that is not implemented (accepted as `=false`).
     UnsupportedSwitch,
-    /// `--help`, `-help`, `-h`: as `stepkit::args::standard` has them.
-    Help,
-    /// `--version`.
-    Version,
 }
 
 impl Key {
     fn takes_value(self) -> bool {
-        !matches!(self, Key::WaitNonempty | Key::Always | Key::UnsupportedSwitch | Key::Help | Key::Version)
+        !matches!(self, Key::WaitNonempty | Key::Always | Key::UnsupportedSwitch)
     }
 }
 
-/// The native and Tekton names, one space between them, in the order of
-/// [`KEYS`] (one string: smaller than a table of slices).
-const NAMES: &[u8] = b"post-file post_file termination-path termination_path wait wait_file \
-wait-nonempty wait_file_content wait-timeout always timeout grace on-error on_error stop-when \
-entrypoint results-dir results step_metadata_dir step_results stdout-path stdout_path \
-stderr-path stderr_path hold-until \
-when_expressions result_from spire_socket_path basic-docker docker-config docker-cfg basic-git \
-ssh-git breakpoint_on_failure debug_before_step enable_spire compress_termination_message \
-help h version";
-
-const KEYS: [Key; 40] = {
+/// Every option's names, native and Tekton's, each with its key: the one
+/// table. The binary holds it as [`NAMES`] and [`KEYS`], which the compiler
+/// makes from it.
+const OPTIONS: [(&str, Key); 37] = {
     use Key::*;
     [
-        PostFile,
-        PostFile,
-        TerminationPath,
-        TerminationPath,
-        Wait,
-        WaitFile,
-        WaitNonempty,
-        WaitNonempty,
-        WaitTimeout,
-        Always,
-        Timeout,
-        Grace,
-        OnError,
-        OnError,
-        StopWhen,
-        Program,
-        ResultsDir,
-        Results,
-        StepMetadataDir,
-        StepResults,
-        StdoutPath,
-        StdoutPath,
-        StderrPath,
-        StderrPath,
-        HoldUntil,
+        ("post-file", PostFile),
+        ("post_file", PostFile),
+        ("termination-path", TerminationPath),
+        ("termination_path", TerminationPath),
+        ("wait", Wait),
+        ("wait_file", WaitFile),
+        ("wait-nonempty", WaitNonempty),
+        ("wait_file_content", WaitNonempty),
+        ("wait-timeout", WaitTimeout),
+        ("always", Always),
+        ("timeout", Timeout),
+        ("grace", Grace),
+        ("on-error", OnError),
+        ("on_error", OnError),
+        ("stop-when", StopWhen),
+        ("entrypoint", Program),
+        ("results-dir", ResultsDir),
+        ("results", Results),
+        ("step_metadata_dir", StepMetadataDir),
+        ("step_results", StepResults),
+        ("stdout-path", StdoutPath),
+        ("stdout_path", StdoutPath),
+        ("stderr-path", StderrPath),
+        ("stderr_path", StderrPath),
+        ("hold-until", HoldUntil),
         // Tekton's flags that are not implemented: refused by name, never ignored.
-        Unsupported,
-        Unsupported,
-        Unsupported,
-        Unsupported,
-        Unsupported,
-        Unsupported,
-        Unsupported,
-        Unsupported,
-        UnsupportedSwitch,
-        UnsupportedSwitch,
-        UnsupportedSwitch,
-        UnsupportedSwitch,
-        Help,
-        Help,
-        Version,
+        ("when_expressions", Unsupported),
+        ("result_from", Unsupported),
+        ("spire_socket_path", Unsupported),
+        ("basic-docker", Unsupported),
+        ("docker-config", Unsupported),
+        ("docker-cfg", Unsupported),
+        ("basic-git", Unsupported),
+        ("ssh-git", Unsupported),
+        ("breakpoint_on_failure", UnsupportedSwitch),
+        ("debug_before_step", UnsupportedSwitch),
+        ("enable_spire", UnsupportedSwitch),
+        ("compress_termination_message", UnsupportedSwitch),
     ]
 };
 
+/// The names of [`OPTIONS`], one space between them (one string: smaller
+/// than a table of slices).
+const NAMES: [u8; names_len(&OPTIONS)] = names(&OPTIONS);
+
+/// The keys of [`OPTIONS`], in the order of [`NAMES`].
+const KEYS: [Key; OPTIONS.len()] = keys(&OPTIONS);
+
+/// The length of [`names`]' string.
+const fn names_len(options: &[(&str, Key)]) -> usize {
+    let (mut i, mut len) = (0, 0);
+    while i < options.len() {
+        len += options[i].0.len() + 1;
+        i += 1;
+    }
+    len.saturating_sub(1)
+}
+
+/// The names of `options`, one space between them. Evaluated by the
+/// compiler only: an index out of range here fails the build.
+const fn names<const LEN: usize>(options: &[(&str, Key)]) -> [u8; LEN] {
+    let mut out = [b' '; LEN];
+    let (mut i, mut o) = (0, 0);
+    while i < options.len() {
+        let name = options[i].0.as_bytes();
+        let mut k = 0;
+        while k < name.len() {
+            out[o] = name[k];
+            (o, k) = (o + 1, k + 1);
+        }
+        (o, i) = (o + 1, i + 1);
+    }
+    out
+}
+
+/// The keys of `options`, in order.
+const fn keys<const N: usize>(options: &[(&str, Key); N]) -> [Key; N] {
+    let mut out = [Key::PostFile; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = options[i].1;
+        i += 1;
+    }
+    out
+}
+
 fn lookup(name: &[u8]) -> Option<Key> {
-    KEYS.get(args::word_index(NAMES, name)?).copied()
+    KEYS.get(args::word_index(&NAMES, name)?).copied()
 }
 
 /// After a usage error: the post file and the termination path wherever they
@@ -238,14 +269,10 @@ pub fn parse(
                 break;
             }
         };
-        // `--help=x` is no standard option: unknown, as elsewhere.
-        let key = lookup(name).filter(|k| inline.is_none() || !matches!(k, Key::Help | Key::Version));
-        let key = key.ok_or(UsageError::Unknown(raw))?;
-        if matches!(key, Key::Help | Key::Version) {
-            let which = if key == Key::Help { Standard::Help } else { Standard::Version };
-            args::answer(which, usage, version);
+        if args::answer_standard(name, inline, usage, version) {
             return Ok(false);
         }
+        let key = lookup(name).ok_or(UsageError::Unknown(raw))?;
         if matches!(key, Key::Unsupported | Key::UnsupportedSwitch) {
             // A switch set to false asks for nothing.
             if !(key == Key::UnsupportedSwitch && flag_value(name, inline) == Ok(false)) {
@@ -466,26 +493,13 @@ mod tests {
     }
 
     #[test]
-    fn every_name_has_its_key() {
+    fn every_name_finds_its_key() {
+        for (name, key) in OPTIONS {
+            assert_eq!(lookup(name.as_bytes()), Some(key), "{name}");
+        }
         assert_eq!(NAMES.split(|&c| c == b' ').count(), KEYS.len());
-        assert_eq!(lookup(b"post_file"), Some(Key::PostFile));
-        assert_eq!(lookup(b"hold-until"), Some(Key::HoldUntil));
-        assert_eq!(lookup(b"compress_termination_message"), Some(Key::UnsupportedSwitch));
-        assert_eq!(lookup(b"ssh-git"), Some(Key::Unsupported));
-        assert_eq!(lookup(b"post"), None);
-    }
-
-    #[test]
-    fn help_and_version_are_the_standard_options() {
-        for name in ["help", "h", "version", "hel", "helpx", "v", "Version"] {
-            for inline in [None, Some(&b"x"[..])] {
-                let ours = match lookup(name.as_bytes()) {
-                    Some(Key::Help) if inline.is_none() => Some(Standard::Help),
-                    Some(Key::Version) if inline.is_none() => Some(Standard::Version),
-                    _ => None,
-                };
-                assert_eq!(ours, args::standard(name.as_bytes(), inline), "{name} {inline:?}");
-            }
+        for unknown in ["post", "help", "h", "version", "", "post-file post_file"] {
+            assert_eq!(lookup(unknown.as_bytes()), None, "{unknown}");
         }
     }
 

@@ -169,26 +169,30 @@ fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
     let mut first = args.len();
     let mut p = Parser::new(args, 1);
     while let Some(item) = p.next_item() {
-        match item {
-            Item::Opt { name, inline, .. } if args::standard(name, inline).is_some() => {
-                args::answer(args::standard(name, inline).unwrap_or(args::Standard::Help), USAGE, VERSION);
-                return Ok(None);
+        let (name, inline, raw) = match item {
+            Item::Opt { name, inline, raw, .. } => (name, inline, raw),
+            Item::Operand(i) | Item::End(i) => {
+                first = i;
+                break;
             }
-            Item::Opt { name: b"timeout", inline, .. } => opts.timeout = duration::limit(p.value(inline)?)?,
-            Item::Opt { name: b"interval", inline, .. } => {
+        };
+        if args::answer_standard(name, inline, USAGE, VERSION) {
+            return Ok(None);
+        }
+        // The options' names, in the order of the arms below.
+        match args::word_index(b"timeout interval nonempty any always", name) {
+            Some(0) => opts.timeout = duration::limit(p.value(inline)?)?,
+            Some(1) => {
                 let d = duration::option(p.value(inline)?)?;
                 if d.0 == 0 {
                     return Err(UsageError::Other("--interval must be more than 0"));
                 }
                 opts.wait.interval = d;
             }
-            Item::Opt { name: name @ b"nonempty", inline, .. } => {
-                opts.wait.nonempty = flag_value(name, inline)?
-            }
-            Item::Opt { name: name @ b"any", inline, .. } => opts.wait.any = flag_value(name, inline)?,
-            Item::Opt { name: name @ b"always", inline, .. } => opts.wait.always = flag_value(name, inline)?,
-            Item::Opt { raw, .. } => return Err(UsageError::Unknown(raw)),
-            Item::Operand(i) | Item::End(i) => first = i,
+            Some(2) => opts.wait.nonempty = flag_value(name, inline)?,
+            Some(3) => opts.wait.any = flag_value(name, inline)?,
+            Some(_) => opts.wait.always = flag_value(name, inline)?,
+            None => return Err(UsageError::Unknown(raw)),
         }
     }
     // PATHs run up to the next `--`; COMMAND follows it.

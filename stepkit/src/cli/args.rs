@@ -141,31 +141,19 @@ pub fn item_index(list: &[u8], sep: u8, item: &[u8]) -> Option<usize> {
     }
 }
 
-/// The options every tool answers the same way (DESIGN.md section 3).
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-pub enum Standard {
-    /// `--help` (also `-help` and `-h`, as Go's flag package takes them).
-    Help,
-    /// `--version`.
-    Version,
-}
-
-/// Which standard option `name` (without dashes, no `=value`) is, if any: the
-/// one rule for `--help` and `--version` in all three tools.
-pub fn standard(name: &[u8], inline: Option<&[u8]>) -> Option<Standard> {
-    match (name, inline) {
-        (b"help" | b"h", None) => Some(Standard::Help),
-        (b"version", None) => Some(Standard::Version),
-        _ => None,
-    }
-}
-
-/// Answers a standard option: the usage text or `TOOL VERSION` on stdout.
-pub fn answer(which: Standard, usage: &str, version: &str) {
-    super::say::print(match which {
-        Standard::Help => usage,
-        Standard::Version => version,
-    });
+/// The options every tool answers the same way (DESIGN.md section 3), the
+/// one rule for them: `--help` (also `-help` and `-h`, as Go's flag package
+/// takes them) prints `usage`, `--version` prints `version` (`TOOL
+/// VERSION`), on stdout. True when the option `name` (without dashes; with no
+/// `=value`: `--help=x` is no standard option) was one of them.
+pub fn answer_standard(name: &[u8], inline: Option<&[u8]>, usage: &str, version: &str) -> bool {
+    let text = match (inline, word_index(b"help h version", name)) {
+        (None, Some(0 | 1)) => usage,
+        (None, Some(_)) => version,
+        _ => return false,
+    };
+    super::say::print(text);
+    true
 }
 
 /// A boolean option's value: none, or Go's `=true`/`=false` spellings.
