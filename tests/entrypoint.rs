@@ -1868,6 +1868,24 @@ fn fork_failure_is_125_with_p_err_and_signals_no_one() {
     let _ = other.kill();
 }
 
+/// A --wait path that can never appear (the kernel takes no path of 4096
+/// bytes or more) is the tool's failure: 125, one line that names it, P.err.
+#[test]
+fn a_wait_path_that_cannot_be_waited_for_is_125_with_p_err() {
+    let t = TempDir::new("ep-toolong");
+    let (p, tm) = (t.join("p"), t.join("t"));
+    let long = format!("{}/{}", s(t.path()), "d/".repeat(2100));
+    let r = run_ep(
+        t.path(),
+        ["--wait", &long, "--post-file", &s(&p), "--termination-path", &s(&tm), "--", "echo", "ran"],
+    );
+    assert_ran(&r, 125, "", &format!("entrypoint: cannot wait for '{long}': Filename too long\n"));
+    assert_marker(&p, 125);
+    // The line is longer than the message can hold: its Message is cut.
+    let m = read_opt(&tm).expect("termination message");
+    assert!(m.contains(r#"{"key":"Reason","value":"Error","type":3}"#), "no Reason Error");
+}
+
 #[test]
 fn a_path_list_that_cannot_be_allocated_is_125_with_p_err_even_when_p_comes_later() {
     if emulated() {
@@ -1883,7 +1901,8 @@ fn a_path_list_that_cannot_be_allocated_is_125_with_p_err_even_when_p_comes_late
     // The smallest address space the wrapper starts in (below it, exec
     // itself fails) is too small for the mapping of its --wait list; the
     // post file and the termination path come after --wait on the line.
-    let line = "cannot allocate the path lists: Out of memory";
+    let line = format!("cannot wait for '{}': Out of memory", s(&dep));
+    let line = line.as_str();
     let mut seen = None;
     for kib in (64..=512).step_by(16) {
         let _ = fs::remove_file(with_suffix(&p, ".err"));

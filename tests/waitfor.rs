@@ -649,6 +649,32 @@ fn usage_errors() {
     }
 }
 
+/// A path that cannot be waited for is the tool's failure (125), one line
+/// that names it, never a wait without it: a path left out of the list would
+/// let COMMAND run before it is there. The kernel takes no path of 4096
+/// bytes or more, so such a path can never appear.
+#[test]
+fn path_that_cannot_be_waited_for_fails_without_running_the_command() {
+    let t = TempDir::new("wf-toolong");
+    let long = format!("{}/{}", s(t.path()), "d/".repeat(2100));
+    let done = t.join("done");
+    put(&done, "0\n");
+    for list in [vec![s(&done), long.clone()], vec![long.clone(), s(&done)]] {
+        let mut argv = list;
+        argv.extend(["--", "echo", "ran"].map(String::from));
+        let want = format!("waitfor: cannot wait for '{long}': Filename too long\n");
+        assert_ran(&wf(&argv), 125, "", &want);
+    }
+    // One byte shorter than the kernel's limit: waited for, as any path.
+    let longest = format!("/{}", "x".repeat(4094));
+    assert_ran(
+        &wf(["--timeout", "100ms", &longest]),
+        124,
+        "",
+        &format!("waitfor: timed out waiting for '{longest}'\n"),
+    );
+}
+
 #[test]
 fn help_and_version() {
     let r = wf(["--help"]);

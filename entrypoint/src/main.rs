@@ -133,10 +133,10 @@ fn run(mut args: Args) -> u8 {
             options::find_outcome_paths(&args, &mut step);
             return step.finish(status::TOOL_FAILED, status::TOOL_FAILED, Some(Reason::Error), Some(&line));
         }
-        Err(Refused::System(e)) => {
+        Err(Refused::Path(path, e)) => {
             // As for a usage error: P and T may come after the option that failed.
             options::find_outcome_paths(&args, &mut step);
-            return fail(&step, Line::new(TOOL).text("cannot allocate the path lists").reason(e));
+            return fail(&step, say::failure(TOOL, "cannot wait for", path, e));
         }
     }
     let signals = match signals {

@@ -71,12 +71,13 @@ impl Options {
 
 /// Adds `path` to the engine in `slot`, creating it on first use with room
 /// for every path the command line can hold.
-fn add_path(slot: &mut Option<Engine<'static>>, capacity: usize, path: &'static [u8]) -> Result<(), Errno> {
-    let engine = match slot {
-        Some(e) => e,
-        None => slot.insert(Engine::new(crate::TOOL, capacity, wait_engine::Options::default())?),
+fn add_path(slot: &mut Option<Engine<'static>>, capacity: usize, path: &'static [u8]) -> Result<(), Refused> {
+    let added = match slot {
+        Some(e) => e.add(path),
+        None => Engine::new(crate::TOOL, capacity, wait_engine::Options::default())
+            .and_then(|e| slot.insert(e).add(path)),
     };
-    engine.add(path)
+    added.map_err(|e| Refused::Path(path, e))
 }
 
 /// The options, whatever their spelling.
@@ -232,8 +233,8 @@ pub fn find_outcome_paths(args: &Args, step: &mut Step) {
 pub enum Refused {
     /// A usage error.
     Usage(UsageError),
-    /// No memory for the path lists.
-    System(Errno),
+    /// A path that cannot be waited for (too long; no memory for the list).
+    Path(&'static [u8], Errno),
 }
 
 impl From<UsageError> for Refused {
@@ -293,71 +294,40 @@ pub fn parse(
             continue;
         }
         let v = p.value(inline)?;
-        let added = match key {
-            Key::PostFile => {
-                step.post_file = Some(v);
-                Ok(())
-            }
-            Key::TerminationPath => {
-                step.termination_path = Some(v);
-                Ok(())
-            }
-            Key::ResultsDir => {
-                step.results.dir = Some(v);
-                Ok(())
-            }
-            Key::Results => {
-                step.results.names = Some(v);
-                Ok(())
-            }
-            Key::StepMetadataDir => {
-                step.results.metadata = Some(v);
-                Ok(())
-            }
+        match key {
+            Key::PostFile => step.post_file = Some(v),
+            Key::TerminationPath => step.termination_path = Some(v),
+            Key::ResultsDir => step.results.dir = Some(v),
+            Key::Results => step.results.names = Some(v),
+            Key::StepMetadataDir => step.results.metadata = Some(v),
             Key::Wait | Key::WaitFile if v.windows(3).any(|w| w == b"://") => {
                 return Err(UsageError::Other(
                     "--wait takes step files, not network targets: use waitfor TARGET -- entrypoint ...",
                 )
                 .into())
             }
-            Key::Wait => add_path(&mut o.waits, capacity, v),
-            Key::WaitFile => v
-                .split(|&c| c == b',')
-                .filter(|s| !s.is_empty())
-                .try_for_each(|path| add_path(&mut o.waits, capacity, path)),
-            Key::StopWhen => add_path(&mut o.stop_when, capacity, v),
-            Key::HoldUntil => add_path(&mut o.hold_until, capacity, v),
-            Key::StdoutPath => {
-                o.stdout_path = Some(v);
-                Ok(())
+            Key::Wait => add_path(&mut o.waits, capacity, v)?,
+            Key::WaitFile => {
+                for path in v.split(|&c| c == b',').filter(|s| !s.is_empty()) {
+                    add_path(&mut o.waits, capacity, path)?;
+                }
             }
-            Key::StderrPath => {
-                o.stderr_path = Some(v);
-                Ok(())
-            }
-            Key::WaitTimeout => {
-                o.wait_timeout = duration::limit(v)?;
-                Ok(())
-            }
-            Key::Timeout => {
-                o.timeout = duration::limit(v)?;
-                Ok(())
-            }
-            Key::Grace => {
-                o.grace = duration::option(v)?;
-                Ok(())
-            }
+            Key::StopWhen => add_path(&mut o.stop_when, capacity, v)?,
+            Key::HoldUntil => add_path(&mut o.hold_until, capacity, v)?,
+            Key::StdoutPath => o.stdout_path = Some(v),
+            Key::StderrPath => o.stderr_path = Some(v),
+            Key::WaitTimeout => o.wait_timeout = duration::limit(v)?,
+            Key::Timeout => o.timeout = duration::limit(v)?,
+            Key::Grace => o.grace = duration::option(v)?,
             Key::OnError => {
                 o.on_error = match args::word_index(b"stop stopAndFail continue", v) {
                     Some(0 | 1) => OnError::Stop,
                     Some(_) => OnError::Continue,
                     None => return Err(UsageError::Invalid("--on-error value", v).into()),
-                };
-                Ok(())
+                }
             }
-            _ => Ok(()),
-        };
-        added.map_err(Refused::System)?;
+            _ => {}
+        }
     }
     if let Some(e) = o.waits.as_mut() {
         e.set_options(wait);

@@ -106,13 +106,18 @@ fn run(args: Args) -> u8 {
             }
         };
     for p in opts.paths.clone().filter_map(|i| args.get(i)) {
-        let _ = match target::parse(p) {
+        let added = match target::parse(p) {
             Ok(Some(spec)) => targets.add(p, spec).and_then(|k| engine.add_other(p, k)),
             _ => {
                 hint_if_host_port(p);
                 engine.add(p)
             }
         };
+        // A path left out would let COMMAND run before it is there.
+        if let Err(e) = added {
+            say::failed(TOOL, "cannot wait for", p, e);
+            return status::TOOL_FAILED;
+        }
     }
     engine.set_others(&mut targets);
     let deadline = opts.timeout.map(|t| Instant::now().after(t));

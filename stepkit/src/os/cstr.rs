@@ -8,8 +8,12 @@ use super::mem::SpillBuf;
 use core::ffi::CStr;
 use rustix::io::Errno;
 
-/// Longest path we build: PATH_MAX plus room for a suffix such as `.err`.
-pub const CAP: usize = 4096 + 64;
+/// The kernel's longest path, its NUL included (`PATH_MAX`): a longer one
+/// is `ENAMETOOLONG`.
+pub const PATH_MAX: usize = 4096;
+
+/// Longest path we build: [`PATH_MAX`] plus room for a suffix such as `.err`.
+pub const CAP: usize = PATH_MAX + 64;
 
 /// A path (plus an optional suffix) as a C string.
 pub struct PathBuf {

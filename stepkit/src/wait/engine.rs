@@ -35,7 +35,7 @@ use crate::cli::say::Line;
 use crate::cli::{signals, status};
 use crate::files::path::{basename, dirname, is_dir};
 use crate::os::clock::{Duration, Instant};
-use crate::os::cstr::PathBuf;
+use crate::os::cstr::{PathBuf, PATH_MAX};
 use crate::os::mem::Slab;
 use crate::os::signal::read_signal;
 use core::mem::MaybeUninit;
@@ -212,8 +212,12 @@ impl<'a, O: Others> Engine<'a, O> {
         self.opts = opts;
     }
 
-    /// Adds a path to wait for.
+    /// Adds a path to wait for; `ENAMETOOLONG` for one that the kernel
+    /// refuses (it could never appear), `ENOMEM` when the list is full.
     pub fn add(&mut self, path: &'static [u8]) -> Result<(), Errno> {
+        if path.len() >= PATH_MAX {
+            return Err(Errno::NAMETOOLONG);
+        }
         self.deps.push(Dep { path, state: State::Pending, lock: None, other: None })
     }
 
