@@ -22,7 +22,7 @@
 //!    the child subreaper unless it is PID 1 already.
 //! 2. Parse options. A usage error still leaves `P.err` (and the message)
 //!    when a post file is given anywhere among the options.
-//! 3. `hold_the_lock`: the liveness lock `P.lock`, for its whole life (waiters
+//! 3. `hold_the_lock`: the liveness lock `DIR/.NAME.lock` of `P`, for its whole life (waiters
 //!    tell a step that died from one that is still running).
 //! 4. `wait_for_dependencies`: the `--wait` paths (the wait engine `waitfor` uses). A failed
 //!    dependency skips the step (status 1, `Skipped`); TERM, INT, HUP or QUIT
@@ -35,7 +35,7 @@
 //!    and `--stop-when` (the same, counted as success); take the terminal back.
 //! 7. `outcome`: the results read, marker `P` (status 0) or `P.err`, holding
 //!    the status, then the termination message (Tekton's JSON).
-//! 8. `--hold-until`: release `P.lock`, wait for the paths (unless a TERM,
+//! 8. `--hold-until`: release the lock, wait for the paths (unless a TERM,
 //!    INT, HUP or QUIT for the step came already), then exit with the status.
 //!
 //! Exit status: COMMAND's own; 128+N when killed by signal N; 1 skipped; 124
@@ -71,7 +71,6 @@ use stepkit::files::copy::{self, CopyError};
 use stepkit::files::path::{create_dirs, dirname};
 use stepkit::os::argv::Args;
 use stepkit::os::clock::{self, Instant};
-use stepkit::os::cstr::PathBuf;
 use stepkit::os::io;
 use stepkit::os::process::{self, SpawnError};
 use stepkit::os::terminal::{owns_terminal, take_terminal};
@@ -195,7 +194,7 @@ fn hold_the_lock(step: &mut Step) -> Ended<Option<OwnedFd>> {
     match hold_lock(post_file) {
         Ok(fd) => Ok(Some(fd)),
         Err(e) => {
-            let lock = PathBuf::with_suffix(post_file, b".lock");
+            let lock = liveness::lock_path(post_file);
             let lock = lock.as_ref().map_or(post_file, |l| l.as_bytes());
             let line = say::failure(TOOL, "cannot create", lock, e);
             step.marker_told = true;
@@ -361,7 +360,7 @@ fn fail(step: &Step, line: Line) -> u8 {
     step.finish(status::TOOL_FAILED, status::TOOL_FAILED, Some(Reason::Error), Some(&line))
 }
 
-/// Creates `P.lock`, held (see `stepkit::liveness`), creating the step
+/// Creates the lock of `P`, held (see `stepkit::wait::liveness`), creating the step
 /// directory if needed; the lock lasts as long as the returned descriptor,
 /// which is close-on-exec.
 fn hold_lock(post_file: &'static [u8]) -> Result<OwnedFd, rustix::io::Errno> {

@@ -65,7 +65,7 @@ pub struct Step {
     pub results: Results,
     /// COMMAND was started: its results and `exitCode` are written.
     pub ran: bool,
-    /// `P.lock` could not be made and a line said why: the marker is still
+    /// The lock could not be made and a line said why: the marker is still
     /// tried (P's directory may take a file), but a failure is not told twice.
     pub marker_told: bool,
 }

@@ -8,7 +8,7 @@
 //!   counts only as a regular file of size > 0 (the downward-API "ready" file).
 //! - `PATH.err` without `PATH` means that step failed: exit 1 without running
 //!   COMMAND (`--always`: count it as done). So does a step whose wrapper died
-//!   without a result (`PATH.lock` unlocked, no marker). With `--any`, the wait
+//!   without a result (its lock `DIR/.NAME.lock` free, no marker). With `--any`, the wait
 //!   fails only when every PATH failed.
 //! - `--timeout D`: give up after D (exit 124); default (and 0): wait forever.
 //! - `--interval D`: the safety re-check period for filesystems without

@@ -3,7 +3,7 @@
 //! symlink planted there is never followed), which is then renamed over it.
 //! On any failure the temporary file is removed and the old destination stays.
 
-use super::path::{basename, dirname, is_regular_nofollow};
+use super::path::{dot_name, is_regular_nofollow};
 use crate::cli::decimal;
 use crate::os::cstr::PathBuf;
 use crate::os::io::write_all;
@@ -29,13 +29,7 @@ pub struct AtomicFile<'a> {
 
 /// Writes the `n`th temporary name for `dest` into `tmp`: `DIR/.NAME.tmp[n]`.
 fn temp_name(tmp: &mut PathBuf, dest: &[u8], n: u32) -> Result<(), Errno> {
-    let base = basename(dest);
-    let base = base.get(..base.len().min(NAME_KEEP)).unwrap_or(base);
-    tmp.truncate(0);
-    tmp.push(dirname(dest))?;
-    tmp.push(b"/.")?;
-    tmp.push(base)?;
-    tmp.push(b".tmp")?;
+    *tmp = dot_name(dest, NAME_KEEP, b".tmp")?;
     if n > 0 {
         let mut digits = [0u8; 20];
         tmp.push(decimal::format(u64::from(n), &mut digits))?;

@@ -44,6 +44,15 @@ pub fn basename(p: &[u8]) -> &[u8] {
     }
 }
 
+/// The hidden name beside the file `path` (`DIR/NAME`, or `NAME`):
+/// `DIR/.NAME` and `suffix`, NAME cut to its first `keep` bytes. The names of
+/// a file's temporaries (`.NAME.tmp`) and of a step's lock (`.NAME.lock`): a
+/// user's `cat DIR/*` or `NAME*` never opens them.
+pub fn dot_name(path: &[u8], keep: usize, suffix: &[u8]) -> Result<PathBuf, Errno> {
+    let (dir, base) = path.split_at(path.iter().rposition(|&c| c == b'/').map_or(0, |i| i + 1));
+    PathBuf::concat(&[dir, b".", base.get(..base.len().min(keep)).unwrap_or(base), suffix])
+}
+
 /// True when `path` names an existing directory (following symlinks).
 pub fn is_dir(path: &CStr) -> bool {
     matches!(statat(CWD, path, AtFlags::empty()), Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory)

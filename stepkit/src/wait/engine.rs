@@ -3,14 +3,14 @@
 //! The state of a dependency `P` (DESIGN.md section 2; README "Step files"):
 //! - `P` exists (with `nonempty`: a regular file of size > 0): done.
 //! - else `P.err` exists: failed.
-//! - else `P.lock` exists and nobody holds its lock (the step's wrapper holds
-//!   it for its whole life), and still neither `P` nor `P.err`: the step died
-//!   without a result, which counts as failed.
+//! - else its lock `DIR/.NAME.lock` exists and nobody holds it (the step's
+//!   wrapper holds it for its whole life), and still neither `P` nor `P.err`:
+//!   the step died without a result, which counts as failed.
 //! - else: not yet.
 //!
 //! How a change is learnt, so that a waiter wakes only for its own
 //! dependencies however many steps share a directory (see `liveness`):
-//! - A dependency whose wrapper has started (its `P.lock` pipe is held) is
+//! - A dependency whose wrapper has started (its lock pipe is held) is
 //!   watched through that pipe alone: its hang-up is the wrapper's end, and
 //!   the markers then say how it ended.
 //! - A dependency that has not started yet (or whose markers come from a tool
@@ -53,14 +53,14 @@ pub enum State {
     Done,
     /// `P.err` is there (and `P` is not).
     Failed,
-    /// `P.lock` is unlocked and neither `P` nor `P.err` is there.
+    /// Its lock is free and neither `P` nor `P.err` is there.
     Died,
 }
 
 struct Dep {
     path: &'static [u8],
     state: State,
-    /// The dependency's `P.lock` pipe, open for reading while its wrapper lives.
+    /// The dependency's lock pipe, open for reading while its wrapper lives.
     lock: Option<OwnedFd>,
     /// Not a step file: this index of the engine's [`Others`].
     other: Option<usize>,
@@ -574,11 +574,12 @@ pub fn report_into<O: Others>(line: &mut Line, engine: &Engine<'_, O>, outcome: 
 }
 
 /// True when an event on entry `name` may change the state of a path whose
-/// last component is `base`: `base`, `base.err` or `base.lock`.
+/// last component is `base`: `base`, `base.err` or its lock `.base.lock`.
+#[inline(never)]
 fn concerns(name: &[u8], base: &[u8]) -> bool {
     match name.strip_prefix(base) {
-        Some(rest) => rest.is_empty() || rest == b".err" || rest == b".lock",
-        None => false,
+        Some(rest) => rest.is_empty() || rest == b".err",
+        None => matches!(name.strip_prefix(b".").and_then(|n| n.strip_prefix(base)), Some(b".lock")),
     }
 }
 
@@ -662,7 +663,10 @@ mod tests {
     fn event_names() {
         assert!(concerns(b"one", b"one"));
         assert!(concerns(b"one.err", b"one"));
-        assert!(concerns(b"one.lock", b"one"));
+        assert!(concerns(b".one.lock", b"one"));
+        assert!(!concerns(b"one.lock", b"one"));
+        assert!(!concerns(b".one.lock.tmp", b"one"));
+        assert!(!concerns(b"..one.lock.tmp", b"one"));
         assert!(!concerns(b"one.tmp", b"one"));
         assert!(!concerns(b".one.tmp", b"one"));
         assert!(!concerns(b"on", b"one"));
