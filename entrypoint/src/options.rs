@@ -72,11 +72,33 @@ impl Options {
 /// Adds `path` to the engine in `slot`, creating it on first use with room
 /// for every path the command line can hold.
 fn add_path(slot: &mut Option<Engine<'static>>, capacity: usize, path: &'static [u8]) -> Result<(), Refused> {
-    let added = match slot {
-        Some(e) => e.add(path),
-        None => Engine::new(crate::TOOL, capacity, wait_engine::Options::default())
-            .and_then(|e| slot.insert(e).add(path)),
+    add_to(slot, capacity, path, false)
+}
+
+/// Adds the guard `post_file` (`--while-alive`) to the engine in `slot`,
+/// created as by [`add_path`].
+fn add_guard(
+    slot: &mut Option<Engine<'static>>,
+    capacity: usize,
+    post_file: &'static [u8],
+) -> Result<(), Refused> {
+    add_to(slot, capacity, post_file, true)
+}
+
+fn add_to(
+    slot: &mut Option<Engine<'static>>,
+    capacity: usize,
+    path: &'static [u8],
+    guard: bool,
+) -> Result<(), Refused> {
+    let engine = match slot {
+        Some(e) => e,
+        None => match Engine::new(crate::TOOL, capacity, wait_engine::Options::default()) {
+            Ok(e) => slot.insert(e),
+            Err(e) => return Err(Refused::Path(path, e)),
+        },
     };
+    let added = if guard { engine.add_guard(path) } else { engine.add(path) };
     added.map_err(|e| Refused::Path(path, e))
 }
 
@@ -103,6 +125,8 @@ enum Key {
     StdoutPath,
     StderrPath,
     HoldUntil,
+    /// `--while-alive P`: the wait fails once P's step has ended.
+    WhileAlive,
     /// A Tekton flag that is not implemented and takes a value.
     Unsupported,
     /// A Tekton switch that is not implemented (accepted as `=false`).
@@ -118,7 +142,7 @@ impl Key {
 /// Every option's names, native and Tekton's, each with its key: the one
 /// table. The binary holds it as [`NAMES`] and [`KEYS`], which the compiler
 /// makes from it.
-const OPTIONS: [(&str, Key); 37] = {
+const OPTIONS: [(&str, Key); 38] = {
     use Key::*;
     [
         ("post-file", PostFile),
@@ -146,6 +170,7 @@ const OPTIONS: [(&str, Key); 37] = {
         ("stderr-path", StderrPath),
         ("stderr_path", StderrPath),
         ("hold-until", HoldUntil),
+        ("while-alive", WhileAlive),
         // Tekton's flags that are not implemented: refused by name, never ignored.
         ("when_expressions", Unsupported),
         ("result_from", Unsupported),
@@ -314,6 +339,7 @@ pub fn parse(
             }
             Key::StopWhen => add_path(&mut o.stop_when, capacity, v)?,
             Key::HoldUntil => add_path(&mut o.hold_until, capacity, v)?,
+            Key::WhileAlive => add_guard(&mut o.waits, capacity, v)?,
             Key::StdoutPath => o.stdout_path = Some(v),
             Key::StderrPath => o.stderr_path = Some(v),
             Key::WaitTimeout => o.wait_timeout = duration::limit(v)?,

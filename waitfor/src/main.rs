@@ -1,7 +1,8 @@
 //! waitfor: waits, event-driven, until paths exist, then execs the rest of its argv.
 //!
 //! ```text
-//! waitfor [--timeout D] [--interval D] [--nonempty] [--any] [--always] PATH... [-- COMMAND [ARG...]]
+//! waitfor [--timeout D] [--interval D] [--nonempty] [--any] [--always]
+//!         [--while-alive P]... PATH... [-- COMMAND [ARG...]]
 //! ```
 //!
 //! - Waits until every PATH exists (`--any`: one of them). `--nonempty`: a path
@@ -10,6 +11,12 @@
 //!   COMMAND (`--always`: count it as done). So does a step whose wrapper died
 //!   without a result (its lock `DIR/.NAME.lock` free, no marker). With `--any`, the wait
 //!   fails only when every PATH failed.
+//! - `--while-alive P` (repeatable): wait only while step P's wrapper is
+//!   alive (or has not started yet): once P's step has ended (`P`, `P.err`,
+//!   or its lock free: its wrapper died) and the PATHs are not all there,
+//!   the wait fails as for a failed step: exit 1 without running COMMAND,
+//!   `waitfor: step 'P' ended while waiting for 'PATH'` (`died` for a
+//!   death). With `--always` it goes on to COMMAND.
 //! - `--timeout D`: give up after D (exit 124); default (and 0): wait forever.
 //! - `--interval D`: the safety re-check period for filesystems without
 //!   inotify events (default 1s); the wait is otherwise event-driven.
@@ -32,6 +39,7 @@ mod resolve;
 mod targets;
 
 use rustix::fd::AsFd;
+use rustix::io::Errno;
 use stepkit::cli::args::{self, flag_value, Item, Parser, UsageError};
 use stepkit::cli::say::{self, Line};
 use stepkit::cli::{duration, signals, status, target};
@@ -52,6 +60,8 @@ TARGET: a PATH (PATH.err: that step failed, exit 1), tcp://HOST:PORT,
 unix:///PATH, http://HOST[:PORT][/PATH] (a 2xx/3xx answer).
   --timeout D   give up after D, exit 124
   --interval D  re-check and retry period (1s)
+  --while-alive P  fail (1) once step P has ended (P, P.err,
+                or its wrapper died) and TARGETs are not all there
   --nonempty    a PATH counts only with content
   --any         one TARGET is enough
   --always      a failed step counts as done
@@ -85,26 +95,28 @@ fn run(args: Args) -> u8 {
         }
     };
 
-    // 2. Options.
-    let opts = match parse(&args) {
+    // 2. Options; the `--while-alive` guards go into the engine at once
+    // (every argument could be a path).
+    let mut engine = match Engine::new(TOOL, args.len(), engine::Options::default()) {
+        Ok(e) => e,
+        Err(e) => return cannot_allocate(e),
+    };
+    let opts = match parse(&args, &mut engine) {
         Ok(Some(o)) => o,
         Ok(None) => return status::OK,
-        Err(e) => {
+        Err(Refused::Usage(e)) => {
             say::usage(TOOL, e);
             return status::TOOL_FAILED;
         }
+        Err(Refused::Path(p, e)) => return cannot_wait_for(p, e),
     };
+    engine.set_options(opts.wait);
 
     // 3. Wait, for files and network targets alike.
-    let n = opts.paths.len();
-    let (mut engine, mut targets) =
-        match (Engine::new(TOOL, n, opts.wait), Targets::new(n, opts.wait.interval)) {
-            (Ok(e), Ok(t)) => (e, t),
-            (Err(e), _) | (_, Err(e)) => {
-                Line::new(TOOL).text("cannot allocate the path list").reason(e).emit();
-                return status::TOOL_FAILED;
-            }
-        };
+    let mut targets = match Targets::new(opts.paths.len(), opts.wait.interval) {
+        Ok(t) => t,
+        Err(e) => return cannot_allocate(e),
+    };
     for p in opts.paths.clone().filter_map(|i| args.get(i)) {
         let added = match target::parse(p) {
             Ok(Some(spec)) => targets.add(p, spec).and_then(|k| engine.add_other(p, k)),
@@ -115,8 +127,7 @@ fn run(args: Args) -> u8 {
         };
         // A path left out would let COMMAND run before it is there.
         if let Err(e) = added {
-            say::failed(TOOL, "cannot wait for", p, e);
-            return status::TOOL_FAILED;
+            return cannot_wait_for(p, e);
         }
     }
     engine.set_others(&mut targets);
@@ -146,6 +157,33 @@ fn run(args: Args) -> u8 {
     status::for_exec_error(err)
 }
 
+/// `waitfor: cannot allocate the path list: REASON`, 125.
+fn cannot_allocate(e: Errno) -> u8 {
+    Line::new(TOOL).text("cannot allocate the path list").reason(e).emit();
+    status::TOOL_FAILED
+}
+
+/// `waitfor: cannot wait for 'P': REASON`, 125: a path left out of the wait
+/// would let COMMAND run before it is there.
+fn cannot_wait_for(p: &[u8], e: Errno) -> u8 {
+    say::failed(TOOL, "cannot wait for", p, e);
+    status::TOOL_FAILED
+}
+
+/// Why the command line was not taken.
+enum Refused {
+    /// A usage error.
+    Usage(UsageError),
+    /// A `--while-alive` path that cannot be waited on, and why.
+    Path(&'static [u8], Errno),
+}
+
+impl From<UsageError> for Refused {
+    fn from(e: UsageError) -> Refused {
+        Refused::Usage(e)
+    }
+}
+
 /// Exec closes the inotify descriptor (close-on-exec), and the last close of
 /// one that has had a watch waits for a kernel grace period (~15 ms) before
 /// COMMAND could run. A sibling process (never COMMAND's child) holds a copy
@@ -169,7 +207,7 @@ fn hint_if_host_port(p: &'static [u8]) {
     }
 }
 
-fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
+fn parse(args: &Args, engine: &mut Engine<'_, Targets>) -> Result<Option<Options>, Refused> {
     let mut opts = Options { wait: engine::Options::default(), timeout: None, paths: 0..0, command: None };
     let mut first = args.len();
     let mut p = Parser::new(args, 1);
@@ -185,19 +223,23 @@ fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
             return Ok(None);
         }
         // The options' names, in the order of the arms below.
-        match args::word_index(b"timeout interval nonempty any always", name) {
+        match args::word_index(b"timeout interval while-alive nonempty any always", name) {
             Some(0) => opts.timeout = duration::limit(p.value(inline)?)?,
             Some(1) => {
                 let d = duration::option(p.value(inline)?)?;
                 if d.0 == 0 {
-                    return Err(UsageError::Other("--interval must be more than 0"));
+                    return Err(UsageError::Other("--interval must be more than 0").into());
                 }
                 opts.wait.interval = d;
             }
-            Some(2) => opts.wait.nonempty = flag_value(name, inline)?,
-            Some(3) => opts.wait.any = flag_value(name, inline)?,
+            Some(2) => {
+                let post_file = p.value(inline)?;
+                engine.add_guard(post_file).map_err(|e| Refused::Path(post_file, e))?;
+            }
+            Some(3) => opts.wait.nonempty = flag_value(name, inline)?,
+            Some(4) => opts.wait.any = flag_value(name, inline)?,
             Some(_) => opts.wait.always = flag_value(name, inline)?,
-            None => return Err(UsageError::Unknown(raw)),
+            None => return Err(UsageError::Unknown(raw).into()),
         }
     }
     // PATHs run up to the next `--`; COMMAND follows it.
@@ -206,7 +248,7 @@ fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
         end += 1;
     }
     if end == first {
-        return Err(UsageError::Other("missing PATH"));
+        return Err(UsageError::Other("missing PATH").into());
     }
     opts.paths = first..end;
     for p in opts.paths.clone().filter_map(|i| args.get(i)) {

@@ -64,6 +64,9 @@ struct Dep {
     lock: Option<OwnedFd>,
     /// Not a step file: this index of the engine's [`Others`].
     other: Option<usize>,
+    /// A guard (`--while-alive P`): not waited for, but once its step has
+    /// ended the wait fails if it is not over.
+    guard: bool,
 }
 
 /// Dependencies that are not step files (`waitfor`'s network targets),
@@ -109,6 +112,8 @@ impl Dep {
     /// Looks at the file system; true when the dependency was watched through
     /// its lock and now needs directory events (its lock went away).
     fn look(&mut self, nonempty: bool) -> bool {
+        // A guard's step has ended once its marker is there, whatever it holds.
+        let nonempty = nonempty && !self.guard;
         let watched = self.lock.is_some();
         if present(self.path, b"", nonempty) {
             self.state = State::Done;
@@ -161,6 +166,12 @@ pub enum Outcome {
     Failed(usize),
     /// The dependency at this index died without a result.
     Died(usize),
+    /// The step of the guard at `guard` ended (`P` or `P.err`) while the
+    /// dependency at `waiting` was not there yet.
+    GuardEnded { guard: usize, waiting: usize },
+    /// The step of the guard at `guard` died while the dependency at
+    /// `waiting` was not there yet.
+    GuardDied { guard: usize, waiting: usize },
     /// The deadline passed; this index is one that was still pending.
     TimedOut(usize),
     /// The caller's descriptor became readable (a signal, for the tools).
@@ -174,6 +185,7 @@ impl Outcome {
         match self {
             Outcome::Ready | Outcome::Interrupted => status::OK,
             Outcome::Failed(_) | Outcome::Died(_) => status::SKIPPED,
+            Outcome::GuardEnded { .. } | Outcome::GuardDied { .. } => status::SKIPPED,
             Outcome::TimedOut(_) => status::TIMED_OUT,
         }
     }
@@ -215,10 +227,24 @@ impl<'a, O: Others> Engine<'a, O> {
     /// Adds a path to wait for; `ENAMETOOLONG` for one that the kernel
     /// refuses (it could never appear), `ENOMEM` when the list is full.
     pub fn add(&mut self, path: &'static [u8]) -> Result<(), Errno> {
+        self.push(path, false)
+    }
+
+    /// Adds a guard, the post file `P` of a step (`--while-alive P`): the
+    /// wait goes on only while that step has not ended. Once it has (`P`,
+    /// `P.err`, or its lock free), a wait that is not over fails as for a
+    /// failed dependency (with `always`, it is over). A guard is watched as a
+    /// dependency is: through its lock pipe once its step has started, with
+    /// a directory watch before. Errors as for [`Engine::add`].
+    pub fn add_guard(&mut self, post_file: &'static [u8]) -> Result<(), Errno> {
+        self.push(post_file, true)
+    }
+
+    fn push(&mut self, path: &'static [u8], guard: bool) -> Result<(), Errno> {
         if path.len() >= PATH_MAX {
             return Err(Errno::NAMETOOLONG);
         }
-        self.deps.push(Dep { path, state: State::Pending, lock: None, other: None })
+        self.deps.push(Dep { path, state: State::Pending, lock: None, other: None, guard })
     }
 
     /// Gives the engine the targets that are not step files.
@@ -228,7 +254,7 @@ impl<'a, O: Others> Engine<'a, O> {
 
     /// Adds target `k` of the others, known as `label` (its operand).
     pub fn add_other(&mut self, label: &'static [u8], k: usize) -> Result<(), Errno> {
-        self.deps.push(Dep { path: label, state: State::Pending, lock: None, other: Some(k) })
+        self.deps.push(Dep { path: label, state: State::Pending, lock: None, other: Some(k), guard: false })
     }
 
     /// The number of paths.
@@ -345,6 +371,18 @@ impl<'a, O: Others> Engine<'a, O> {
             let _ = self.rescan();
         } else {
             self.sync_events();
+        }
+        if self.deps.as_slice().iter().any(|d| d.guard && d.state != State::Pending) {
+            // A guard's step has ended: a file it wrote just before (its ready
+            // file) may not have told its event yet. Look before the verdict.
+            for dep in self
+                .deps
+                .as_mut_slice()
+                .iter_mut()
+                .filter(|d| d.state == State::Pending && d.other.is_none() && !d.guard)
+            {
+                self.rearm |= dep.look(nonempty);
+            }
         }
         let ready = (0..extras.len()).filter(|&i| self.polls.ready(i)).fold(0, |bits, i| bits | 1 << i);
         (ready, self.verdict())
@@ -463,7 +501,14 @@ impl<'a, O: Others> Engine<'a, O> {
         let mut pending = None;
         let mut any_done = false;
         let mut first_bad = None;
+        let mut guard_ended = None;
         for (i, dep) in self.deps.as_slice().iter().enumerate() {
+            if dep.guard {
+                if dep.state != State::Pending {
+                    guard_ended.get_or_insert((i, dep.state == State::Died));
+                }
+                continue;
+            }
             match dep.state {
                 State::Done => any_done = true,
                 State::Pending => {
@@ -478,20 +523,26 @@ impl<'a, O: Others> Engine<'a, O> {
                 }
             }
         }
-        if self.opts.any {
-            if any_done {
-                return Some(Outcome::Ready);
+        let over = if self.opts.any {
+            match (any_done, pending) {
+                (true, _) => Some(Outcome::Ready),
+                // Every path failed: nothing left to wait for.
+                (false, None) => first_bad.or(Some(Outcome::Ready)),
+                (false, Some(_)) => None,
             }
-            // Every path failed: nothing left to wait for.
-            return if pending.is_none() { first_bad.or(Some(Outcome::Ready)) } else { None };
-        }
-        if first_bad.is_some() {
-            return first_bad;
-        }
-        if pending.is_none() {
+        } else if first_bad.is_some() {
+            first_bad
+        } else if pending.is_none() {
             Some(Outcome::Ready)
         } else {
             None
+        };
+        // Not over, and a guard's step has ended: it never will be.
+        match (over, pending, guard_ended) {
+            (None, Some(_), Some(_)) if always => Some(Outcome::Ready),
+            (None, Some(waiting), Some((guard, false))) => Some(Outcome::GuardEnded { guard, waiting }),
+            (None, Some(waiting), Some((guard, true))) => Some(Outcome::GuardDied { guard, waiting }),
+            _ => over,
         }
     }
 
@@ -541,7 +592,7 @@ impl<'a, O: Others> Engine<'a, O> {
     }
 
     fn timed_out(&self) -> Outcome {
-        let i = self.deps.as_slice().iter().position(|d| d.state == State::Pending);
+        let i = self.deps.as_slice().iter().position(|d| d.state == State::Pending && !d.guard);
         Outcome::TimedOut(i.unwrap_or(0))
     }
 }
@@ -562,6 +613,12 @@ pub fn report_into<O: Others>(line: &mut Line, engine: &Engine<'_, O>, outcome: 
         Outcome::Failed(i) => ("step ", i, " failed"),
         Outcome::Died(i) => ("step ", i, " died without a result"),
         Outcome::TimedOut(i) => ("timed out waiting for ", i, ""),
+        Outcome::GuardEnded { guard, waiting } | Outcome::GuardDied { guard, waiting } => {
+            let died = matches!(outcome, Outcome::GuardDied { .. });
+            line.add_text("step ");
+            line.add_quoted(engine.path(guard));
+            (if died { " died while waiting for " } else { " ended while waiting for " }, waiting, "")
+        }
         Outcome::Ready | Outcome::Interrupted => return false,
     };
     line.add_text(before);
