@@ -4,7 +4,9 @@
 //! The wait engine fills a set with what it waits on (the caller's signalfd,
 //! its inotify instance while it needs one, the lock of every started
 //! dependency, network sockets); `entrypoint` supervises its command with it.
-//! Nothing else in the tools blocks.
+//! Nothing else in the wrappers blocks; `copier`, which waits for nothing,
+//! blocks in one other place: its `flock` on the directory it writes into,
+//! while another copier holds it (`files::copy::lock_dir`).
 
 use crate::os::clock::Duration;
 use crate::os::mem::Slab;
