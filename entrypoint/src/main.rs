@@ -118,14 +118,7 @@ fn run(mut args: Args) -> u8 {
     }
 
     // 2. Options.
-    let mut step = Step {
-        post_file: None,
-        termination_path: None,
-        started_ms: clock::unix_millis(),
-        results: Default::default(),
-        ran: false,
-        marker_told: false,
-    };
+    let mut step = Step::new(clock::unix_millis());
     let mut opts = Options::new(args.len());
     match options::parse(&args, &mut step, &mut opts, USAGE, VERSION) {
         Ok(true) => {}

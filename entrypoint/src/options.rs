@@ -380,14 +380,7 @@ mod tests {
     }
 
     fn step() -> Step {
-        Step {
-            post_file: None,
-            termination_path: None,
-            started_ms: 0,
-            results: Default::default(),
-            ran: false,
-            marker_told: false,
-        }
+        Step::new(0)
     }
 
     fn opts(list: &[&str]) -> (Options, Step) {

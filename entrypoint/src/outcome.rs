@@ -70,6 +70,21 @@ pub struct Step {
     pub marker_told: bool,
 }
 
+impl Step {
+    /// A step known by nothing yet (the options fill it in), started at
+    /// `started_ms` until it starts for real.
+    pub fn new(started_ms: u64) -> Step {
+        Step {
+            post_file: None,
+            termination_path: None,
+            started_ms,
+            results: Results::default(),
+            ran: false,
+            marker_told: false,
+        }
+    }
+}
+
 /// A step's outputs, read once its command has ended (DESIGN.md section 3).
 #[derive(Default)]
 pub struct Results {

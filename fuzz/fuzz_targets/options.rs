@@ -28,14 +28,7 @@ fuzz_target!(|data: &[u8]| {
     // SAFETY: `argv` outlives everything the parser hands out: the options
     // and the step are dropped before it.
     let args = unsafe { argv.args() };
-    let mut step = outcome::Step {
-        post_file: None,
-        termination_path: None,
-        started_ms: 0,
-        results: Default::default(),
-        ran: false,
-        marker_told: false,
-    };
+    let mut step = outcome::Step::new(0);
     let mut opts = options::Options::new(args.len());
     match options::parse(&args, &mut step, &mut opts, "", "") {
         Ok(true) => {
