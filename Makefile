@@ -15,7 +15,7 @@
 #                   newest Kubernetes schema kubernetes-validate bundles
 #   make bench      performance figures beside baselines (QUICK=1: < 1 min)
 #   make image      the scratch image, both platforms, as dist/image.oci.tar
-#   make fuzz       libFuzzer on the parsers (nightly + cargo-fuzz; not in CI):
+#   make fuzz       libFuzzer on the parsers (entrypoint's options too) (nightly + cargo-fuzz; not in CI):
 #                   FUZZ_SECONDS per target (default 600)
 #   make clean
 
@@ -136,7 +136,7 @@ image: build
 	scripts/image
 
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS ?= args:4096 duration:4096 path:4096 line:12000 json:8192
+FUZZ_TARGETS ?= args:4096 duration:4096 path:4096 line:12000 json:8192 options:4096
 
 fuzz:
 	@rustup toolchain list | grep -q '^nightly' || { echo "make: installing the nightly toolchain (rustup)"; rustup toolchain install nightly --profile minimal; }

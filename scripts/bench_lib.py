@@ -133,7 +133,7 @@ def has_inotify(pid):
 
 def holds_open(pid, paths):
     """True when the process has every one of `paths` open (a wrapper watching
-    its dependencies' P.lock pipes)."""
+    its dependencies' lock pipes, `.P.lock`)."""
     want = set(paths)
     try:
         for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -146,17 +146,23 @@ def holds_open(pid, paths):
     return not want
 
 
+def lock_of(marker):
+    """The liveness lock of the post file DIR/NAME: DIR/.NAME.lock."""
+    d, name = os.path.split(marker)
+    return os.path.join(d, "." + name + ".lock")
+
+
 def hold_lock(marker):
-    """Holds `marker`.lock as a step's wrapper does: a named pipe, open
-    read-write and flock'ed, renamed into place. Returns the descriptor; its
-    close is the wrapper's end."""
+    """Holds `marker`'s lock (DIR/.NAME.lock) as a step's wrapper does: a named
+    pipe, open read-write and flock'ed, renamed into place. Returns the
+    descriptor; its close is the wrapper's end."""
     import fcntl
 
-    tmp = marker + ".lock.tmp"
+    tmp = lock_of(marker) + ".tmp"
     os.mkfifo(tmp, 0o644)
     fd = os.open(tmp, os.O_RDWR | os.O_CLOEXEC)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    os.rename(tmp, marker + ".lock")
+    os.rename(tmp, lock_of(marker))
     return fd
 
 

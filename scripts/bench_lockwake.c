@@ -12,14 +12,14 @@
  * asleep), stores CLOCK_MONOTONIC in shared memory (t0) and ends; the waiter
  * reads CLOCK_MONOTONIC as poll returns (t1). Latency = t1 - t0.
  *
- *   fifo        what ships: the holder opens DIR/P.lock (a FIFO) O_RDWR and
+ *   fifo        what ships: the holder opens DIR/.P.lock (a FIFO) O_RDWR and
  *               takes flock(LOCK_EX); the waiter opens it
  *               O_RDONLY|O_NONBLOCK, checks flock(LOCK_SH|LOCK_NB) fails
  *               (held), polls it; wakes on POLLHUP. As a wrapper does, the
  *               holder renames its marker DIR/m/.P.tmp to DIR/m/P just
  *               before its exit: t0 just before _exit, and fifo.mark is
  *               timed from just before that rename (the old engine's t0).
- *   flock-proc  a helper process, forked per trial, opens P.lock and blocks
+ *   flock-proc  a helper process, forked per trial, opens .P.lock and blocks
  *               in flock(LOCK_SH); once granted it writes a byte to a pipe
  *               the waiter polls. t0 just before _exit.
  *   flock-thr   the same helper as a thread (pthread, created per trial).
@@ -460,7 +460,7 @@ int main(int argc, char **argv) {
     /* The markers of inotify-dir in a directory of their own: its watch
      * sees no other mechanism's files. */
     snprintf(dir_path, sizeof dir_path, "%s/d", dir);
-    snprintf(lock_path, sizeof lock_path, "%s/P.lock", dir);
+    snprintf(lock_path, sizeof lock_path, "%s/.P.lock", dir);
     snprintf(ofd_path, sizeof ofd_path, "%s/L", dir);
     snprintf(watch_path, sizeof watch_path, "%s/W", dir);
     snprintf(fifo_mark_dir, sizeof fifo_mark_dir, "%s/m", dir);

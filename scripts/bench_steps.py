@@ -25,11 +25,11 @@ can get one.
 
 Per trial, in a fresh directory on the given filesystem (tmpfs for the bench):
   1. every step is started, last layer first, and given time to settle (for
-     entrypoint: until every `MARKER.lock` exists and every step watches the
+     entrypoint: until every lock `.MARKER.lock` exists and every step watches the
      lock pipes of its dependencies (it holds them open) or holds an inotify
      instance, at most 3 s, then 50 ms + 0.3 ms a step);
   2. t0 just before rename(".go.tmp", "go") (for entrypoint steps the go
-     marker is a step's: this script holds `go.lock` as a wrapper does and
+     marker is a step's: this script holds `.go.lock` as a wrapper does and
      releases it right after the rename);
   3. t1 when inotify (this script's own watch on the directory, set up
      before the steps start) reports the last of the L*W markers: the waiters' own exits (and the
@@ -75,6 +75,7 @@ from bench_lib import (
     has_inotify,
     hold_lock,
     holds_open,
+    lock_of,
     spawn,
     take_inotify_instances,
 )
@@ -123,15 +124,15 @@ def settle(kind, a, d, steps, pids):
     """Returns (steps without inotify, steps watching every dependency's pipe)."""
     n = len(steps)
     if kind == "entrypoint":
-        locks = [marker(a, d, name) + ".lock" for name, _ in steps]
+        locks = [lock_of(marker(a, d, name)) for name, _ in steps]
         deadline = time.monotonic() + 30 + n * 0.01
         while not all(os.path.exists(p) for p in locks):
             if time.monotonic() > deadline:
-                die("the steps did not all create their .lock in time")
+                die("the steps did not all create their lock in time")
             time.sleep(0.01)
 
         def dep_locks(deps):
-            return [marker(a, d, dep) + ".lock" for dep in deps]
+            return [lock_of(marker(a, d, dep)) for dep in deps]
 
         # Each step watches its started dependencies through their pipes, or
         # has an inotify instance; where neither (no instance, and a release
@@ -168,7 +169,7 @@ def trial(kind, a, steps, d):
     # first step's wrapper would, and releases it right after the marker.
     go_lock = hold_lock(go) if kind == "entrypoint" else None
     # The watch first: it must not be refused for want of inotify instances.
-    # (The .lock files renamed in meanwhile are not markers: wait_for skips them.)
+    # (The locks renamed in meanwhile are not markers: wait_for skips them.)
     mask = IN_MOVED_TO if kind == "entrypoint" else IN_CREATE
     watch = Inotify(d, mask, more=dirs)
     pids = start(kind, a, d, steps)

@@ -20,7 +20,7 @@ which waits for an SRCU grace period (milliseconds). So also, per trial:
     --wait P -- echo` (fork+exec), the same with the binaries of the baseline
     release (`--old-*`: their inotify descriptor is closed on exec, so exec
     waits for the kernel's grace period), `waitfor P -- echo` where P's step
-    holds its `P.lock` pipe (the bench holds it, renames P into place, then
+    holds its lock pipe `.P.lock` (the bench holds it, renames P into place, then
     releases it, as a wrapper's exit does: "lock"), `inotifywait -e moved_to
     DIR && exec echo` in sh, the shell loop ending in `exec echo`, and the
     floor: `echo` spawned directly, t0 just before posix_spawn;

@@ -4,7 +4,7 @@
 //!
 //! What they pin, as deterministic quantities (never wall-clock time):
 //! - a step whose dependencies have all started holds no inotify instance and
-//!   holds each dependency's `P.lock` pipe open instead (`/proc/PID/fd`,
+//!   holds each dependency's lock pipe (`.P.lock`) open instead (`/proc/PID/fd`,
 //!   `/proc/PID/fdinfo`), waiting or running;
 //! - the end of a started dependency reaches a waiter through that pipe alone:
 //!   `waitfor --interval 1h` wakes at once (only the hang-up can wake it);
@@ -172,19 +172,19 @@ fn put(path: &Path, content: &str) {
 }
 
 /// A step's liveness lock held by this test, as a wrapper holds it: a named
-/// pipe at `P.lock`, open read-write and flock'ed, renamed into place.
+/// pipe at `.P.lock`, open read-write and flock'ed, renamed into place.
 struct HeldLock(Option<fs::File>);
 
 impl HeldLock {
     fn new(post_file: &Path) -> HeldLock {
-        let tmp = with(post_file, ".lock.tmp-test");
+        let tmp = with(&harness::lock_of(post_file), ".tmp-test");
         let c = std::ffi::CString::new(s(&tmp)).unwrap();
         // SAFETY: mkfifo(3) with a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
         let f = fs::OpenOptions::new().read(true).write(true).open(&tmp).expect("open fifo");
         // SAFETY: flock(2) on a descriptor this File owns.
         assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0, "flock");
-        fs::rename(&tmp, with(post_file, ".lock")).expect("rename lock");
+        fs::rename(&tmp, harness::lock_of(post_file)).expect("rename lock");
         HeldLock(Some(f))
     }
 
@@ -281,7 +281,7 @@ fn a_started_dependency_ends_through_its_lock_pipe_alone() {
         let mut lock = HeldLock::new(&p);
         let w = spawn(command("waitfor", None, &args(&[&"--interval", &"1h", &p])));
         wait_until_polling(w.id(), "waitfor");
-        assert!(watches_through(w.id(), &with(&p, ".lock")), "waitfor does not watch P.lock alone");
+        assert!(watches_through(w.id(), &harness::lock_of(&p)), "waitfor does not watch .P.lock alone");
         if !left.is_empty() {
             put(&t.join(left), if code == 0 { "0\n" } else { "1\n" });
         }
@@ -305,7 +305,7 @@ fn a_killed_wrapper_fails_its_waiters_at_once_without_events() {
     // Its command lives on after it: nothing of ours may wait for its stderr.
     victim.stderr(Stdio::null());
     let victim = spawn(victim);
-    assert!(eventually(LIMIT, || harness::lock_held(&with(&a, ".lock"))), "A never held A.lock");
+    assert!(eventually(LIMIT, || harness::lock_held(&harness::lock_of(&a))), "A never held A.lock");
     // The command outlives its killed wrapper (its own process group): end it.
     struct Group(i32);
     impl Drop for Group {
@@ -321,7 +321,7 @@ fn a_killed_wrapper_fails_its_waiters_at_once_without_events() {
     let dep = spawn(command("entrypoint", None, &args(&[&"--wait", &a, &"--post-file", &b, &"--", &"true"])));
     for (pid, what) in [(w.id(), "waitfor"), (dep.id(), "step B")] {
         wait_until_polling(pid, what);
-        assert!(watches_through(pid, &with(&a, ".lock")), "{what} does not watch A.lock alone");
+        assert!(watches_through(pid, &harness::lock_of(&a)), "{what} does not watch A.lock alone");
     }
     // SAFETY: kill(2) of a child of this test.
     unsafe { libc::kill(victim.id() as i32, libc::SIGKILL) };
@@ -342,7 +342,7 @@ fn steps_hold_no_inotify_once_their_dependencies_have_started() {
     let mut ca = command("entrypoint", None, &args(&[&"--post-file", &a, &"--", &"cat"]));
     ca.stdin(Stdio::piped());
     let mut a_step = spawn(ca);
-    assert!(eventually(LIMIT, || harness::lock_held(&with(&a, ".lock"))), "A never held A.lock");
+    assert!(eventually(LIMIT, || harness::lock_held(&harness::lock_of(&a))), "A never held A.lock");
     // B waits for A (started): no instance while it waits, none while it runs.
     let b_step = spawn(command(
         "entrypoint",
@@ -364,10 +364,10 @@ fn steps_hold_no_inotify_once_their_dependencies_have_started() {
     ));
     wait_until_polling(b_step.id(), "step B");
     wait_until_polling(c_step.id(), "step C");
-    assert!(watches_through(b_step.id(), &with(&a, ".lock")), "waiting B holds inotify or not A.lock");
+    assert!(watches_through(b_step.id(), &harness::lock_of(&a)), "waiting B holds inotify or not A.lock");
     assert!(has_inotify(c_step.id()), "C waits for a lockless marker without inotify");
     assert!(
-        eventually(LIMIT, || watches_through(side.id(), &with(&a, ".lock"))),
+        eventually(LIMIT, || watches_through(side.id(), &harness::lock_of(&a))),
         "the sidecar holds inotify"
     );
 
@@ -415,7 +415,7 @@ fn chain_with_every_inotify_instance_taken_hands_off_through_the_locks() {
     // Each step finds its dependency started at its re-check, and from then
     // on watches that dependency's pipe alone.
     for (k, c) in steps.iter().enumerate() {
-        let ok = eventually(LIMIT, || watches_through(c.id(), &with(&post(k), ".lock")));
+        let ok = eventually(LIMIT, || watches_through(c.id(), &harness::lock_of(&post(k))));
         assert!(ok, "step {} does not watch s{k}.lock (fds {:?})", k + 1, fd_targets(c.id()));
     }
     let before: Vec<u64> = steps.iter().map(|c| context_switches(c.id())).collect();
@@ -463,7 +463,7 @@ fn waitfor_says_once_that_it_has_no_inotify_and_still_sees_a_step_start() {
     ca.stdin(Stdio::piped());
     let mut step = spawn(ca);
     assert!(
-        eventually(LIMIT, || watches_through(w.id(), &with(&a, ".lock"))),
+        eventually(LIMIT, || watches_through(w.id(), &harness::lock_of(&a))),
         "waitfor never watched A.lock"
     );
     step.close_stdin();
@@ -502,7 +502,7 @@ fn chain_wakeups(n: usize) -> f64 {
             wait_until_polling(c.id(), "step 0");
             continue;
         }
-        let ok = eventually(LIMIT, || watches_through(c.id(), &with(&dep(*i), ".lock")));
+        let ok = eventually(LIMIT, || watches_through(c.id(), &harness::lock_of(&dep(*i))));
         assert!(ok, "step {i} does not watch s{}.lock alone", i - 1);
         wait_until_polling(c.id(), &format!("step {i}"));
     }
@@ -621,15 +621,15 @@ fn waitfor_as_pid_1_leaves_its_command_no_child() {
 
 #[test]
 fn lock_pipe_mode_lets_other_uids_watch_it() {
-    // The steps of a pod may run as other uids: P.lock is readable by all.
+    // The steps of a pod may run as other uids: .P.lock is readable by all.
     let t = TempDir::new("eng-mode");
     let a = t.join("A");
     let mut ca = command("entrypoint", None, &args(&[&"--post-file", &a, &"--", &"cat"]));
     ca.stdin(Stdio::piped());
     let mut step = spawn(ca);
-    assert!(eventually(LIMIT, || harness::lock_held(&with(&a, ".lock"))));
-    let meta = fs::symlink_metadata(with(&a, ".lock")).expect("stat");
-    assert!(harness::is_fifo(&with(&a, ".lock")));
+    assert!(eventually(LIMIT, || harness::lock_held(&harness::lock_of(&a))));
+    let meta = fs::symlink_metadata(harness::lock_of(&a)).expect("stat");
+    assert!(harness::is_fifo(&harness::lock_of(&a)));
     assert_eq!(meta.permissions().mode() & 0o777, 0o644);
     step.close_stdin();
     assert_eq!(finish(step, "A"), (0, String::new()));

@@ -5,7 +5,7 @@
 //!
 //! Timing: no test asserts speed. Readiness is observed, never slept for: a
 //! command writes a `ready` file once its traps are set; a waiting step has
-//! created its `P.lock` (which happens after its signals are blocked) and
+//! created its lock `.P.lock` (which happens after its signals are blocked) and
 //! sleeps in `poll` (`/proc/PID/wchan`). Every child is waited for with a
 //! generous bound that kills it and fails the test instead of hanging.
 
@@ -199,11 +199,11 @@ fn wait_until_polling(pid: u32) {
     );
 }
 
-/// Starts a waiting step and returns it once it waits: its lock `P.lock`
+/// Starts a waiting step and returns it once it waits: its lock `.P.lock`
 /// exists (its signals are blocked by then) and it sleeps in `poll`.
 fn start_waiting(cmd: &mut Command, post_file: &Path) -> Child {
     let mut c = spawn(cmd);
-    wait_for_file(&with_suffix(post_file, ".lock"));
+    wait_for_file(&harness::lock_of(post_file));
     wait_until_polling(c.id());
     assert!(running(&mut c), "the step exited instead of waiting");
     c
@@ -406,7 +406,7 @@ fn success_writes_p_holding_0_and_a_completed_message() {
     assert_eq!(String::from_utf8_lossy(&m.raw), want);
     // Nothing else is left behind (no temporary file): the marker, the
     // liveness lock and the message.
-    assert_eq!(names(t.path()), set(&["p", "p.lock", "t"]));
+    assert_eq!(names(t.path()), set(&["p", ".p.lock", "t"]));
 }
 
 #[test]
@@ -418,7 +418,7 @@ fn failure_writes_p_err_holding_the_status() {
     assert_ran(&r, 3, "", "");
     assert_marker(&p, 3);
     assert_message(&tm, 3, "Error", None);
-    assert_eq!(names(t.path()), set(&["p.err", "p.lock", "t"]));
+    assert_eq!(names(t.path()), set(&["p.err", ".p.lock", "t"]));
 }
 
 #[test]
@@ -1053,7 +1053,7 @@ fn p_wins_over_p_err_and_empty_markers_count() {
 fn a_dependency_with_a_free_lock_and_no_marker_died() {
     let t = TempDir::new("ep-died");
     let (a, b, tm) = (t.join("a"), t.join("b"), t.join("t"));
-    fs::write(with_suffix(&a, ".lock"), "").expect("lock");
+    fs::write(harness::lock_of(&a), "").expect("lock");
     let r = run_ep(
         t.path(),
         [
@@ -1733,7 +1733,7 @@ fn termination_message_on_a_bind_mounted_file_is_rewritten_in_place() {
     assert_ran(&r, 3, "", "");
     assert_marker(&p, 3);
     assert_message(&tm, 3, "Error", None);
-    assert_eq!(names(t.path()), set(&["p.err", "p.lock", "t"]));
+    assert_eq!(names(t.path()), set(&["p.err", ".p.lock", "t"]));
 }
 
 #[test]
@@ -1761,7 +1761,7 @@ fn a_post_file_that_cannot_be_created_is_named_in_full() {
         t.path(),
         ["--post-file", &s(&p), "--termination-path", &s(&tm), "--", "sh", "-c", "echo ran > ran"],
     );
-    let line = format!("cannot create '{}.lock': Not a directory", s(&p));
+    let line = format!("cannot create '{}': Not a directory", s(&harness::lock_of(&p)));
     // One line: P.err is tried too, and its failure (the same cause) is not told twice.
     let want = format!("entrypoint: {line}\n");
     assert_ran(&r, 125, "", &want);
@@ -1773,9 +1773,14 @@ fn a_post_file_that_cannot_be_created_is_named_in_full() {
 fn a_lock_that_cannot_be_made_still_leaves_p_err_where_the_directory_takes_it() {
     let t = TempDir::new("ep-lockdir");
     let p = t.join("p");
-    fs::create_dir(with_suffix(&p, ".lock")).expect("mkdir p.lock");
+    fs::create_dir(harness::lock_of(&p)).expect("mkdir .p.lock");
     let r = run_ep(t.path(), ["--post-file", &s(&p), "--", "sh", "-c", "echo ran > ran"]);
-    assert_ran(&r, 125, "", &format!("entrypoint: cannot create '{}.lock': Is a directory\n", s(&p)));
+    assert_ran(
+        &r,
+        125,
+        "",
+        &format!("entrypoint: cannot create '{}': Is a directory\n", s(&harness::lock_of(&p))),
+    );
     assert_marker(&p, 125);
     assert!(!t.join("ran").exists());
 }
@@ -1804,7 +1809,7 @@ fn closed_stdio_does_not_capture_the_lock_or_the_signal_descriptor() {
     assert_ran(&r, 0, "", "");
     assert_eq!(read_opt(&t.join("done")).as_deref(), Some("done\n"));
     assert_marker(&p, 0);
-    assert!(harness::is_fifo(&with_suffix(&p, ".lock")), "p.lock is not the liveness pipe");
+    assert!(harness::is_fifo(&harness::lock_of(&p)), ".p.lock is not the liveness pipe");
     assert_message(&tm, 0, "Completed", None);
 }
 
@@ -1868,6 +1873,24 @@ fn fork_failure_is_125_with_p_err_and_signals_no_one() {
     let _ = other.kill();
 }
 
+/// A --wait path that can never appear (the kernel takes no path of 4096
+/// bytes or more) is the tool's failure: 125, one line that names it, P.err.
+#[test]
+fn a_wait_path_that_cannot_be_waited_for_is_125_with_p_err() {
+    let t = TempDir::new("ep-toolong");
+    let (p, tm) = (t.join("p"), t.join("t"));
+    let long = format!("{}/{}", s(t.path()), "d/".repeat(2100));
+    let r = run_ep(
+        t.path(),
+        ["--wait", &long, "--post-file", &s(&p), "--termination-path", &s(&tm), "--", "echo", "ran"],
+    );
+    assert_ran(&r, 125, "", &format!("entrypoint: cannot wait for '{long}': Filename too long\n"));
+    assert_marker(&p, 125);
+    // The line is longer than the message can hold: its Message is cut.
+    let m = read_opt(&tm).expect("termination message");
+    assert!(m.contains(r#"{"key":"Reason","value":"Error","type":3}"#), "no Reason Error");
+}
+
 #[test]
 fn a_path_list_that_cannot_be_allocated_is_125_with_p_err_even_when_p_comes_later() {
     if emulated() {
@@ -1883,7 +1906,8 @@ fn a_path_list_that_cannot_be_allocated_is_125_with_p_err_even_when_p_comes_late
     // The smallest address space the wrapper starts in (below it, exec
     // itself fails) is too small for the mapping of its --wait list; the
     // post file and the termination path come after --wait on the line.
-    let line = "cannot allocate the path lists: Out of memory";
+    let line = format!("cannot wait for '{}': Out of memory", s(&dep));
+    let line = line.as_str();
     let mut seen = None;
     for kib in (64..=512).step_by(16) {
         let _ = fs::remove_file(with_suffix(&p, ".err"));
@@ -2159,4 +2183,29 @@ fn help_is_answered_the_same_way_by_all_three_tools() {
         let r = harness::run_tool(name, ["--version"]);
         assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, &*format!("{name} 0.1.0\n"), ""));
     }
+}
+
+// ---------------------------------------------------------------- the lock's dot name
+
+/// A user's glob over a step's directory (`cat DIR/out*`, `cat DIR/*`, as a
+/// finally step may run) never opens the lock of a live wrapper, a named pipe
+/// that a reader would block on until the wrapper ends: the lock of
+/// `DIR/out` is `DIR/.out.lock` (DESIGN.md section 2).
+#[test]
+fn a_glob_over_the_step_directory_does_not_block_on_a_live_wrappers_lock() {
+    let t = TempDir::new("ep-glob");
+    let d = t.join("steps/a");
+    let (out, log) = (d.join("out"), d.join("out.log"));
+    let script = "echo hi > \"$0\"; exec sleep 60";
+    let step = spawn(&mut ep(t.path(), ["--post-file", &s(&out), "--", "sh", "-c", script, &s(&log)]));
+    let lock = harness::lock_of(&out);
+    let started = || harness::lock_held(&lock) && fs::read_to_string(&log).is_ok_and(|l| l == "hi\n");
+    assert!(eventually(LIMIT, started), "the step never started");
+    assert!(harness::is_fifo(&lock), "{} is not the liveness pipe", s(&lock));
+    for glob in ["out*", "*"] {
+        let cat = spawn(Command::new("sh").args(["-c", &format!("cat {}/{glob}", s(&d))]));
+        assert_ran(&finish(cat, LIMIT, "cat"), 0, "hi\n", "");
+    }
+    send(step.id(), libc::SIGTERM);
+    assert_ran(&finish(step, LIMIT, "entrypoint"), 143, "", "");
 }

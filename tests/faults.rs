@@ -7,7 +7,7 @@
 //! (checked by a small hand-written JSON parser) are pinned exactly.
 //!
 //! Timing: no test asserts speed. Readiness is observed, never slept for: a
-//! step is alive once its `P.lock` is locked; a waiter waits once it sleeps in
+//! step is alive once its lock `.P.lock` is locked; a waiter waits once it sleeps in
 //! `poll` (`/proc/PID/wchan`); a command is running once it has written a file.
 //! Every child is waited for with a generous bound (`LIMIT`) that kills it and
 //! fails the test instead of hanging. Root-only cases (mounts, namespaces,
@@ -465,7 +465,7 @@ fn kill_and_check_cascade(t: &TempDir, a: &Path, mut victim: Proc, deps: Depende
     // The dead step left no result, and its lock is free.
     assert_absent(a);
     assert_absent(&with(a, ".err"));
-    assert!(!lock_held(&with(a, ".lock")), "A.lock still held");
+    assert!(!lock_held(&harness::lock_of(a)), "A.lock still held");
     assert_no_temporaries(&t.join("steps"));
 }
 
@@ -488,7 +488,7 @@ fn step_killed_while_its_command_runs_fails_its_dependents_down_the_chain() {
     );
     // The command outlives its killed wrapper (its own process group).
     let _group = GroupGuard(read_pid(&pid_file));
-    assert!(eventually(LIMIT, || lock_held(&with(&a_path, ".lock"))), "A never held A.lock");
+    assert!(eventually(LIMIT, || lock_held(&harness::lock_of(&a_path))), "A never held A.lock");
     let deps = start_dependents(&t, &a_path);
     kill_and_check_cascade(&t, &a_path, victim, deps);
 }
@@ -512,7 +512,7 @@ fn step_killed_while_it_waits_fails_its_dependents_down_the_chain() {
         ]),
     );
     wait_until_polling(&mut victim, "step A");
-    assert!(lock_held(&with(&a_path, ".lock")), "A.lock not held");
+    assert!(lock_held(&harness::lock_of(&a_path)), "A.lock not held");
     let deps = start_dependents(&t, &a_path);
     kill_and_check_cascade(&t, &a_path, victim, deps);
 }
@@ -566,7 +566,7 @@ fn step_that_never_started_is_still_waited_for() {
 fn restarted_step_takes_the_lock_over_and_its_dependents_run() {
     let t = TempDir::new("faults-restart");
     let a_path = t.join("steps/A");
-    let lock = with(&a_path, ".lock");
+    let lock = harness::lock_of(&a_path);
     let pid_file = t.join("first.pid");
     let mut first = start(
         "entrypoint",
@@ -772,8 +772,8 @@ fn full_filesystem_markers_and_message_fail_cleanly_and_keep_the_status() {
     assert_file(&with(&r2, ".err"), "4\n");
 
     // Nothing half-written, no temporary file: only the filler and the locks.
-    assert_eq!(names(&full), set(&["fill", "P.lock", "Q.lock"]));
-    for lock in ["P.lock", "Q.lock"] {
+    assert_eq!(names(&full), set(&["fill", ".P.lock", ".Q.lock"]));
+    for lock in [".P.lock", ".Q.lock"] {
         assert!(is_fifo(&full.join(lock)), "{lock} is not the liveness pipe");
     }
 }
@@ -805,7 +805,7 @@ fn read_only_step_directory_fails_early_with_125() {
     // not tell that failure twice.
     let want = concat(&[
         b"entrypoint: cannot create '",
-        &shown(b(&with(&p, ".lock"))),
+        &shown(b(&harness::lock_of(&p))),
         b"': ",
         reason.as_bytes(),
         b"\n",
@@ -866,7 +866,7 @@ fn dependency_in_an_unreadable_directory_cannot_be_observed_and_times_out() {
     let bad = dep.join("B");
     fs::write(&done, "0\n").expect("write");
     fs::write(with(&bad, ".err"), "1\n").expect("write");
-    fs::write(with(&bad, ".lock"), "").expect("write");
+    fs::write(harness::lock_of(&bad), "").expect("write");
     let mode = if is_root() { 0o700 } else { 0o000 };
     fs::set_permissions(&dep, fs::Permissions::from_mode(mode)).expect("chmod");
     struct Restore(PathBuf);
@@ -1208,7 +1208,7 @@ fn wrapper_started_with_stdio_closed_keeps_its_files_apart() {
     let r = run_cmd(cmd.env("PATH", PLAIN_PATH), "entrypoint without stdio");
     assert_raw(&r, 127, b"");
     assert_file(&with(&p, ".err"), "127\n");
-    assert!(is_fifo(&with(&p, ".lock")), "P.lock is not the liveness pipe");
+    assert!(is_fifo(&harness::lock_of(&p)), ".P.lock is not the liveness pipe");
     assert_termination(
         &term,
         127,
@@ -1279,7 +1279,7 @@ fn stale_and_planted_files_at_step_names_neither_break_nor_leak() {
     fs::write(&victim, "keep\n").expect("victim");
     let p = steps.join("P");
     fs::write(steps.join(".P.tmp"), "stale").expect("stale");
-    for name in [".P.lock.tmp", ".T.tmp", "P.lock", "T"] {
+    for name in ["..P.lock.tmp", ".T.tmp", ".P.lock", "T"] {
         std::os::unix::fs::symlink(&victim, steps.join(name)).expect("symlink");
     }
     std::os::unix::fs::symlink(&victim, &p).expect("symlink");
@@ -1291,11 +1291,11 @@ fn stale_and_planted_files_at_step_names_neither_break_nor_leak() {
         let m = fs::symlink_metadata(f).expect("stat");
         assert!(m.file_type().is_file(), "{} is not a regular file", f.display());
     }
-    assert!(is_fifo(&with(&p, ".lock")), "P.lock is not the liveness pipe");
+    assert!(is_fifo(&harness::lock_of(&p)), ".P.lock is not the liveness pipe");
     assert_file(&p, "0\n");
     assert_termination(&term, 0, "Completed", None);
     // Only what was planted at the temporary names is left, untouched.
-    assert_eq!(names(&steps), set(&[".P.tmp", ".P.lock.tmp", ".T.tmp", "P", "P.lock", "T"]));
+    assert_eq!(names(&steps), set(&[".P.tmp", "..P.lock.tmp", ".T.tmp", "P", ".P.lock", "T"]));
     assert_file(&steps.join(".P.tmp"), "stale");
     assert!(fs::symlink_metadata(steps.join(".T.tmp")).expect("stat").file_type().is_symlink());
 }
@@ -1488,7 +1488,7 @@ fn paths_of_4000_bytes_work_for_markers_waits_and_messages() {
 #[test]
 fn path_too_long_for_the_lock_fails_early_with_125() {
     let t = TempDir::new("faults-toolong");
-    // P itself fits in PATH_MAX (4096 with its NUL), P.lock does not.
+    // P itself fits in PATH_MAX (4096 with its NUL), .P.lock does not.
     let dir = deep_path(t.path(), 4000, "x").parent().expect("parent").to_path_buf();
     let name_len = 4093 - b(&dir).len() - 1;
     assert!((1..=250).contains(&name_len), "{name_len}");
@@ -1497,8 +1497,11 @@ fn path_too_long_for_the_lock_fails_early_with_125() {
     fs::create_dir_all(&dir).expect("mkdir");
     let ran = t.join("ran");
     let r = run("entrypoint", argv([&"--post-file", &p, &"--", &"sh", &"-c", &"echo ran > \"$0\"", &ran]));
-    let want =
-        concat(&[b"entrypoint: cannot create '", &shown(b(&with(&p, ".lock"))), b"': Filename too long\n"]);
+    let want = concat(&[
+        b"entrypoint: cannot create '",
+        &shown(b(&harness::lock_of(&p))),
+        b"': Filename too long\n",
+    ]);
     assert_raw(&r, 125, &want);
     assert_absent(&ran);
 }

@@ -521,8 +521,15 @@ pub fn mount_or_skip(test: &str, dir: &Path, options: &str, ro: bool) -> Option<
     )
 }
 
+/// The liveness lock of the post file `DIR/NAME`: `DIR/.NAME.lock` (DESIGN.md
+/// section 2: a dot name, which a user's `cat DIR/*` never opens).
+pub fn lock_of(post_file: &Path) -> PathBuf {
+    let name = post_file.file_name().expect("a post file has a name").to_string_lossy();
+    post_file.with_file_name(format!(".{name}.lock"))
+}
+
 /// True when another open file description holds a lock on `path`, the
-/// liveness lock `P.lock` (a named pipe: opened without blocking, so that a
+/// liveness lock `.NAME.lock` (a named pipe: opened without blocking, so that a
 /// pipe whose wrapper has gone cannot hang the test).
 pub fn lock_held(path: &Path) -> bool {
     use std::os::unix::fs::OpenOptionsExt;
@@ -534,7 +541,7 @@ pub fn lock_held(path: &Path) -> bool {
     unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) != 0 }
 }
 
-/// True when `path` is a named pipe (what a wrapper's `P.lock` is).
+/// True when `path` is a named pipe (what a wrapper's lock is).
 pub fn is_fifo(path: &Path) -> bool {
     use std::os::unix::fs::FileTypeExt;
     std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_fifo())

@@ -363,7 +363,11 @@ fn malformed_targets_are_usage_errors_naming_the_target() {
         ("tcp://[db]:80", "bad host"),
         ("http://:80/x", "no host"),
         ("http://db:99999/", "bad port"),
-        ("unix://", "no host"),
+        ("tcp://300.1.1.1:80", "bad host"),
+        ("tcp://bad_host!:80", "bad host"),
+        ("http://user@db/", "bad host"),
+        ("unix://", "no socket path (unix:///PATH)"),
+        ("unix://run/db.sock", "no socket path (unix:///PATH)"),
         ("ftp://db:21", "unknown scheme (tcp, unix, http; no TLS)"),
         ("https://db", "unknown scheme (tcp, unix, http; no TLS)"),
     ] {

@@ -500,12 +500,12 @@ fn hold_until_keeps_the_step_alive_without_its_lock_until_the_path_is_done() {
     let mut waiting_last = tool("entrypoint");
     waiting_last.args(["--wait", &s(&t.join("go")), "--post-file", &s(&last), "--", "true"]);
     let mut waiting_last = waiting_last.stdin(Stdio::null()).spawn().expect("the last step");
-    assert!(eventually(LIMIT, || lock_held(&with(&last, ".lock"))), "the last step never started");
+    assert!(eventually(LIMIT, || lock_held(&harness::lock_of(&last))), "the last step never started");
     let args = words(&["--post-file", &s(&p), "--hold-until", &s(&last), "--", "sh", "-c", "exit 3"]);
     let mut holder = start_holding(t.path(), &args, &with(&p, ".err"));
     // The result is known: the marker says it, and the lock is released.
     assert_eq!(fs::read_to_string(with(&p, ".err")).expect("marker"), "3\n");
-    assert!(eventually(LIMIT, || !lock_held(&with(&p, ".lock"))), "the holding step keeps its lock");
+    assert!(eventually(LIMIT, || !lock_held(&harness::lock_of(&p))), "the holding step keeps its lock");
     // It sleeps, without an inotify instance (its path's step has started).
     let pid = holder.id();
     assert!(eventually(LIMIT, || !has_inotify(pid)), "an inotify instance is held while holding");
@@ -537,7 +537,7 @@ fn a_hold_ends_on_the_paths_failure_on_a_died_step_and_on_term() {
     let mut dying = tool("entrypoint");
     dying.args(["--post-file", &s(&q), "--", "sleep", "600"]);
     let mut dying = dying.stdin(Stdio::null()).spawn().expect("the step that dies");
-    assert!(eventually(LIMIT, || lock_held(&with(&q, ".lock"))));
+    assert!(eventually(LIMIT, || lock_held(&harness::lock_of(&q))));
     let holder = start_holding(
         t.path(),
         &words(&["--post-file", &s(&p), "--hold-until", &s(&q), "--", "sh", "-c", "exit 5"]),
@@ -594,7 +594,7 @@ fn a_step_ended_by_term_before_its_hold_does_not_hold() {
     let mut c = tool("entrypoint");
     c.args(&args).current_dir(t.path()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
     let child = c.spawn().expect("spawn");
-    assert!(eventually(LIMIT, || lock_held(&with(&p, ".lock"))), "the step never started waiting");
+    assert!(eventually(LIMIT, || lock_held(&harness::lock_of(&p))), "the step never started waiting");
     assert!(eventually(LIMIT, || fs::read_to_string(format!("/proc/{}/wchan", child.id()))
         .is_ok_and(|w| w.contains("poll"))));
     // SAFETY: kill(2) on the wrapper this test started.

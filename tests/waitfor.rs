@@ -464,13 +464,13 @@ fn any_fails_when_the_last_pending_path_fails_later() {
     );
 }
 
-// ---------------------------------------------------------------- died steps (P.lock)
+// ---------------------------------------------------------------- died steps (.P.lock)
 
 #[test]
 fn unlocked_lock_without_result_is_a_dead_step() {
     let t = TempDir::new("wf-died");
     let p = t.join("P");
-    fs::write(t.join("P.lock"), "").unwrap();
+    fs::write(t.join(".P.lock"), "").unwrap();
     let r = wf_cmd(tool("waitfor").args([&s(&p), "--", "echo", "ran"]));
     assert_ran(&r, 1, "", &format!("waitfor: step '{}' died without a result\n", s(&p)));
     // --always: counts as done.
@@ -487,7 +487,7 @@ fn unlocked_lock_without_result_is_a_dead_step() {
 fn lock_that_is_not_a_regular_file_is_not_a_death() {
     let t = TempDir::new("wf-lockdir");
     let p = t.join("P");
-    fs::create_dir(t.join("P.lock")).unwrap();
+    fs::create_dir(t.join(".P.lock")).unwrap();
     let r = wf_cmd(tool("waitfor").args(["--timeout", "300ms", &s(&p)]));
     assert_ran(&r, 124, "", &format!("waitfor: timed out waiting for '{}'\n", s(&p)));
 }
@@ -496,7 +496,7 @@ fn lock_that_is_not_a_regular_file_is_not_a_death() {
 fn held_lock_keeps_waiting_until_the_result() {
     let t = TempDir::new("wf-held");
     let p = t.join("P");
-    let lock = hold_lock(&t.join("P.lock"));
+    let lock = hold_lock(&t.join(".P.lock"));
     let mut c = start_waiting([OsString::from("--interval"), "100ms".into(), p.clone().into()]);
     // Several safety re-checks pass while the lock is held.
     thread::sleep(Duration::from_millis(500));
@@ -510,7 +510,7 @@ fn held_lock_keeps_waiting_until_the_result() {
 fn lock_released_without_result_is_a_dead_step() {
     let t = TempDir::new("wf-release");
     let p = t.join("P");
-    let lock = hold_lock(&t.join("P.lock"));
+    let lock = hold_lock(&t.join(".P.lock"));
     let mut c = start_waiting([&p]);
     assert!(running(&mut c));
     drop(lock);
@@ -528,7 +528,7 @@ fn lock_holder_killed_is_a_dead_step() {
     );
     let t = TempDir::new("wf-holder");
     let p = t.join("P");
-    let lock = t.join("P.lock");
+    let lock = t.join(".P.lock");
     // The holder: flock(1) takes the lock, then becomes `cat` (no fork), so
     // killing this one process is the step's death.
     let mut holder = Command::new("flock")
@@ -550,8 +550,8 @@ fn lock_holder_exits_normally_without_result() {
     harness::need("flock", "util-linux");
     let t = TempDir::new("wf-holder-exit");
     let p = t.join("P");
-    let lock = t.join("P.lock");
-    // `flock P.lock cat`: forks cat, which shares the lock until it ends.
+    let lock = t.join(".P.lock");
+    // `flock .P.lock cat`: forks cat, which shares the lock until it ends.
     let mut holder =
         Command::new("flock").args([&s(&lock), "cat"]).stdin(Stdio::piped()).spawn().expect("flock");
     assert!(eventually(LIMIT, || lock_held(&lock)), "flock(1) never took the lock");
@@ -647,6 +647,32 @@ fn usage_errors() {
         let want = usage_line(&format!("option '{opt}' needs a value"));
         assert_ran(&wf([opt]), 125, "", &want);
     }
+}
+
+/// A path that cannot be waited for is the tool's failure (125), one line
+/// that names it, never a wait without it: a path left out of the list would
+/// let COMMAND run before it is there. The kernel takes no path of 4096
+/// bytes or more, so such a path can never appear.
+#[test]
+fn path_that_cannot_be_waited_for_fails_without_running_the_command() {
+    let t = TempDir::new("wf-toolong");
+    let long = format!("{}/{}", s(t.path()), "d/".repeat(2100));
+    let done = t.join("done");
+    put(&done, "0\n");
+    for list in [vec![s(&done), long.clone()], vec![long.clone(), s(&done)]] {
+        let mut argv = list;
+        argv.extend(["--", "echo", "ran"].map(String::from));
+        let want = format!("waitfor: cannot wait for '{long}': Filename too long\n");
+        assert_ran(&wf(&argv), 125, "", &want);
+    }
+    // One byte shorter than the kernel's limit: waited for, as any path.
+    let longest = format!("/{}", "x".repeat(4094));
+    assert_ran(
+        &wf(["--timeout", "100ms", &longest]),
+        124,
+        "",
+        &format!("waitfor: timed out waiting for '{longest}'\n"),
+    );
 }
 
 #[test]
@@ -751,7 +777,7 @@ fn no_descriptor_leaks_into_the_command() {
     // And with a stale lock file looked at (opened, flocked) on the way.
     let q = s(&t.join("Q"));
     fs::write(t.join("Q.err"), "1\n").unwrap();
-    fs::write(t.join("Q.lock"), "").unwrap();
+    fs::write(t.join(".Q.lock"), "").unwrap();
     let r = wf(["--always", &q, &p, "--", "sh", "-c", script]);
     assert_ran(&r, 0, &baseline.stdout, "");
     if baseline.stdout != "0\n1\n2\n3\n" {

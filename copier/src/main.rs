@@ -22,15 +22,20 @@
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::undocumented_unsafe_blocks))]
+// Safe code only: the process entry that `tool_main!` makes is allowed its
+// `unsafe` there; everything else goes through stepkit's `os` layer.
+#![deny(unsafe_code)]
 
 use core::mem::MaybeUninit;
 use rustix::fs::{mkdirat, openat, statat, AtFlags, FileType, Mode, OFlags, RawDir, CWD};
 use rustix::io::Errno;
-use stepkit::args::{self, Args, Item, Parser, UsageError};
-use stepkit::copy::{copy_file_locked, kind_words, CopyError};
-use stepkit::path::{basename, create_dirs, is_dir, PathBuf};
-use stepkit::say::{self, Line};
-use stepkit::status;
+use stepkit::cli::args::{self, Item, Parser, UsageError};
+use stepkit::cli::say::{self, Line};
+use stepkit::cli::status;
+use stepkit::files::copy::{copy_file_locked, kind_words, CopyError};
+use stepkit::files::path::{basename, create_dirs, is_dir};
+use stepkit::os::argv::Args;
+use stepkit::os::cstr::PathBuf;
 
 const TOOL: &str = "copier";
 const VERSION: &str = concat!("copier ", env!("CARGO_PKG_VERSION"), "\n");
@@ -119,7 +124,7 @@ fn sys(what: &'static str, on: Side) -> impl FnOnce(Errno) -> Failure {
 type Report<'r> = &'r mut dyn FnMut(&Failure, &[u8]);
 
 fn run(args: Args) -> u8 {
-    stepkit::sys::ensure_stdio();
+    stepkit::os::io::ensure_stdio();
     let mut opts = match parse(&args) {
         Ok(Some(o)) => o,
         Ok(None) => return status::OK,
@@ -166,18 +171,24 @@ fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
     let mut opts = Options { recursive: false, mode: None, first: args.len(), top_dest: None };
     let mut p = Parser::new(args, 1);
     while let Some(item) = p.next_item() {
-        match item {
-            Item::Opt { name, inline, .. } if args::standard(name, inline).is_some() => {
-                args::answer(args::standard(name, inline).unwrap_or(args::Standard::Help), USAGE, VERSION);
-                return Ok(None);
+        let (name, inline, raw) = match item {
+            Item::Opt { name, inline, raw, .. } => (name, inline, raw),
+            Item::Operand(i) | Item::End(i) => {
+                opts.first = i;
+                break;
             }
-            Item::Opt { name: b"r" | b"R" | b"recursive", inline: None, .. } => opts.recursive = true,
-            Item::Opt { name: b"m" | b"mode", inline, .. } => {
+        };
+        if args::answer_standard(name, inline, USAGE, VERSION) {
+            return Ok(None);
+        }
+        // The options' names, in the order of the arms below.
+        match (args::word_index(b"r R recursive m mode", name), inline) {
+            (Some(0..=2), None) => opts.recursive = true,
+            (Some(3..), _) => {
                 let v = p.value(inline)?;
                 opts.mode = Some(parse_mode(v).ok_or(UsageError::Invalid("mode", v))?);
             }
-            Item::Opt { raw, .. } => return Err(UsageError::Unknown(raw)),
-            Item::Operand(i) | Item::End(i) => opts.first = i,
+            _ => return Err(UsageError::Unknown(raw)),
         }
     }
     Ok(Some(opts))
@@ -263,7 +274,8 @@ fn copy_symlink(src: &PathBuf, dest: &PathBuf) -> Result<(), Failure> {
     let (target, _) = rustix::fs::readlinkat_raw(CWD, src.as_cstr(), &mut buf)
         .map_err(sys("cannot read link", Side::Source))?;
     let target = PathBuf::new(target).map_err(sys("cannot read link", Side::Source))?;
-    stepkit::atomic::symlink(target.as_cstr(), dest.as_bytes()).map_err(sys("cannot write", Side::Dest))
+    stepkit::files::atomic::symlink(target.as_cstr(), dest.as_bytes())
+        .map_err(sys("cannot write", Side::Dest))
 }
 
 /// Copies the directory `src` to `dest` (created if missing, with the

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! entrypoint [--wait PATH]... [--wait-nonempty] [--wait-timeout D] [--always]
+//!            [--while-alive P]...
 //!            [--post-file P] [--termination-path T] [--timeout D] [--grace D]
 //!            [--on-error stop|continue] [--stop-when PATH]... [--results-dir DIR]
 //!            [--stdout-path F] [--stderr-path F] [--hold-until PATH]...
@@ -17,25 +18,27 @@
 //! `-results=A,B`, `-step_metadata_dir=D` (`-step_results`), `-stdout_path`,
 //! `-stderr_path`; Tekton's flags that are not implemented are refused by name.
 //!
-//! Lifecycle (the order of `run`):
+//! Lifecycle (the order of `run`, each phase a function of its own):
 //! 1. Block every signal it handles, so none is lost while it waits; become
 //!    the child subreaper unless it is PID 1 already.
 //! 2. Parse options. A usage error still leaves `P.err` (and the message)
 //!    when a post file is given anywhere among the options.
-//! 3. Hold the liveness lock `P.lock` for its whole life (waiters tell a step
-//!    that died from one that is still running).
-//! 4. Wait for the `--wait` paths (the wait engine `waitfor` uses). A failed
+//! 3. `hold_the_lock`: the liveness lock `DIR/.NAME.lock` of `P`, for its whole life (waiters
+//!    tell a step that died from one that is still running).
+//! 4. `wait_for_dependencies`: the `--wait` paths (the wait engine `waitfor` uses). A failed
 //!    dependency skips the step (status 1, `Skipped`); TERM, INT, HUP or QUIT
-//!    cancels it (128+N, `Cancelled`), other signals are dropped.
-//! 5. Start COMMAND in its own process group with an empty signal mask, given
+//!    cancels it (128+N, `Cancelled`), other signals are dropped. With
+//!    `--while-alive P`, a wait not over when P's step ends is skipped
+//!    (`Skipped`; `DependencyDied` if P's wrapper died).
+//! 5. `start_command`: COMMAND in its own process group with an empty signal mask, given
 //!    the terminal if stdin is ours; 127 not found, 126 not executable, 125
 //!    when the child cannot be made (fork, pipe).
-//! 6. Supervise: forward signals to the group, reap every child, enforce
+//! 6. `supervise_command`: forward signals to the group, reap every child, enforce
 //!    `--timeout` (TERM, then KILL to the whole group after `--grace`; 124)
 //!    and `--stop-when` (the same, counted as success); take the terminal back.
-//! 7. Outcome: the results read, marker `P` (status 0) or `P.err`, holding
+//! 7. `outcome`: the results read, marker `P` (status 0) or `P.err`, holding
 //!    the status, then the termination message (Tekton's JSON).
-//! 8. `--hold-until`: release `P.lock`, wait for the paths (unless a TERM,
+//! 8. `--hold-until`: release the lock, wait for the paths (unless a TERM,
 //!    INT, HUP or QUIT for the step came already), then exit with the status.
 //!
 //! Exit status: COMMAND's own; 128+N when killed by signal N; 1 skipped; 124
@@ -45,6 +48,9 @@
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::undocumented_unsafe_blocks))]
+// Safe code only: the process entry that `tool_main!` makes is allowed its
+// `unsafe` there; everything else goes through stepkit's `os` layer.
+#![deny(unsafe_code)]
 // Failures travel as the `Line` that explains them (`Result<_, Line>`): a few
 // hundred bytes, returned rarely, and there is no allocator to box them.
 #![allow(clippy::result_large_err)]
@@ -59,15 +65,20 @@ use outcome::{Reason, Step};
 use relay::Relay;
 use rustix::fd::AsRawFd;
 use rustix::fd::{AsFd, OwnedFd};
-use stepkit::args::{Args, UsageError};
-use stepkit::clock::{self, Instant};
-use stepkit::liveness;
-use stepkit::path::{create_dirs, dirname, PathBuf};
-use stepkit::say::{self, Line};
-use stepkit::signals;
-use stepkit::status::{self, Ended};
-use stepkit::sys::{self, SpawnError};
-use stepkit::wait_engine::{self, Engine, Outcome};
+use rustix::process::Pid;
+use stepkit::cli::args::UsageError;
+use stepkit::cli::say::{self, Line};
+use stepkit::cli::signals;
+use stepkit::cli::status::{self, Ended as Exit};
+use stepkit::files::copy::{self, CopyError};
+use stepkit::files::path::{create_dirs, dirname};
+use stepkit::os::argv::Args;
+use stepkit::os::clock::{self, Instant};
+use stepkit::os::io;
+use stepkit::os::process::{self, SpawnError};
+use stepkit::os::terminal::{owns_terminal, take_terminal};
+use stepkit::wait::engine::{self, Engine, Outcome};
+use stepkit::wait::liveness;
 use supervise::{supervise, Cause, Limits};
 
 pub(crate) const TOOL: &str = "entrypoint";
@@ -78,6 +89,7 @@ Usage: entrypoint [OPTION]... -- COMMAND [ARG]...
        entrypoint cp SOURCE DEST
 Runs COMMAND as a step, then writes P (or P.err) holding its status.
  --wait P  --wait-nonempty  --wait-timeout D  --always   dependencies
+ --while-alive P   the wait fails once step P has ended
  --post-file P  --termination-path T  --results-dir D    outcome
  --timeout D  --grace D (10s)  --on-error continue  --stop-when P
  --stdout-path F  --stderr-path F  --hold-until P
@@ -91,7 +103,7 @@ Exit: COMMAND's, 128+N signal, 1 skipped, 124 timeout, 125 usage/system,
 stepkit::tool_main!(run);
 
 fn run(mut args: Args) -> u8 {
-    sys::ensure_stdio();
+    io::ensure_stdio();
     if args.get(1) == Some(b"cp") {
         return cp(&args);
     }
@@ -106,14 +118,7 @@ fn run(mut args: Args) -> u8 {
     }
 
     // 2. Options.
-    let mut step = Step {
-        post_file: None,
-        termination_path: None,
-        started_ms: clock::unix_millis(),
-        results: Default::default(),
-        ran: false,
-        marker_told: false,
-    };
+    let mut step = Step::new(clock::unix_millis());
     let mut opts = Options::new(args.len());
     match options::parse(&args, &mut step, &mut opts, USAGE, VERSION) {
         Ok(true) => {}
@@ -124,10 +129,10 @@ fn run(mut args: Args) -> u8 {
             options::find_outcome_paths(&args, &mut step);
             return step.finish(status::TOOL_FAILED, status::TOOL_FAILED, Some(Reason::Error), Some(&line));
         }
-        Err(Refused::System(e)) => {
+        Err(Refused::Path(path, e)) => {
             // As for a usage error: P and T may come after the option that failed.
             options::find_outcome_paths(&args, &mut step);
-            return fail(&step, Line::new(TOOL).text("cannot allocate the path lists").reason(e));
+            return fail(&step, say::failure(TOOL, "cannot wait for", path, e));
         }
     }
     let signals = match signals {
@@ -135,134 +140,16 @@ fn run(mut args: Args) -> u8 {
         Err(e) => return fail(&step, Line::new(TOOL).text("cannot create signalfd").reason(e)),
     };
 
-    // 3.-7. The step itself: its outcome is written when this block ends.
+    // 3.-7. The step itself, phase by phase; its outcome is written by the
+    // phase that ends it.
     let mut lock = None;
     // A TERM (INT, HUP, QUIT) for the step: the pod is going, no hold after.
     let mut terminated = false;
-    let status = 'step: {
-        // 3. Liveness: hold P.lock while alive.
-        lock = match step.post_file.map(hold_lock) {
-            Some(Err(e)) => {
-                let p = step.post_file.unwrap_or_default();
-                let lock = PathBuf::with_suffix(p, b".lock");
-                let lock = lock.as_ref().map_or(p, |l| l.as_bytes());
-                let line = say::failure(TOOL, "cannot create", lock, e);
-                step.marker_told = true;
-                break 'step fail(&step, line);
-            }
-            Some(Ok(fd)) => Some(fd),
-            None => None,
-        };
-
-        // 4. Wait for the dependencies.
-        if let Some(engine) = opts.waits.as_mut() {
-            let deadline = opts.wait_timeout.map(|t| Instant::now().after(t));
-            let outcome = match wait(engine, deadline, &signals) {
-                Ok(outcome) => outcome,
-                Err(sig) => {
-                    terminated = true;
-                    step.started_ms = clock::unix_millis();
-                    let code = status::for_signal(sig);
-                    break 'step step.finish(code, code, Some(Reason::Cancelled), None);
-                }
-            };
-            let mut note = Line::new(TOOL);
-            if wait_engine::report_into(&mut note, engine, outcome) {
-                note.emit();
-            }
-            step.started_ms = clock::unix_millis();
-            let code = outcome.status();
-            let reason = match outcome {
-                Outcome::Failed(_) => Reason::Skipped,
-                Outcome::Died(_) => Reason::DependencyDied,
-                Outcome::TimedOut(_) => Reason::TimeoutExceeded,
-                Outcome::Ready | Outcome::Interrupted => Reason::Completed,
-            };
-            if code != status::OK {
-                break 'step step.finish(code, code, Some(reason), Some(&note));
-            }
-        }
-
-        // 5. Start COMMAND.
-        let mut command = opts.command;
-        if let Some(prog) = opts.program {
-            // `-entrypoint=PROG -- ARGS`: PROG takes the slot just before ARGS.
-            command -= 1;
-            args.replace_slot(command, prog);
-        }
-        let name = args.get(command).unwrap_or_default();
-        // Its results directories exist before it starts.
-        if let Err(line) = step.results.create_dirs() {
-            break 'step fail(&step, line);
-        }
-        step.started_ms = clock::unix_millis();
-        // Its output relayed to the log and to --stdout-path/--stderr-path.
-        let (mut relays, mut ends) = ([None, None], [None, None]);
-        let streams = [(opts.stdout_path, 1), (opts.stderr_path, 2)];
-        for ((relay, end), (path, fd)) in relays.iter_mut().zip(&mut ends).zip(streams) {
-            if let Some(path) = path {
-                match Relay::new(path, fd) {
-                    Ok((r, write_end)) => (*relay, *end) = (Some(r), Some(write_end)),
-                    Err(line) => break 'step fail(&step, line),
-                }
-            }
-        }
-        let stdio = ends.each_ref().map(|w: &Option<OwnedFd>| w.as_ref().map(AsRawFd::as_raw_fd));
-        // A command on a terminal gets it (as tini does), or its first read stops it.
-        let terminal = sys::owns_terminal();
-        let spawned = match args.command(command) {
-            Some(argv) => sys::spawn(argv, terminal, stdio),
-            None => Err(SpawnError::Exec(rustix::io::Errno::NOENT)),
-        };
-        // The command has its ends of the pipes; the wrapper keeps the others.
-        drop(ends);
-        step.ran = true;
-        let child = match spawned {
-            Ok(pid) => pid,
-            Err(SpawnError::Setup(e)) => {
-                break 'step fail(&step, say::failure(TOOL, "cannot start", name, e))
-            }
-            Err(SpawnError::Exec(e)) => {
-                let code = status::for_exec_error(e);
-                let line = say::failure(TOOL, "cannot run", name, e);
-                line.emit();
-                break 'step finish_command(&step, opts.on_error, code, Reason::Error, Some(&line));
-            }
-        };
-
-        // The wait's descriptors go now, while COMMAND runs: the last close of
-        // an inotify instance that had a watch waits for a kernel grace period.
-        drop(opts.waits.take());
-
-        // 6. Supervise until it ends; then take the terminal back if it was ours.
-        let limits = Limits { timeout: opts.timeout, grace: opts.grace };
-        let stop = opts.stop_when.as_mut();
-        let (ended, cause) = supervise(child, signals.as_fd(), &limits, stop, &mut relays, &mut terminated);
-        // F is complete before the marker appears.
-        relays.iter_mut().flatten().for_each(Relay::drain);
-        if terminal {
-            sys::take_terminal();
-        }
-
-        // 7. Outcome.
-        let (code, reason) = match (cause, ended) {
-            (Cause::TimedOut, _) => (status::TIMED_OUT, Reason::TimeoutExceeded),
-            (Cause::Stopped, _) => (status::OK, Reason::Stopped),
-            (Cause::Exited, Ended::Exited(0)) => (0, Reason::Completed),
-            (Cause::Exited, Ended::Exited(_)) => (ended.status(), Reason::Error),
-            (Cause::Exited, Ended::Signaled(_)) => (ended.status(), Reason::Signaled),
-        };
-        if cause == Cause::TimedOut {
-            // A step that timed out fails, `--on-error continue` or not (Tekton
-            // checks the deadline first).
-            let line = Line::new(TOOL).text("timed out: stopped ").quoted(name);
-            line.emit();
-            break 'step step.finish(code, code, Some(reason), Some(&line));
-        }
-        finish_command(&step, opts.on_error, code, reason, None)
+    let status = match run_step(&mut args, &mut step, &mut opts, &signals, &mut lock, &mut terminated) {
+        Ok(status) | Err(status) => status,
     };
 
-    // 8. Hold: the step's result is known (the marker says it), so P.lock
+    // 8. Hold: the step's result is known (the marker says it), so its lock
     // goes; the wrapper stays until every `--hold-until` path is finished.
     drop(lock);
     // Every path finished (done, failed or died), or TERM, INT, HUP or QUIT
@@ -271,6 +158,178 @@ fn run(mut args: Args) -> u8 {
         let _ = wait(engine, None, &signals);
     }
     status
+}
+
+/// A phase that ends the step early: its status, the outcome written.
+type Ended<T> = Result<T, u8>;
+
+/// Phases 3 to 7, in order; the step's status (`Err`: a phase ended it).
+fn run_step(
+    args: &mut Args,
+    step: &mut Step,
+    opts: &mut Options,
+    signals: &OwnedFd,
+    lock: &mut Option<OwnedFd>,
+    terminated: &mut bool,
+) -> Ended<u8> {
+    *lock = hold_the_lock(step)?;
+    wait_for_dependencies(step, opts, signals, terminated)?;
+    // COMMAND's stdout and stderr, relayed to `--stdout-path`/`--stderr-path`.
+    let mut relays = [None, None];
+    let command = start_command(args, step, opts, &mut relays)?;
+    // The wait's descriptors go now, while COMMAND runs: the last close of
+    // an inotify instance that had a watch waits for a kernel grace period.
+    drop(opts.waits.take());
+    let (ended, cause) = supervise_command(&command, opts, signals, &mut relays, terminated);
+    Ok(outcome(step, opts.on_error, ended, cause, command.name))
+}
+
+/// Phase 3, liveness: the step's lock, held for the wrapper's life (see
+/// `stepkit::wait::liveness`); none without a post file.
+fn hold_the_lock(step: &mut Step) -> Ended<Option<OwnedFd>> {
+    let Some(post_file) = step.post_file else { return Ok(None) };
+    match hold_lock(post_file) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) => {
+            let lock = liveness::lock_path(post_file);
+            let lock = lock.as_ref().map_or(post_file, |l| l.as_bytes());
+            let line = say::failure(TOOL, "cannot create", lock, e);
+            step.marker_told = true;
+            Err(fail(step, line))
+        }
+    }
+}
+
+/// Phase 4: waits for the `--wait` paths, if any. A wait that ends the step (a
+/// failed dependency, the deadline, a TERM) is when it started (`StartedAt`).
+fn wait_for_dependencies(
+    step: &mut Step,
+    opts: &mut Options,
+    signals: &OwnedFd,
+    terminated: &mut bool,
+) -> Ended<()> {
+    let Some(engine) = opts.waits.as_mut() else { return Ok(()) };
+    let deadline = opts.wait_timeout.map(|t| Instant::now().after(t));
+    let waited = wait(engine, deadline, signals);
+    if matches!(waited, Ok(o) if o.status() == status::OK) {
+        return Ok(());
+    }
+    step.started_ms = clock::unix_millis();
+    let outcome = match waited {
+        Ok(outcome) => outcome,
+        Err(sig) => {
+            *terminated = true;
+            let code = status::for_signal(sig);
+            return Err(step.finish(code, code, Some(Reason::Cancelled), None));
+        }
+    };
+    let code = outcome.status();
+    let mut note = Line::new(TOOL);
+    if engine::report_into(&mut note, engine, outcome) {
+        note.emit();
+    }
+    let reason = match outcome {
+        Outcome::Died(_) | Outcome::GuardDied { .. } => Reason::DependencyDied,
+        Outcome::TimedOut(_) => Reason::TimeoutExceeded,
+        _ => Reason::Skipped,
+    };
+    Err(step.finish(code, code, Some(reason), Some(&note)))
+}
+
+/// COMMAND, started.
+struct Command {
+    child: Pid,
+    /// Its name, for messages.
+    name: &'static [u8],
+    /// It was given the terminal, to be taken back when it ends.
+    terminal: bool,
+}
+
+/// Phase 5: starts COMMAND in its own process group with an empty signal mask,
+/// its results directories made first, its output relayed, given the
+/// terminal if stdin is ours.
+fn start_command(
+    args: &mut Args,
+    step: &mut Step,
+    opts: &Options,
+    relays: &mut [Option<Relay>; 2],
+) -> Ended<Command> {
+    let mut command = opts.command;
+    if let Some(prog) = opts.program {
+        // `-entrypoint=PROG -- ARGS`: PROG takes the slot just before ARGS.
+        command -= 1;
+        args.replace_slot(command, prog);
+    }
+    let name = args.get(command).unwrap_or_default();
+    step.results.create_dirs().map_err(|line| fail(step, line))?;
+    let mut ends = [None, None];
+    let streams = [(opts.stdout_path, 1), (opts.stderr_path, 2)];
+    for ((relay, end), (path, fd)) in relays.iter_mut().zip(&mut ends).zip(streams) {
+        if let Some(path) = path {
+            let (r, write_end) = Relay::new(path, fd).map_err(|line| fail(step, line))?;
+            (*relay, *end) = (Some(r), Some(write_end));
+        }
+    }
+    let stdio = ends.each_ref().map(|w: &Option<OwnedFd>| w.as_ref().map(AsRawFd::as_raw_fd));
+    // A command on a terminal gets it (as tini does), or its first read stops it.
+    let terminal = owns_terminal();
+    step.started_ms = clock::unix_millis();
+    let spawned = match args.command(command) {
+        Some(argv) => process::spawn(argv, terminal, stdio),
+        None => Err(SpawnError::Exec(rustix::io::Errno::NOENT)),
+    };
+    // The command has its ends of the pipes; the wrapper keeps the others.
+    drop(ends);
+    step.ran = true;
+    match spawned {
+        Ok(child) => Ok(Command { child, name, terminal }),
+        Err(SpawnError::Setup(e)) => Err(fail(step, say::failure(TOOL, "cannot start", name, e))),
+        Err(SpawnError::Exec(e)) => {
+            let code = status::for_exec_error(e);
+            let line = say::failure(TOOL, "cannot run", name, e);
+            line.emit();
+            Err(finish_command(step, opts.on_error, code, Reason::Error, Some(&line)))
+        }
+    }
+}
+
+/// Phase 6: supervises COMMAND until it ends (see `supervise`), its output relayed
+/// to the end, then takes the terminal back if it was ours.
+fn supervise_command(
+    command: &Command,
+    opts: &mut Options,
+    signals: &OwnedFd,
+    relays: &mut [Option<Relay>; 2],
+    terminated: &mut bool,
+) -> (Exit, Cause) {
+    let limits = Limits { timeout: opts.timeout, grace: opts.grace };
+    let stop = opts.stop_when.as_mut();
+    let how = supervise(command.child, signals.as_fd(), &limits, stop, relays, terminated);
+    // F is complete before the marker appears.
+    relays.iter_mut().flatten().for_each(Relay::drain);
+    if command.terminal {
+        take_terminal();
+    }
+    how
+}
+
+/// Phase 7: the outcome of a COMMAND that ran: the status, `Reason`, the marker
+/// and the message (a timed-out step fails, `--on-error continue` or not:
+/// Tekton checks the deadline first).
+fn outcome(step: &Step, on_error: OnError, ended: Exit, cause: Cause, name: &[u8]) -> u8 {
+    let (code, reason) = match (cause, ended) {
+        (Cause::TimedOut, _) => {
+            let line = Line::new(TOOL).text("timed out: stopped ").quoted(name);
+            line.emit();
+            let code = status::TIMED_OUT;
+            return step.finish(code, code, Some(Reason::TimeoutExceeded), Some(&line));
+        }
+        (Cause::Stopped, _) => (status::OK, Reason::Stopped),
+        (Cause::Exited, Exit::Exited(0)) => (0, Reason::Completed),
+        (Cause::Exited, Exit::Exited(_)) => (ended.status(), Reason::Error),
+        (Cause::Exited, Exit::Signaled(_)) => (ended.status(), Reason::Signaled),
+    };
+    finish_command(step, on_error, code, reason, None)
 }
 
 /// Waits with `engine` (the engine's one wait with signals); SIGCHLD reaps
@@ -298,7 +357,7 @@ fn fail(step: &Step, line: Line) -> u8 {
     step.finish(status::TOOL_FAILED, status::TOOL_FAILED, Some(Reason::Error), Some(&line))
 }
 
-/// Creates `P.lock`, held (see `stepkit::liveness`), creating the step
+/// Creates the lock of `P`, held (see `stepkit::wait::liveness`), creating the step
 /// directory if needed; the lock lasts as long as the returned descriptor,
 /// which is close-on-exec.
 fn hold_lock(post_file: &'static [u8]) -> Result<OwnedFd, rustix::io::Errno> {
@@ -318,18 +377,18 @@ fn cp(args: &Args) -> u8 {
         say::usage(TOOL, UsageError::Other("cp needs SOURCE and DEST"));
         return status::TOOL_FAILED;
     };
-    match stepkit::copy::copy_file(src, dest) {
+    match copy::copy_file(src, dest) {
         Ok(()) => status::OK,
-        Err(stepkit::copy::CopyError::Dest(e)) => {
+        Err(CopyError::Dest(e)) => {
             say::failed(TOOL, "cannot write", dest, e);
             status::TOOL_FAILED
         }
-        Err(stepkit::copy::CopyError::Source(e)) => {
+        Err(CopyError::Source(e)) => {
             say::failed(TOOL, "cannot copy", src.to_bytes(), e);
             status::TOOL_FAILED
         }
-        Err(stepkit::copy::CopyError::NotRegular(kind)) => {
-            let words = stepkit::copy::kind_words(kind);
+        Err(CopyError::NotRegular(kind)) => {
+            let words = copy::kind_words(kind);
             Line::new(TOOL).text("cannot copy ").quoted(src.to_bytes()).text(": ").text(words).emit();
             status::TOOL_FAILED
         }

@@ -6,9 +6,11 @@
 
 use core::ffi::CStr;
 use rustix::io::Errno;
-use stepkit::args::{self, flag_value, Args, Item, Parser, Standard, UsageError};
-use stepkit::duration::{self, Duration};
-use stepkit::wait_engine::{self, Engine};
+use stepkit::cli::args::{self, flag_value, Item, Parser, UsageError};
+use stepkit::cli::duration;
+use stepkit::os::argv::Args;
+use stepkit::os::clock::Duration;
+use stepkit::wait::engine::{self as wait_engine, Engine};
 
 use crate::outcome::Step;
 
@@ -69,12 +71,35 @@ impl Options {
 
 /// Adds `path` to the engine in `slot`, creating it on first use with room
 /// for every path the command line can hold.
-fn add_path(slot: &mut Option<Engine<'static>>, capacity: usize, path: &'static [u8]) -> Result<(), Errno> {
+fn add_path(slot: &mut Option<Engine<'static>>, capacity: usize, path: &'static [u8]) -> Result<(), Refused> {
+    add_to(slot, capacity, path, false)
+}
+
+/// Adds the guard `post_file` (`--while-alive`) to the engine in `slot`,
+/// created as by [`add_path`].
+fn add_guard(
+    slot: &mut Option<Engine<'static>>,
+    capacity: usize,
+    post_file: &'static [u8],
+) -> Result<(), Refused> {
+    add_to(slot, capacity, post_file, true)
+}
+
+fn add_to(
+    slot: &mut Option<Engine<'static>>,
+    capacity: usize,
+    path: &'static [u8],
+    guard: bool,
+) -> Result<(), Refused> {
     let engine = match slot {
         Some(e) => e,
-        None => slot.insert(Engine::new(crate::TOOL, capacity, wait_engine::Options::default())?),
+        None => match Engine::new(crate::TOOL, capacity, wait_engine::Options::default()) {
+            Ok(e) => slot.insert(e),
+            Err(e) => return Err(Refused::Path(path, e)),
+        },
     };
-    engine.add(path)
+    let added = if guard { engine.add_guard(path) } else { engine.add(path) };
+    added.map_err(|e| Refused::Path(path, e))
 }
 
 /// The options, whatever their spelling.
@@ -100,81 +125,115 @@ enum Key {
     StdoutPath,
     StderrPath,
     HoldUntil,
+    /// `--while-alive P`: the wait fails once P's step has ended.
+    WhileAlive,
     /// A Tekton flag that is not implemented and takes a value.
     Unsupported,
     /// A Tekton switch that is not implemented (accepted as `=false`).
     UnsupportedSwitch,
-    /// `--help`, `-help`, `-h`: as `stepkit::args::standard` has them.
-    Help,
-    /// `--version`.
-    Version,
 }
 
 impl Key {
     fn takes_value(self) -> bool {
-        !matches!(self, Key::WaitNonempty | Key::Always | Key::UnsupportedSwitch | Key::Help | Key::Version)
+        !matches!(self, Key::WaitNonempty | Key::Always | Key::UnsupportedSwitch)
     }
 }
 
-/// The native and Tekton names, one space between them, in the order of
-/// [`KEYS`] (one string: smaller than a table of slices).
-const NAMES: &[u8] = b"post-file post_file termination-path termination_path wait wait_file \
-wait-nonempty wait_file_content wait-timeout always timeout grace on-error on_error stop-when \
-entrypoint results-dir results step_metadata_dir step_results stdout-path stdout_path \
-stderr-path stderr_path hold-until \
-when_expressions result_from spire_socket_path basic-docker docker-config docker-cfg basic-git \
-ssh-git breakpoint_on_failure debug_before_step enable_spire compress_termination_message \
-help h version";
-
-const KEYS: [Key; 40] = {
+/// Every option's names, native and Tekton's, each with its key: the one
+/// table. The binary holds it as [`NAMES`] and [`KEYS`], which the compiler
+/// makes from it.
+const OPTIONS: [(&str, Key); 38] = {
     use Key::*;
     [
-        PostFile,
-        PostFile,
-        TerminationPath,
-        TerminationPath,
-        Wait,
-        WaitFile,
-        WaitNonempty,
-        WaitNonempty,
-        WaitTimeout,
-        Always,
-        Timeout,
-        Grace,
-        OnError,
-        OnError,
-        StopWhen,
-        Program,
-        ResultsDir,
-        Results,
-        StepMetadataDir,
-        StepResults,
-        StdoutPath,
-        StdoutPath,
-        StderrPath,
-        StderrPath,
-        HoldUntil,
+        ("post-file", PostFile),
+        ("post_file", PostFile),
+        ("termination-path", TerminationPath),
+        ("termination_path", TerminationPath),
+        ("wait", Wait),
+        ("wait_file", WaitFile),
+        ("wait-nonempty", WaitNonempty),
+        ("wait_file_content", WaitNonempty),
+        ("wait-timeout", WaitTimeout),
+        ("always", Always),
+        ("timeout", Timeout),
+        ("grace", Grace),
+        ("on-error", OnError),
+        ("on_error", OnError),
+        ("stop-when", StopWhen),
+        ("entrypoint", Program),
+        ("results-dir", ResultsDir),
+        ("results", Results),
+        ("step_metadata_dir", StepMetadataDir),
+        ("step_results", StepResults),
+        ("stdout-path", StdoutPath),
+        ("stdout_path", StdoutPath),
+        ("stderr-path", StderrPath),
+        ("stderr_path", StderrPath),
+        ("hold-until", HoldUntil),
+        ("while-alive", WhileAlive),
         // Tekton's flags that are not implemented: refused by name, never ignored.
-        Unsupported,
-        Unsupported,
-        Unsupported,
-        Unsupported,
-        Unsupported,
-        Unsupported,
-        Unsupported,
-        Unsupported,
-        UnsupportedSwitch,
-        UnsupportedSwitch,
-        UnsupportedSwitch,
-        UnsupportedSwitch,
-        Help,
-        Help,
-        Version,
+        ("when_expressions", Unsupported),
+        ("result_from", Unsupported),
+        ("spire_socket_path", Unsupported),
+        ("basic-docker", Unsupported),
+        ("docker-config", Unsupported),
+        ("docker-cfg", Unsupported),
+        ("basic-git", Unsupported),
+        ("ssh-git", Unsupported),
+        ("breakpoint_on_failure", UnsupportedSwitch),
+        ("debug_before_step", UnsupportedSwitch),
+        ("enable_spire", UnsupportedSwitch),
+        ("compress_termination_message", UnsupportedSwitch),
     ]
 };
 
+/// The names of [`OPTIONS`], one space between them (one string: smaller
+/// than a table of slices).
+const NAMES: [u8; names_len(&OPTIONS)] = names(&OPTIONS);
+
+/// The keys of [`OPTIONS`], in the order of [`NAMES`].
+const KEYS: [Key; OPTIONS.len()] = keys(&OPTIONS);
+
+/// The length of [`names`]' string.
+const fn names_len(options: &[(&str, Key)]) -> usize {
+    let (mut i, mut len) = (0, 0);
+    while i < options.len() {
+        len += options[i].0.len() + 1;
+        i += 1;
+    }
+    len.saturating_sub(1)
+}
+
+/// The names of `options`, one space between them. Evaluated by the
+/// compiler only: an index out of range here fails the build.
+const fn names<const LEN: usize>(options: &[(&str, Key)]) -> [u8; LEN] {
+    let mut out = [b' '; LEN];
+    let (mut i, mut o) = (0, 0);
+    while i < options.len() {
+        let name = options[i].0.as_bytes();
+        let mut k = 0;
+        while k < name.len() {
+            out[o] = name[k];
+            (o, k) = (o + 1, k + 1);
+        }
+        (o, i) = (o + 1, i + 1);
+    }
+    out
+}
+
+/// The keys of `options`, in order.
+const fn keys<const N: usize>(options: &[(&str, Key); N]) -> [Key; N] {
+    let mut out = [Key::PostFile; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = options[i].1;
+        i += 1;
+    }
+    out
+}
+
 fn lookup(name: &[u8]) -> Option<Key> {
-    KEYS.get(args::word_index(NAMES, name)?).copied()
+    KEYS.get(args::word_index(&NAMES, name)?).copied()
 }
 
 /// After a usage error: the post file and the termination path wherever they
@@ -199,8 +258,8 @@ pub fn find_outcome_paths(args: &Args, step: &mut Step) {
 pub enum Refused {
     /// A usage error.
     Usage(UsageError),
-    /// No memory for the path lists.
-    System(Errno),
+    /// A path that cannot be waited for (too long; no memory for the list).
+    Path(&'static [u8], Errno),
 }
 
 impl From<UsageError> for Refused {
@@ -236,14 +295,10 @@ pub fn parse(
                 break;
             }
         };
-        // `--help=x` is no standard option: unknown, as elsewhere.
-        let key = lookup(name).filter(|k| inline.is_none() || !matches!(k, Key::Help | Key::Version));
-        let key = key.ok_or(UsageError::Unknown(raw))?;
-        if matches!(key, Key::Help | Key::Version) {
-            let which = if key == Key::Help { Standard::Help } else { Standard::Version };
-            args::answer(which, usage, version);
+        if args::answer_standard(name, inline, usage, version) {
             return Ok(false);
         }
+        let key = lookup(name).ok_or(UsageError::Unknown(raw))?;
         if matches!(key, Key::Unsupported | Key::UnsupportedSwitch) {
             // A switch set to false asks for nothing.
             if !(key == Key::UnsupportedSwitch && flag_value(name, inline) == Ok(false)) {
@@ -264,71 +319,41 @@ pub fn parse(
             continue;
         }
         let v = p.value(inline)?;
-        let added = match key {
-            Key::PostFile => {
-                step.post_file = Some(v);
-                Ok(())
-            }
-            Key::TerminationPath => {
-                step.termination_path = Some(v);
-                Ok(())
-            }
-            Key::ResultsDir => {
-                step.results.dir = Some(v);
-                Ok(())
-            }
-            Key::Results => {
-                step.results.names = Some(v);
-                Ok(())
-            }
-            Key::StepMetadataDir => {
-                step.results.metadata = Some(v);
-                Ok(())
-            }
+        match key {
+            Key::PostFile => step.post_file = Some(v),
+            Key::TerminationPath => step.termination_path = Some(v),
+            Key::ResultsDir => step.results.dir = Some(v),
+            Key::Results => step.results.names = Some(v),
+            Key::StepMetadataDir => step.results.metadata = Some(v),
             Key::Wait | Key::WaitFile if v.windows(3).any(|w| w == b"://") => {
                 return Err(UsageError::Other(
                     "--wait takes step files, not network targets: use waitfor TARGET -- entrypoint ...",
                 )
                 .into())
             }
-            Key::Wait => add_path(&mut o.waits, capacity, v),
-            Key::WaitFile => v
-                .split(|&c| c == b',')
-                .filter(|s| !s.is_empty())
-                .try_for_each(|path| add_path(&mut o.waits, capacity, path)),
-            Key::StopWhen => add_path(&mut o.stop_when, capacity, v),
-            Key::HoldUntil => add_path(&mut o.hold_until, capacity, v),
-            Key::StdoutPath => {
-                o.stdout_path = Some(v);
-                Ok(())
+            Key::Wait => add_path(&mut o.waits, capacity, v)?,
+            Key::WaitFile => {
+                for path in v.split(|&c| c == b',').filter(|s| !s.is_empty()) {
+                    add_path(&mut o.waits, capacity, path)?;
+                }
             }
-            Key::StderrPath => {
-                o.stderr_path = Some(v);
-                Ok(())
-            }
-            Key::WaitTimeout => {
-                o.wait_timeout = duration::limit(v)?;
-                Ok(())
-            }
-            Key::Timeout => {
-                o.timeout = duration::limit(v)?;
-                Ok(())
-            }
-            Key::Grace => {
-                o.grace = duration::option(v)?;
-                Ok(())
-            }
+            Key::StopWhen => add_path(&mut o.stop_when, capacity, v)?,
+            Key::HoldUntil => add_path(&mut o.hold_until, capacity, v)?,
+            Key::WhileAlive => add_guard(&mut o.waits, capacity, v)?,
+            Key::StdoutPath => o.stdout_path = Some(v),
+            Key::StderrPath => o.stderr_path = Some(v),
+            Key::WaitTimeout => o.wait_timeout = duration::limit(v)?,
+            Key::Timeout => o.timeout = duration::limit(v)?,
+            Key::Grace => o.grace = duration::option(v)?,
             Key::OnError => {
                 o.on_error = match args::word_index(b"stop stopAndFail continue", v) {
                     Some(0 | 1) => OnError::Stop,
                     Some(_) => OnError::Continue,
                     None => return Err(UsageError::Invalid("--on-error value", v).into()),
-                };
-                Ok(())
+                }
             }
-            _ => Ok(()),
-        };
-        added.map_err(Refused::System)?;
+            _ => {}
+        }
     }
     if let Some(e) = o.waits.as_mut() {
         e.set_options(wait);
@@ -349,27 +374,13 @@ pub fn parse(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::CString;
 
     fn args(list: &[&str]) -> Args {
-        let owned: Vec<CString> = list.iter().map(|s| CString::new(*s).unwrap()).collect();
-        let mut ptrs: Vec<*const core::ffi::c_char> = owned.iter().map(|s| s.as_ptr()).collect();
-        ptrs.push(core::ptr::null());
-        let _ = Box::leak(owned.into_boxed_slice());
-        let ptrs = Box::leak(ptrs.into_boxed_slice());
-        // SAFETY: the vector and its strings are leaked: valid for the rest of the test.
-        unsafe { Args::from_main(list.len() as i32, ptrs.as_ptr()) }
+        stepkit::os::argv::TestArgv::new(list).leak()
     }
 
     fn step() -> Step {
-        Step {
-            post_file: None,
-            termination_path: None,
-            started_ms: 0,
-            results: Default::default(),
-            ran: false,
-            marker_told: false,
-        }
+        Step::new(0)
     }
 
     fn opts(list: &[&str]) -> (Options, Step) {
@@ -471,26 +482,13 @@ mod tests {
     }
 
     #[test]
-    fn every_name_has_its_key() {
+    fn every_name_finds_its_key() {
+        for (name, key) in OPTIONS {
+            assert_eq!(lookup(name.as_bytes()), Some(key), "{name}");
+        }
         assert_eq!(NAMES.split(|&c| c == b' ').count(), KEYS.len());
-        assert_eq!(lookup(b"post_file"), Some(Key::PostFile));
-        assert_eq!(lookup(b"hold-until"), Some(Key::HoldUntil));
-        assert_eq!(lookup(b"compress_termination_message"), Some(Key::UnsupportedSwitch));
-        assert_eq!(lookup(b"ssh-git"), Some(Key::Unsupported));
-        assert_eq!(lookup(b"post"), None);
-    }
-
-    #[test]
-    fn help_and_version_are_the_standard_options() {
-        for name in ["help", "h", "version", "hel", "helpx", "v", "Version"] {
-            for inline in [None, Some(&b"x"[..])] {
-                let ours = match lookup(name.as_bytes()) {
-                    Some(Key::Help) if inline.is_none() => Some(Standard::Help),
-                    Some(Key::Version) if inline.is_none() => Some(Standard::Version),
-                    _ => None,
-                };
-                assert_eq!(ours, args::standard(name.as_bytes(), inline), "{name} {inline:?}");
-            }
+        for unknown in ["post", "help", "h", "version", "", "post-file post_file"] {
+            assert_eq!(lookup(unknown.as_bytes()), None, "{unknown}");
         }
     }
 

@@ -5,13 +5,15 @@
 use core::ffi::CStr;
 use rustix::fd::AsFd;
 use rustix::io::Errno;
-use stepkit::atomic;
-use stepkit::clock;
-use stepkit::mem::Buf;
-use stepkit::path::{create_dirs, dirname, is_regular_nofollow, PathBuf};
-use stepkit::say::{self, Line};
-use stepkit::status::TOOL_FAILED;
-use stepkit::sys;
+use stepkit::cli::decimal;
+use stepkit::cli::say::{self, Line};
+use stepkit::cli::status::TOOL_FAILED;
+use stepkit::files::atomic;
+use stepkit::files::path::{create_dirs, dirname, is_regular_nofollow};
+use stepkit::os::clock;
+use stepkit::os::cstr::PathBuf;
+use stepkit::os::io;
+use stepkit::os::mem::Buf;
 
 use crate::TOOL;
 
@@ -63,9 +65,24 @@ pub struct Step {
     pub results: Results,
     /// COMMAND was started: its results and `exitCode` are written.
     pub ran: bool,
-    /// `P.lock` could not be made and a line said why: the marker is still
+    /// The lock could not be made and a line said why: the marker is still
     /// tried (P's directory may take a file), but a failure is not told twice.
     pub marker_told: bool,
+}
+
+impl Step {
+    /// A step known by nothing yet (the options fill it in), started at
+    /// `started_ms` until it starts for real.
+    pub fn new(started_ms: u64) -> Step {
+        Step {
+            post_file: None,
+            termination_path: None,
+            started_ms,
+            results: Results::default(),
+            ran: false,
+            marker_told: false,
+        }
+    }
 }
 
 /// A step's outputs, read once its command has ended (DESIGN.md section 3).
@@ -104,7 +121,7 @@ impl Results {
         let file = |d: Option<&[u8]>, sub: &[u8]| {
             d.is_some_and(|d| PathBuf::concat(&[d, sub, key]).is_ok_and(|p| is_regular_nofollow(p.as_cstr())))
         };
-        self.names.is_some_and(|n| stepkit::args::item_index(n, b',', key).is_some())
+        self.names.is_some_and(|n| stepkit::cli::args::item_index(n, b',', key).is_some())
             || file(self.dir, b"/")
             || file(self.metadata, b"/results/")
     }
@@ -290,7 +307,7 @@ impl Step {
 /// `n` in decimal, followed by `newline` newlines (0 or 1), in `buf`.
 fn decimal(n: u8, buf: &mut [u8; 21], newline: usize) -> &[u8] {
     *buf = [b'\n'; 21];
-    let len = buf.first_chunk_mut::<20>().map_or(0, |d| say::fmt_u64(u64::from(n), d).len());
+    let len = buf.first_chunk_mut::<20>().map_or(0, |d| decimal::format(u64::from(n), d).len());
     buf.get(20 - len..20 + newline).unwrap_or_default()
 }
 
@@ -320,7 +337,7 @@ fn overwrite(path: &[u8], content: &[u8]) -> Result<(), Errno> {
     use rustix::fs::{ftruncate, openat, Mode, OFlags, CWD};
     let p = PathBuf::new(path)?;
     let fd = openat(CWD, p.as_cstr(), OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())?;
-    sys::write_all(fd.as_fd(), content)?;
+    io::write_all(fd.as_fd(), content)?;
     ftruncate(&fd, content.len() as u64)
 }
 
@@ -352,7 +369,7 @@ fn merge_existing(path: &[u8], json: &mut Json, step: &Step) -> usize {
 /// (`None` if not).
 fn read_small<'b>(path: &CStr, buf: &'b mut [u8]) -> Result<Option<&'b [u8]>, Errno> {
     let cap = buf.len();
-    let len = stepkit::sys::read_up_to(path, buf)?;
+    let len = io::read_up_to(path, buf)?;
     Ok(buf.get(..len).filter(|v| v.len() < cap))
 }
 
@@ -547,7 +564,7 @@ impl Json {
         self.raw(if kept > 0 { b"," } else { b"[" });
         self.entry([b"StartedAt", &clock::rfc3339_millis(ours.started_ms)], 3, limit);
         self.raw(b",");
-        self.entry([b"ExitCode", say::fmt_u64(u64::from(ours.exit_code), &mut digits)], 3, limit);
+        self.entry([b"ExitCode", decimal::format(u64::from(ours.exit_code), &mut digits)], 3, limit);
         if let Some(r) = ours.reason {
             self.raw(b",");
             self.entry([b"Reason", r.as_str().as_bytes()], 3, limit);

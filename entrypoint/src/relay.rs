@@ -14,11 +14,12 @@
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
-use stepkit::mem::Mapping;
-use stepkit::path::{create_dirs, dirname, PathBuf};
-use stepkit::poll_set::Want;
-use stepkit::say::{self, Line};
-use stepkit::sys;
+use stepkit::cli::say::{self, Line};
+use stepkit::files::path::{create_dirs, dirname};
+use stepkit::os::cstr::PathBuf;
+use stepkit::os::io;
+use stepkit::os::mem::Mapping;
+use stepkit::wait::poll_set::{wait_any, Want};
 
 use crate::TOOL;
 
@@ -64,7 +65,7 @@ impl Relay {
         let flags = rustix::pipe::PipeFlags::CLOEXEC;
         let (pipe, write_end) = rustix::pipe::pipe_with(flags).map_err(cannot)?;
         rustix::io::ioctl_fionbio(&pipe, true).map_err(cannot)?;
-        let log = sys::stdio(log_fd);
+        let log = io::stdio(log_fd);
         let page = Mapping::new(PAGE).map_err(cannot)?;
         let relay = Relay {
             pipe,
@@ -108,7 +109,7 @@ impl Relay {
     pub fn drain(&mut self) {
         loop {
             while self.sent < self.filled && !self.log_gone {
-                stepkit::poll_set::wait_any(&[(self.log, Want::Write)], None);
+                wait_any(&[(self.log, Want::Write)], None);
                 self.send_to_log();
             }
             if self.done || !self.read() {
@@ -133,7 +134,7 @@ impl Relay {
                 return false;
             }
         };
-        if let Err(e) = sys::write_all(self.file.as_fd(), self.page.bytes().get(..n).unwrap_or_default()) {
+        if let Err(e) = io::write_all(self.file.as_fd(), self.page.bytes().get(..n).unwrap_or_default()) {
             if !self.file_failed {
                 say::failed(TOOL, "cannot write", self.path, e);
                 self.file_failed = true;

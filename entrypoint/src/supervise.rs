@@ -9,12 +9,13 @@
 
 use rustix::fd::BorrowedFd;
 use rustix::process::{getpgid, wait, Pid, WaitOptions};
-use stepkit::clock::Instant;
-use stepkit::duration::Duration;
-use stepkit::poll_set::{wait_any, Want};
-use stepkit::status::Ended;
-use stepkit::sys;
-use stepkit::wait_engine::Engine;
+use stepkit::cli::signals::ends_wait;
+use stepkit::cli::status::Ended;
+use stepkit::os::clock::{Duration, Instant};
+use stepkit::os::process::{kill, kill_group};
+use stepkit::os::signal::read_signal_from;
+use stepkit::wait::engine::Engine;
+use stepkit::wait::poll_set::{wait_any, Want};
 
 use crate::relay::Relay;
 
@@ -90,18 +91,18 @@ pub fn supervise(
         }
 
         if sig_ready {
-            while let Some((sig, sender)) = sys::read_signal_from(signals) {
+            while let Some((sig, sender)) = read_signal_from(signals) {
                 // A SIGPIPE of the relay's own write to a log without reader
                 // is not the command's business.
                 if sender == me && sig == libc::SIGPIPE {
                     continue;
                 }
                 if sig != libc::SIGCHLD {
-                    *terminated |= stepkit::signals::ends_wait(sig);
+                    *terminated |= ends_wait(sig);
                     if ended.is_none() {
                         forward(child, sig);
                     } else {
-                        let _ = sys::kill_group(child, sig);
+                        let _ = kill_group(child, sig);
                     }
                     continue;
                 }
@@ -110,7 +111,7 @@ pub fn supervise(
                 }
                 // Stopping: the rest of the group still gets its KILL at the
                 // end of the grace, unless it is gone already.
-                let group_left = stopping && kill_at.is_some() && sys::kill_group(child, 0).is_ok();
+                let group_left = stopping && kill_at.is_some() && kill_group(child, 0).is_ok();
                 if let (Some(how), false) = (ended, group_left) {
                     return (how, cause);
                 }
@@ -118,7 +119,7 @@ pub fn supervise(
         }
         if cause != Cause::Exited {
             if kill_at.is_some_and(|k| Instant::now() >= k) {
-                let _ = sys::kill_group(child, libc::SIGKILL);
+                let _ = kill_group(child, libc::SIGKILL);
                 if ended.is_none() {
                     forward(child, libc::SIGKILL);
                 }
@@ -150,9 +151,9 @@ fn begin_stop(child: Pid, cause: Cause, grace: Duration) -> (Cause, Option<Insta
 /// when it has left that group (setsid, setpgid).
 pub fn forward(child: Pid, sig: i32) {
     let in_own_group = getpgid(Some(child)).is_ok_and(|g| g == child);
-    let _ = sys::kill_group(child, sig);
+    let _ = kill_group(child, sig);
     if !in_own_group {
-        let _ = sys::kill(child, sig);
+        let _ = kill(child, sig);
     }
 }
 

@@ -1,25 +1,21 @@
-//! stepkit::args::Parser over an arbitrary argv: the input split at NUL bytes
+//! stepkit::cli::args::Parser over an arbitrary argv: the input split at NUL bytes
 //! (argv[0] is the first piece). Checks the grammar of DESIGN.md section 3 as
 //! the parser reports it, and that it never reads past argv.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use std::ffi::{c_char, CString};
-use stepkit::args::{flag_value, Args, Item, Parser, UsageError};
+use std::ffi::CString;
+use stepkit::cli::args::{flag_value, Item, Parser, UsageError};
+use stepkit::os::argv::{Args, TestArgv};
 
 fuzz_target!(|data: &[u8]| {
-    // Split at NUL bytes, so no piece holds one and CString::new cannot fail.
+    // Split at NUL bytes, so no piece holds one.
     let owned: Vec<CString> = data.split(|&b| b == 0).filter_map(|s| CString::new(s).ok()).collect();
-    let mut ptrs: Vec<*const c_char> = owned.iter().map(|s| s.as_ptr()).collect();
-    ptrs.push(std::ptr::null());
-    let argc = owned.len();
-    // SAFETY: `ptrs` holds argc valid C strings and a null pointer, all alive
-    // until the end of this closure; nothing the parser returns outlives it
-    // (the 'static lifetimes it hands out are not kept).
-    let args = unsafe { Args::from_main(argc as i32, ptrs.as_ptr()) };
+    let mut argv = TestArgv::new(owned.iter().map(|s| s.as_bytes()));
+    // SAFETY: `argv` lives until the end of this closure; nothing the parser
+    // returns outlives it (the 'static lifetimes it hands out are not kept).
+    let args = unsafe { argv.args() };
     check(&args, &owned);
-    drop(ptrs);
-    drop(owned);
 });
 
 fn check(args: &Args, argv: &[CString]) {

@@ -1,10 +1,11 @@
-//! stepkit::duration::parse against a reference model of the grammar
+//! stepkit::cli::duration::parse against a reference model of the grammar
 //! (DESIGN.md section 3: a plain number is seconds; Go-style `1m30s`,
 //! `1.5s`, `300ms`, `ns`, `us`/`µs`, `h`), computed exactly in u128.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stepkit::duration::{parse, Duration};
+use stepkit::cli::duration::parse;
+use stepkit::os::clock::Duration;
 
 const S: u128 = 1_000_000_000;
 

@@ -276,7 +276,7 @@ fuzz_target!(|data: &[u8]| {
     let note = &data[10..];
 
     let mut j = Json::new();
-    j.message(&Entries { started_ms: ms, exit_code: code, reason: Some(reason), note: has_note.then_some(note) }, None);
+    j.message(&Entries { started_ms: ms, exit_code: code, reason: Some(reason), note: has_note.then_some(note) }, 0);
     let out = j.as_bytes();
     assert!(out.len() <= 4096, "{} bytes", out.len());
     let v = parse(out).unwrap_or_else(|e| panic!("invalid JSON ({e}): {}", String::from_utf8_lossy(out)));

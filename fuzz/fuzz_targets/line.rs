@@ -1,10 +1,10 @@
-//! stepkit::say::Line: a diagnostic stays one line whatever the path holds
+//! stepkit::cli::say::Line: a diagnostic stays one line whatever the path holds
 //! (control characters shown as \xNN), never grows past its buffer, and the
 //! quoted bytes can be read back from it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stepkit::say::Line;
+use stepkit::cli::say::Line;
 
 /// Undoes the \xNN escapes of control characters (a literal backslash is not
 /// escaped, so this is only exact when the input has none).

@@ -1,9 +1,10 @@
-//! stepkit::path::{dirname, basename} against dirname(1)/basename(1) as a
+//! stepkit::files::path::{dirname, basename} against dirname(1)/basename(1) as a
 //! reference model, and PathBuf's bounds (NUL, length, suffix).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stepkit::path::{basename, dirname, PathBuf, CAP};
+use stepkit::files::path::{basename, dirname};
+use stepkit::os::cstr::{PathBuf, CAP};
 
 fn trim(p: &[u8]) -> &[u8] {
     let mut end = p.len();

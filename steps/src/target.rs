@@ -1,8 +1,10 @@
-//! A sidecar's `ready:` target, checked by waitfor's grammar (DESIGN.md
-//! section 3): `tcp://HOST:PORT`, `unix:///PATH`, `http://HOST[:PORT][/PATH]`,
-//! or an absolute path (a file the sidecar writes when it is ready).
+//! A sidecar's `ready:` target: waitfor's grammar itself
+//! (`stepkit::cli::target`, DESIGN.md section 3), so that `steps check`
+//! accepts exactly the targets waitfor takes: `tcp://HOST:PORT`,
+//! `unix:///PATH`, `http://HOST[:PORT][/PATH]`, or an absolute path (a file
+//! the sidecar writes when it is ready). Only the words are steps' own.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use stepkit::cli::target::{self, Problem};
 
 const FORMS: &str = "tcp://HOST:PORT, unix:///PATH, http://HOST[:PORT][/PATH] or /PATH";
 
@@ -11,91 +13,31 @@ pub fn check_ready(t: &str) -> Result<(), String> {
     if t.starts_with('/') {
         return Ok(());
     }
-    let Some((scheme, rest)) = t.split_once("://") else {
-        if looks_like_host_port(t) {
-            return Err(format!("a network target is tcp://{t}"));
+    match target::parse(t.as_bytes()) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) if target::looks_like_host_port(t.as_bytes()) => {
+            Err(format!("a network target is tcp://{t}"))
         }
-        return Err(format!("not a target ({FORMS})"));
-    };
-    match scheme {
-        "tcp" => {
-            let (host, port) = split_port(rest).ok_or_else(|| "no port (tcp://HOST:PORT)".to_string())?;
-            check_host(host)?;
-            check_port(port)
+        Ok(None) => Err(format!("not a target ({FORMS})")),
+        Err(problem) => Err(words(t, problem)),
+    }
+}
+
+/// What is wrong with the target `t`, in a steps file's words.
+fn words(t: &str, problem: Problem) -> String {
+    let scheme = t.split_once("://").map_or("", |(s, _)| s);
+    match problem {
+        Problem::UnknownScheme if scheme == "https" => {
+            "https: waitfor has no TLS (use http:// to a plain port, or tcp://)".to_string()
         }
-        "http" => {
-            let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
-            match split_port(authority) {
-                Some((host, port)) => {
-                    check_host(host)?;
-                    check_port(port)
-                }
-                None => check_host(authority),
-            }
-        }
-        "unix" => match rest.strip_prefix('/') {
-            Some(p) if !p.is_empty() => Ok(()),
-            _ => Err("no socket path (unix:///PATH)".to_string()),
-        },
-        "https" => Err("https: waitfor has no TLS (use http:// to a plain port, or tcp://)".to_string()),
-        other => Err(format!("unknown scheme '{other}://' ({FORMS})")),
+        Problem::UnknownScheme => format!("unknown scheme '{scheme}://' ({FORMS})"),
+        Problem::NoSocketPath => "no socket path (unix:///PATH)".to_string(),
+        Problem::NoHost => "no host".to_string(),
+        Problem::Unbracketed => "an IPv6 address goes in brackets ([::1]:80)".to_string(),
+        Problem::BadHost => "bad host (an IPv4 address, [IPv6] or a host name)".to_string(),
+        Problem::NoPort => format!("no port ({scheme}://HOST:PORT)"),
+        Problem::BadPort => "bad port (1 to 65535)".to_string(),
     }
-}
-
-/// `HOST:PORT` with the port's text; `[::1]:80` too.
-fn split_port(s: &str) -> Option<(&str, &str)> {
-    if let Some(inner) = s.strip_prefix('[') {
-        let (host, after) = inner.split_once(']')?;
-        let port = after.strip_prefix(':')?;
-        return Some((&s[..host.len() + 2], port));
-    }
-    let (host, port) = s.rsplit_once(':')?;
-    (!host.contains(':')).then_some((host, port))
-}
-
-fn check_host(h: &str) -> Result<(), String> {
-    if h.is_empty() {
-        return Err("no host".to_string());
-    }
-    if let Some(inner) = h.strip_prefix('[') {
-        return match inner.strip_suffix(']').map(str::parse::<Ipv6Addr>) {
-            Some(Ok(_)) => Ok(()),
-            _ => Err(format!("'{h}' is not an IPv6 address")),
-        };
-    }
-    if h.contains(':') {
-        return Err(format!("an IPv6 address goes in brackets: [{h}]"));
-    }
-    if h.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
-        return h.parse::<Ipv4Addr>().map(|_| ()).map_err(|_| format!("'{h}' is not an IPv4 address"));
-    }
-    let ok = h.len() <= 253
-        && h.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("'{h}' is not a host name"))
-    }
-}
-
-fn check_port(p: &str) -> Result<(), String> {
-    if p.is_empty() {
-        return Err("no port".to_string());
-    }
-    match p.parse::<u32>() {
-        Ok(n) if (1..=65535).contains(&n) && p.bytes().all(|c| c.is_ascii_digit()) => Ok(()),
-        _ => Err(format!("bad port '{p}' (1 to 65535)")),
-    }
-}
-
-fn looks_like_host_port(t: &str) -> bool {
-    split_port(t).is_some_and(|(h, p)| !h.is_empty() && check_port(p).is_ok())
 }
 
 #[cfg(test)]
@@ -109,6 +51,7 @@ mod tests {
             "tcp://localhost:80",
             "tcp://db:5432",
             "tcp://db.ns.svc.cluster.local:5432",
+            "tcp://db.ns.svc.cluster.local.:5432",
             "tcp://[::1]:8080",
             "unix:///run/app.sock",
             "http://127.0.0.1:8080/healthz",
@@ -126,15 +69,15 @@ mod tests {
         let cases = [
             ("tcp://host", "no port (tcp://HOST:PORT)"),
             ("tcp://:80", "no host"),
-            ("tcp://h:0", "bad port '0' (1 to 65535)"),
-            ("tcp://h:65536", "bad port '65536' (1 to 65535)"),
-            ("tcp://h:", "no port"),
-            ("tcp://h:+80", "bad port '+80' (1 to 65535)"),
-            ("tcp://::1:80", "no port (tcp://HOST:PORT)"),
-            ("tcp://[::g]:80", "'[::g]' is not an IPv6 address"),
-            ("tcp://300.1.1.1:80", "'300.1.1.1' is not an IPv4 address"),
-            ("tcp://bad_host!:80", "'bad_host!' is not a host name"),
-            ("http://h:99999/x", "bad port '99999' (1 to 65535)"),
+            ("tcp://h:0", "bad port (1 to 65535)"),
+            ("tcp://h:65536", "bad port (1 to 65535)"),
+            ("tcp://h:", "no port (tcp://HOST:PORT)"),
+            ("tcp://h:+80", "bad port (1 to 65535)"),
+            ("tcp://::1:80", "an IPv6 address goes in brackets ([::1]:80)"),
+            ("tcp://[::g]:80", "bad host (an IPv4 address, [IPv6] or a host name)"),
+            ("tcp://300.1.1.1:80", "bad host (an IPv4 address, [IPv6] or a host name)"),
+            ("tcp://bad_host!:80", "bad host (an IPv4 address, [IPv6] or a host name)"),
+            ("http://h:99999/x", "bad port (1 to 65535)"),
             ("http:///x", "no host"),
             ("unix://", "no socket path (unix:///PATH)"),
             ("unix://relative", "no socket path (unix:///PATH)"),
@@ -148,6 +91,24 @@ mod tests {
         ];
         for (t, why) in cases {
             assert_eq!(check_ready(t), Err(why.to_string()), "{t}");
+        }
+    }
+
+    /// What waitfor takes as a network target, steps takes as a ready
+    /// target, and what one refuses the other refuses: the same grammar.
+    #[test]
+    fn the_same_targets_as_waitfor() {
+        for t in [
+            "tcp://db:5432",
+            "unix:///s",
+            "unix://s",
+            "tcp://a b:1",
+            "http://h/x",
+            "gopher://h",
+            "tcp://[::1]",
+        ] {
+            let waitfor = target::parse(t.as_bytes()).map(|s| s.is_some());
+            assert_eq!(check_ready(t).is_ok(), waitfor == Ok(true), "{t}");
         }
     }
 }

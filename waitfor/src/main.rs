@@ -1,15 +1,22 @@
 //! waitfor: waits, event-driven, until paths exist, then execs the rest of its argv.
 //!
 //! ```text
-//! waitfor [--timeout D] [--interval D] [--nonempty] [--any] [--always] PATH... [-- COMMAND [ARG...]]
+//! waitfor [--timeout D] [--interval D] [--nonempty] [--any] [--always]
+//!         [--while-alive P]... PATH... [-- COMMAND [ARG...]]
 //! ```
 //!
 //! - Waits until every PATH exists (`--any`: one of them). `--nonempty`: a path
 //!   counts only as a regular file of size > 0 (the downward-API "ready" file).
 //! - `PATH.err` without `PATH` means that step failed: exit 1 without running
 //!   COMMAND (`--always`: count it as done). So does a step whose wrapper died
-//!   without a result (`PATH.lock` unlocked, no marker). With `--any`, the wait
+//!   without a result (its lock `DIR/.NAME.lock` free, no marker). With `--any`, the wait
 //!   fails only when every PATH failed.
+//! - `--while-alive P` (repeatable): wait only while step P's wrapper is
+//!   alive (or has not started yet): once P's step has ended (`P`, `P.err`,
+//!   or its lock free: its wrapper died) and the PATHs are not all there,
+//!   the wait fails as for a failed step: exit 1 without running COMMAND,
+//!   `waitfor: step 'P' ended while waiting for 'PATH'` (`died` for a
+//!   death). With `--always` it goes on to COMMAND.
 //! - `--timeout D`: give up after D (exit 124); default (and 0): wait forever.
 //! - `--interval D`: the safety re-check period for filesystems without
 //!   inotify events (default 1s); the wait is otherwise event-driven.
@@ -24,18 +31,24 @@
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::undocumented_unsafe_blocks))]
+// Safe code only: the process entry that `tool_main!` makes is allowed its
+// `unsafe` there; everything else goes through stepkit's `os` layer.
+#![deny(unsafe_code)]
+
+mod resolve;
+mod targets;
 
 use rustix::fd::AsFd;
-use stepkit::args::{self, flag_value, Args, Item, Parser, UsageError};
-use stepkit::clock::Instant;
-use stepkit::duration::{self, Duration};
-use stepkit::net::{self, Targets};
-use stepkit::path::PathBuf;
-use stepkit::say::{self, Line};
-use stepkit::signals;
-use stepkit::status;
-use stepkit::sys;
-use stepkit::wait_engine::{self, Engine};
+use rustix::io::Errno;
+use stepkit::cli::args::{self, flag_value, Item, Parser, UsageError};
+use stepkit::cli::say::{self, Line};
+use stepkit::cli::{duration, signals, status, target};
+use stepkit::os::argv::Args;
+use stepkit::os::clock::{Duration, Instant};
+use stepkit::os::cstr::PathBuf;
+use stepkit::os::{io, process};
+use stepkit::wait::engine::{self, Engine};
+use targets::Targets;
 
 const TOOL: &str = "waitfor";
 const VERSION: &str = concat!("waitfor ", env!("CARGO_PKG_VERSION"), "\n");
@@ -47,6 +60,8 @@ TARGET: a PATH (PATH.err: that step failed, exit 1), tcp://HOST:PORT,
 unix:///PATH, http://HOST[:PORT][/PATH] (a 2xx/3xx answer).
   --timeout D   give up after D, exit 124
   --interval D  re-check and retry period (1s)
+  --while-alive P  fail (1) once step P has ended (P, P.err,
+                or its wrapper died) and TARGETs are not all there
   --nonempty    a PATH counts only with content
   --any         one TARGET is enough
   --always      a failed step counts as done
@@ -58,7 +73,7 @@ stepkit::tool_main!(run);
 
 /// The command line, parsed.
 struct Options {
-    wait: wait_engine::Options,
+    wait: engine::Options,
     timeout: Option<Duration>,
     /// argv indices of the PATHs.
     paths: core::ops::Range<usize>,
@@ -67,7 +82,7 @@ struct Options {
 }
 
 fn run(args: Args) -> u8 {
-    sys::ensure_stdio();
+    io::ensure_stdio();
     // 1. Take the signals before anything else, as a signalfd (none is lost,
     // none acts on its own, also as PID 1).
     let handled = signals::handled();
@@ -80,34 +95,40 @@ fn run(args: Args) -> u8 {
         }
     };
 
-    // 2. Options.
-    let opts = match parse(&args) {
+    // 2. Options; the `--while-alive` guards go into the engine at once
+    // (every argument could be a path).
+    let mut engine = match Engine::new(TOOL, args.len(), engine::Options::default()) {
+        Ok(e) => e,
+        Err(e) => return cannot_allocate(e),
+    };
+    let opts = match parse(&args, &mut engine) {
         Ok(Some(o)) => o,
         Ok(None) => return status::OK,
-        Err(e) => {
+        Err(Refused::Usage(e)) => {
             say::usage(TOOL, e);
             return status::TOOL_FAILED;
         }
+        Err(Refused::Path(p, e)) => return cannot_wait_for(p, e),
     };
+    engine.set_options(opts.wait);
 
     // 3. Wait, for files and network targets alike.
-    let n = opts.paths.len();
-    let (mut engine, mut targets) =
-        match (Engine::new(TOOL, n, opts.wait), Targets::new(n, opts.wait.interval)) {
-            (Ok(e), Ok(t)) => (e, t),
-            (Err(e), _) | (_, Err(e)) => {
-                Line::new(TOOL).text("cannot allocate the path list").reason(e).emit();
-                return status::TOOL_FAILED;
-            }
-        };
+    let mut targets = match Targets::new(opts.paths.len(), opts.wait.interval) {
+        Ok(t) => t,
+        Err(e) => return cannot_allocate(e),
+    };
     for p in opts.paths.clone().filter_map(|i| args.get(i)) {
-        let _ = match net::parse(p) {
+        let added = match target::parse(p) {
             Ok(Some(spec)) => targets.add(p, spec).and_then(|k| engine.add_other(p, k)),
             _ => {
                 hint_if_host_port(p);
                 engine.add(p)
             }
         };
+        // A path left out would let COMMAND run before it is there.
+        if let Err(e) = added {
+            return cannot_wait_for(p, e);
+        }
     }
     engine.set_others(&mut targets);
     let deadline = opts.timeout.map(|t| Instant::now().after(t));
@@ -115,7 +136,7 @@ fn run(args: Args) -> u8 {
         Ok(outcome) => outcome,
         Err(sig) => return status::for_signal(sig),
     };
-    wait_engine::report(TOOL, &engine, outcome);
+    engine::report(TOOL, &engine, outcome);
     if outcome.status() != status::OK {
         return outcome.status();
     }
@@ -131,9 +152,36 @@ fn run(args: Args) -> u8 {
     let Some(argv) = args.command(cmd) else {
         return status::OK;
     };
-    let err = sys::exec(argv);
+    let err = process::exec(argv);
     say::failed(TOOL, "cannot run", args.get(cmd).unwrap_or_default(), err);
     status::for_exec_error(err)
+}
+
+/// `waitfor: cannot allocate the path list: REASON`, 125.
+fn cannot_allocate(e: Errno) -> u8 {
+    Line::new(TOOL).text("cannot allocate the path list").reason(e).emit();
+    status::TOOL_FAILED
+}
+
+/// `waitfor: cannot wait for 'P': REASON`, 125: a path left out of the wait
+/// would let COMMAND run before it is there.
+fn cannot_wait_for(p: &[u8], e: Errno) -> u8 {
+    say::failed(TOOL, "cannot wait for", p, e);
+    status::TOOL_FAILED
+}
+
+/// Why the command line was not taken.
+enum Refused {
+    /// A usage error.
+    Usage(UsageError),
+    /// A `--while-alive` path that cannot be waited on, and why.
+    Path(&'static [u8], Errno),
+}
+
+impl From<UsageError> for Refused {
+    fn from(e: UsageError) -> Refused {
+        Refused::Usage(e)
+    }
 }
 
 /// Exec closes the inotify descriptor (close-on-exec), and the last close of
@@ -144,7 +192,7 @@ fn run(args: Args) -> u8 {
 /// pipe); where no sibling can be had (as PID 1), the wait is paid here.
 fn release_after_exec(events: rustix::fd::OwnedFd) -> Option<rustix::fd::OwnedFd> {
     let (until, hold) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ok()?;
-    let hold = sys::linger_sibling(until, hold).ok()?;
+    let hold = process::linger_sibling(until, hold).ok()?;
     drop(events);
     Some(hold)
 }
@@ -153,38 +201,45 @@ fn release_after_exec(events: rustix::fd::OwnedFd) -> Option<rustix::fd::OwnedFd
 /// scheme: say so once (DESIGN.md section 3), then wait for the file.
 fn hint_if_host_port(p: &'static [u8]) {
     let exists = PathBuf::new(p).is_ok_and(|c| rustix::fs::lstat(c.as_cstr()).is_ok());
-    if net::looks_like_host_port(p) && !exists {
+    if target::looks_like_host_port(p) && !exists {
         let line = Line::new(TOOL).text("waiting for the file ").quoted(p);
         line.text(" (a network target is tcp://").bytes(p).text(")").emit();
     }
 }
 
-fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
-    let mut opts =
-        Options { wait: wait_engine::Options::default(), timeout: None, paths: 0..0, command: None };
+fn parse(args: &Args, engine: &mut Engine<'_, Targets>) -> Result<Option<Options>, Refused> {
+    let mut opts = Options { wait: engine::Options::default(), timeout: None, paths: 0..0, command: None };
     let mut first = args.len();
     let mut p = Parser::new(args, 1);
     while let Some(item) = p.next_item() {
-        match item {
-            Item::Opt { name, inline, .. } if args::standard(name, inline).is_some() => {
-                args::answer(args::standard(name, inline).unwrap_or(args::Standard::Help), USAGE, VERSION);
-                return Ok(None);
+        let (name, inline, raw) = match item {
+            Item::Opt { name, inline, raw, .. } => (name, inline, raw),
+            Item::Operand(i) | Item::End(i) => {
+                first = i;
+                break;
             }
-            Item::Opt { name: b"timeout", inline, .. } => opts.timeout = duration::limit(p.value(inline)?)?,
-            Item::Opt { name: b"interval", inline, .. } => {
+        };
+        if args::answer_standard(name, inline, USAGE, VERSION) {
+            return Ok(None);
+        }
+        // The options' names, in the order of the arms below.
+        match args::word_index(b"timeout interval while-alive nonempty any always", name) {
+            Some(0) => opts.timeout = duration::limit(p.value(inline)?)?,
+            Some(1) => {
                 let d = duration::option(p.value(inline)?)?;
                 if d.0 == 0 {
-                    return Err(UsageError::Other("--interval must be more than 0"));
+                    return Err(UsageError::Other("--interval must be more than 0").into());
                 }
                 opts.wait.interval = d;
             }
-            Item::Opt { name: name @ b"nonempty", inline, .. } => {
-                opts.wait.nonempty = flag_value(name, inline)?
+            Some(2) => {
+                let post_file = p.value(inline)?;
+                engine.add_guard(post_file).map_err(|e| Refused::Path(post_file, e))?;
             }
-            Item::Opt { name: name @ b"any", inline, .. } => opts.wait.any = flag_value(name, inline)?,
-            Item::Opt { name: name @ b"always", inline, .. } => opts.wait.always = flag_value(name, inline)?,
-            Item::Opt { raw, .. } => return Err(UsageError::Unknown(raw)),
-            Item::Operand(i) | Item::End(i) => first = i,
+            Some(3) => opts.wait.nonempty = flag_value(name, inline)?,
+            Some(4) => opts.wait.any = flag_value(name, inline)?,
+            Some(_) => opts.wait.always = flag_value(name, inline)?,
+            None => return Err(UsageError::Unknown(raw).into()),
         }
     }
     // PATHs run up to the next `--`; COMMAND follows it.
@@ -193,11 +248,11 @@ fn parse(args: &Args) -> Result<Option<Options>, UsageError> {
         end += 1;
     }
     if end == first {
-        return Err(UsageError::Other("missing PATH"));
+        return Err(UsageError::Other("missing PATH").into());
     }
     opts.paths = first..end;
     for p in opts.paths.clone().filter_map(|i| args.get(i)) {
-        net::parse(p).map_err(|why| UsageError::Target(p, why))?;
+        target::parse(p).map_err(|why| UsageError::Target(p, why.words()))?;
     }
     if end + 1 < args.len() {
         opts.command = Some(end + 1);

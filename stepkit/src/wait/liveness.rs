@@ -1,8 +1,11 @@
-//! The liveness lock `P.lock` (DESIGN.md section 2): how a step's wrapper says
+//! The liveness lock (DESIGN.md section 2): how a step's wrapper says
 //! "alive", and how a waiter learns that it has ended without watching the
-//! directory.
+//! directory. The lock of the post file `DIR/NAME` is `DIR/.NAME.lock`: a dot
+//! name, so that a user's `cat DIR/*` or `cat DIR/NAME*` never opens it (a
+//! reader that opens the pipe blocks until the wrapper ends). Earlier
+//! releases called it `P.lock`.
 //!
-//! `P.lock` is a named pipe. The wrapper creates it at a temporary name, opens
+//! The lock is a named pipe. The wrapper creates it at a temporary name, opens
 //! it read-write (which never blocks and makes it a writer), takes an
 //! exclusive `flock` on it and renames it into place, so it is never seen
 //! unlocked while the wrapper lives; it keeps it open for its whole life. The
@@ -14,25 +17,33 @@
 //! first), so the waiter also tests the lock right after its open: free means
 //! ended, and the markers say how.
 //!
-//! A regular file at `P.lock` (a wrapper of an older release) still counts:
-//! held is alive (its release shows only as a directory event), free is ended.
+//! A regular file there, held with `flock` (as a script may take the lock),
+//! counts too: held is alive (its release shows only as a directory event),
+//! free is ended.
 
-use crate::atomic::AtomicFile;
-use crate::path::PathBuf;
+use crate::files::atomic::AtomicFile;
+use crate::files::path::dot_name;
+use crate::os::cstr::PathBuf;
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{flock, fstat, openat, FileType, FlockOperation, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
-/// Creates `P.lock` for the post file `P`, held: the lock lasts as long as the
-/// returned descriptor (close-on-exec) is open in this process.
+/// The lock's path for the post file `post_file` (`DIR/NAME`):
+/// `DIR/.NAME.lock`.
+pub fn lock_path(post_file: &[u8]) -> Result<PathBuf, Errno> {
+    dot_name(post_file, usize::MAX, b".lock")
+}
+
+/// Creates the lock for the post file `P`, held: the lock lasts as long as
+/// the returned descriptor (close-on-exec) is open in this process.
 pub fn hold(post_file: &[u8]) -> Result<OwnedFd, Errno> {
-    let lock = PathBuf::with_suffix(post_file, b".lock")?;
+    let lock = lock_path(post_file)?;
     let file = AtomicFile::create_fifo(lock.as_bytes())?;
     flock(file.fd(), FlockOperation::NonBlockingLockExclusive)?;
     file.commit_keep(0o644)
 }
 
-/// What a waiter sees at `P.lock`.
+/// What a waiter sees at the lock.
 pub enum Lock {
     /// Nothing that can be a lock (none, a directory, a symlink, unreadable):
     /// as far as can be seen, the step has not started.
@@ -46,7 +57,7 @@ pub enum Lock {
 
 /// Looks at the lock of the step whose post file is `path`.
 pub fn probe(path: &[u8]) -> Lock {
-    let Ok(p) = PathBuf::with_suffix(path, b".lock") else {
+    let Ok(p) = lock_path(path) else {
         return Lock::Absent;
     };
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;

@@ -1,89 +1,11 @@
-//! Paths without an allocator: a NUL-terminated copy in a stack buffer, the
-//! pure `dirname`/`basename` splits, and `mkdir -p`.
+//! Paths: the pure `dirname`/`basename` splits, what is at a path, and
+//! `mkdir -p`. (A path as the kernel takes it, NUL-terminated, is
+//! [`PathBuf`], in `os::cstr`.)
 
-use crate::mem::SpillBuf;
+use crate::os::cstr::PathBuf;
 use core::ffi::CStr;
 use rustix::fs::{mkdirat, statat, AtFlags, FileType, Mode, CWD};
 use rustix::io::Errno;
-
-/// Longest path we build: PATH_MAX plus room for a suffix such as `.err`.
-pub const CAP: usize = 4096 + 64;
-
-/// A path (plus an optional suffix) as a C string.
-pub struct PathBuf {
-    /// The path, then a NUL at `len` (on the stack while short, see [`SpillBuf`]).
-    buf: SpillBuf,
-    len: usize,
-}
-
-impl PathBuf {
-    /// An empty path, to be filled in place with [`PathBuf::push`].
-    pub fn empty() -> PathBuf {
-        let mut p = PathBuf { buf: SpillBuf::new(), len: 0 };
-        p.buf.write(0, b"\0");
-        p
-    }
-
-    /// `path` followed by `suffix`; `ENAMETOOLONG` if it does not fit, `EINVAL`
-    /// for an embedded NUL (which no argv string can hold anyway).
-    pub fn with_suffix(path: &[u8], suffix: &[u8]) -> Result<PathBuf, Errno> {
-        PathBuf::concat(&[path, suffix])
-    }
-
-    /// The `parts` one after the other (errors as for [`PathBuf::with_suffix`]).
-    pub fn concat(parts: &[&[u8]]) -> Result<PathBuf, Errno> {
-        let mut p = PathBuf::empty();
-        for part in parts {
-            p.push(part)?;
-        }
-        Ok(p)
-    }
-
-    /// A copy of `path`.
-    pub fn new(path: &[u8]) -> Result<PathBuf, Errno> {
-        PathBuf::with_suffix(path, b"")
-    }
-
-    /// Appends bytes.
-    pub fn push(&mut self, more: &[u8]) -> Result<(), Errno> {
-        if has_byte(more, 0) {
-            return Err(Errno::INVAL);
-        }
-        let end = self.len + more.len();
-        // Keep one byte for the NUL.
-        if end >= CAP || !self.buf.write(self.len, more) || !self.buf.write(end, b"\0") {
-            return Err(Errno::NAMETOOLONG);
-        }
-        self.len = end;
-        Ok(())
-    }
-
-    /// Cuts the path back to `len` bytes.
-    pub fn truncate(&mut self, len: usize) {
-        if len <= self.len && self.buf.write(len, b"\0") {
-            self.len = len;
-        }
-    }
-
-    /// The bytes, without the NUL.
-    pub fn as_bytes(&self) -> &[u8] {
-        self.buf.bytes().get(..self.len).unwrap_or_default()
-    }
-
-    /// The C string.
-    pub fn as_cstr(&self) -> &CStr {
-        // `push` rejects NUL bytes and always writes a NUL at `len`.
-        let bytes = self.buf.bytes().get(..=self.len).unwrap_or(b"\0");
-        crate::mem::c_str_until_nul(bytes).unwrap_or(c"")
-    }
-}
-
-/// True when `s` holds the byte `b`: a plain loop, for the short strings of
-/// paths and names (`contains` links a word-at-a-time memchr of 200 bytes).
-#[allow(clippy::manual_contains)]
-pub fn has_byte(s: &[u8], b: u8) -> bool {
-    s.iter().any(|&c| c == b)
-}
 
 fn trim_trailing_slashes(p: &[u8]) -> &[u8] {
     let mut end = p.len();
@@ -122,6 +44,15 @@ pub fn basename(p: &[u8]) -> &[u8] {
     }
 }
 
+/// The hidden name beside the file `path` (`DIR/NAME`, or `NAME`):
+/// `DIR/.NAME` and `suffix`, NAME cut to its first `keep` bytes. The names of
+/// a file's temporaries (`.NAME.tmp`) and of a step's lock (`.NAME.lock`): a
+/// user's `cat DIR/*` or `NAME*` never opens them.
+pub fn dot_name(path: &[u8], keep: usize, suffix: &[u8]) -> Result<PathBuf, Errno> {
+    let (dir, base) = path.split_at(path.iter().rposition(|&c| c == b'/').map_or(0, |i| i + 1));
+    PathBuf::concat(&[dir, b".", base.get(..base.len().min(keep)).unwrap_or(base), suffix])
+}
+
 /// True when `path` names an existing directory (following symlinks).
 pub fn is_dir(path: &CStr) -> bool {
     matches!(statat(CWD, path, AtFlags::empty()), Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory)
@@ -139,7 +70,7 @@ pub fn create_dirs(dir: &[u8]) -> Result<(), Errno> {
     if is_dir(p.as_cstr()) {
         return Ok(());
     }
-    let full = p.len;
+    let full = p.as_bytes().len();
     // Create each prefix that ends before a slash, then the whole path.
     let mut i = 1;
     while i <= full {
@@ -178,27 +109,6 @@ mod tests {
         assert_eq!(basename(b"a/b//"), b"b");
         assert_eq!(basename(b"b"), b"b");
         assert_eq!(basename(b"/"), b"/");
-    }
-
-    #[test]
-    fn path_buffer() {
-        let p = PathBuf::with_suffix(b"/steps/one", b".err").unwrap();
-        assert_eq!(p.as_cstr().to_bytes(), b"/steps/one.err");
-        assert_eq!(PathBuf::new(&[b'a'; CAP]).err(), Some(Errno::NAMETOOLONG));
-        assert_eq!(PathBuf::new(b"a\0b").err(), Some(Errno::INVAL));
-    }
-
-    #[test]
-    fn long_paths_move_off_the_stack() {
-        let long = vec![b'x'; 3000];
-        let mut p = PathBuf::new(b"/a/").unwrap();
-        p.push(&long).unwrap();
-        p.push(b".err").unwrap();
-        assert_eq!(p.as_bytes().len(), 3 + 3000 + 4);
-        assert_eq!(p.as_cstr().to_bytes(), p.as_bytes());
-        p.truncate(3);
-        assert_eq!(p.as_cstr().to_bytes(), b"/a/");
-        assert_eq!(PathBuf::new(&vec![b'y'; 4200]).err(), Some(Errno::NAMETOOLONG));
     }
 
     #[test]

@@ -6,8 +6,11 @@
 //! (SIGKILL, OOM) and is reclaimed. Data moves with `copy_file_range`, else a
 //! read/write loop, whichever the kernel and filesystems allow.
 
-use crate::atomic::AtomicFile;
-use crate::path::{dirname, PathBuf};
+use super::atomic::AtomicFile;
+use super::path::dirname;
+use crate::os::cstr::PathBuf;
+use crate::os::io::write_all;
+use crate::os::mem::Mapping;
 use core::ffi::CStr;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{flock, fstat, openat, FileType, FlockOperation, Mode, OFlags, CWD};
@@ -131,7 +134,7 @@ fn transfer(input: BorrowedFd<'_>, output: BorrowedFd<'_>) -> Result<(), CopyErr
     // 128 KiB, as cp reads: a 16 KiB buffer made a 200 MiB copy to tmpfs
     // 13% slower than cp's (`make bench`). Mapped, not on the stack, so
     // that only a copy that takes this way makes it resident.
-    let mut map = crate::mem::Mapping::new(BUFFER).map_err(CopyError::Dest)?;
+    let mut map = Mapping::new(BUFFER).map_err(CopyError::Dest)?;
     let buf = map.bytes_mut();
     loop {
         let n = match rustix::io::read(input, &mut *buf) {
@@ -140,7 +143,7 @@ fn transfer(input: BorrowedFd<'_>, output: BorrowedFd<'_>) -> Result<(), CopyErr
             Err(Errno::INTR) => continue,
             Err(e) => return Err(CopyError::Source(e)),
         };
-        crate::sys::write_all(output, buf.get(..n).unwrap_or_default()).map_err(CopyError::Dest)?;
+        write_all(output, buf.get(..n).unwrap_or_default()).map_err(CopyError::Dest)?;
     }
 }
 

@@ -1,23 +1,8 @@
 //! Durations on the command line: a plain number is seconds (`2`, `0.5`); with
 //! units, Go's syntax (`250ms`, `1.5s`, `1m30s`, `1h`, also `ns`, `us`).
 
-use crate::args::UsageError;
-
-/// A span of time in nanoseconds.
-#[derive(Debug, PartialEq, Eq, Clone, Copy, PartialOrd, Ord)]
-pub struct Duration(pub u64);
-
-impl Duration {
-    /// Whole seconds.
-    pub const fn secs(s: u64) -> Duration {
-        Duration(s * 1_000_000_000)
-    }
-
-    /// Milliseconds, rounded up so that a short non-zero wait never becomes zero.
-    pub fn as_millis_ceil(self) -> u64 {
-        self.0.div_ceil(1_000_000)
-    }
-}
+use super::args::UsageError;
+use crate::os::clock::Duration;
 
 const NS_PER_S: u64 = 1_000_000_000;
 

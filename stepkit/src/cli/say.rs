@@ -4,9 +4,10 @@
 //! Format: `TOOL: what failed 'object': reason` (the reason is the system's text,
 //! `strerror`), or for usage errors `TOOL: MESSAGE (try 'TOOL --help')`.
 
-use crate::args::UsageError;
-use crate::mem::{SpillBuf, SPILL_CAP};
-use crate::sys;
+use super::args::UsageError;
+use super::decimal;
+use crate::os::io;
+use crate::os::mem::{SpillBuf, SPILL_CAP};
 use rustix::io::Errno;
 
 /// Long enough for a 4096-byte path and the words around it.
@@ -91,7 +92,7 @@ impl Line {
     /// A number in decimal.
     pub fn num(mut self, n: u64) -> Line {
         let mut digits = [0u8; 20];
-        let s = fmt_u64(n, &mut digits);
+        let s = decimal::format(n, &mut digits);
         self.push(s);
         self
     }
@@ -112,7 +113,7 @@ impl Line {
             None => {
                 self.push(b"error ");
                 let mut digits = [0u8; 20];
-                self.push(fmt_u64(e.raw_os_error().unsigned_abs().into(), &mut digits));
+                self.push(decimal::format(e.raw_os_error().unsigned_abs().into(), &mut digits));
             }
         }
     }
@@ -129,7 +130,7 @@ impl Line {
 
     /// Writes the line and a newline to stderr in one system call (`writev`).
     pub fn emit(&self) {
-        sys::write_line(sys::stdio(2), self.as_bytes());
+        io::write_line(io::stdio(2), self.as_bytes());
     }
 }
 
@@ -170,7 +171,7 @@ pub fn usage_line(tool: &str, err: UsageError) -> Line {
 
 /// Prints `text` to stdout (for `--help` and `--version`).
 pub fn print(text: &str) {
-    let _ = sys::write_all(sys::stdio(1), text.as_bytes());
+    let _ = io::write_all(io::stdio(1), text.as_bytes());
 }
 
 /// The errors the tools can meet, in musl's words (what `strerror` says), one
@@ -288,22 +289,6 @@ pub fn error_text(e: Errno) -> Option<&'static [u8]> {
     text.get(..text.iter().position(|&c| c >= 0x80).unwrap_or(text.len()))
 }
 
-/// Formats `n` in decimal into `buf`, returning the digits.
-pub fn fmt_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        if let Some(d) = buf.get_mut(i) {
-            *d = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    buf.get(i..).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,14 +313,6 @@ mod tests {
             let e = Errno::from_raw_os_error(n as i32);
             assert_eq!(error_text(e), Some(text.as_bytes()), "{n}");
         }
-    }
-
-    #[test]
-    fn numbers() {
-        let mut b = [0u8; 20];
-        assert_eq!(fmt_u64(0, &mut b), b"0");
-        assert_eq!(fmt_u64(137, &mut b), b"137");
-        assert_eq!(fmt_u64(u64::MAX, &mut b), b"18446744073709551615");
     }
 
     #[test]

@@ -1,8 +1,22 @@
-//! Time: monotonic instants for deadlines, and RFC 3339 UTC timestamps with
-//! milliseconds for the termination message.
+//! The clocks: spans of time, monotonic instants for deadlines, and
+//! wall-clock time as RFC 3339 UTC timestamps with milliseconds for the
+//! termination message (`clock_gettime(2)`).
 
-use crate::duration::Duration;
-use crate::sys::{clock_gettime, ClockId};
+/// A span of time in nanoseconds.
+#[derive(Debug, PartialEq, Eq, Clone, Copy, PartialOrd, Ord)]
+pub struct Duration(pub u64);
+
+impl Duration {
+    /// Whole seconds.
+    pub const fn secs(s: u64) -> Duration {
+        Duration(s * 1_000_000_000)
+    }
+
+    /// Milliseconds, rounded up so that a short non-zero wait never becomes zero.
+    pub fn as_millis_ceil(self) -> u64 {
+        self.0.div_ceil(1_000_000)
+    }
+}
 
 /// Nanoseconds on the monotonic clock.
 #[derive(Debug, PartialEq, Eq, Clone, Copy, PartialOrd, Ord)]
@@ -29,11 +43,6 @@ impl Instant {
     pub fn remaining(self, now: Instant) -> Duration {
         Duration(self.0.saturating_sub(now.0))
     }
-}
-
-/// A duration as the kernel's `timespec`.
-pub fn timespec(d: Duration) -> rustix::time::Timespec {
-    rustix::time::Timespec { tv_sec: (d.0 / 1_000_000_000) as i64, tv_nsec: (d.0 % 1_000_000_000) as _ }
 }
 
 /// Wall-clock time in milliseconds since the epoch (`CLOCK_REALTIME`).
@@ -89,6 +98,30 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = yoe + era * 400 + i64::from(m <= 2);
     (y, m, d)
+}
+
+/// Which clock [`clock_gettime`] reads.
+#[derive(Clone, Copy)]
+enum ClockId {
+    /// `CLOCK_MONOTONIC`.
+    Monotonic,
+    /// `CLOCK_REALTIME`.
+    Realtime,
+}
+
+/// `clock_gettime(2)` as a plain system call: the tools read the clock a
+/// handful of times per run, so the vDSO's lookup code (in musl or rustix) would
+/// cost more bytes than it saves time.
+fn clock_gettime(id: ClockId) -> libc::timespec {
+    let clock = match id {
+        ClockId::Monotonic => libc::CLOCK_MONOTONIC,
+        ClockId::Realtime => libc::CLOCK_REALTIME,
+    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid out-pointer for the kernel's timespec (64-bit
+    // time on both targets); both clocks exist on every Linux.
+    unsafe { libc::syscall(libc::SYS_clock_gettime, clock, &mut ts as *mut libc::timespec) };
+    ts
 }
 
 #[cfg(test)]

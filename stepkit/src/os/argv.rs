@@ -1,6 +1,6 @@
-//! The process's argument vector as musl's C runtime hands it to `main`: the
-//! one place that reads argv's raw pointers. Everything above it (the option
-//! parser in `args`) is safe code.
+//! The process's argument vector as musl's C runtime hands it to `main`, and
+//! its environment: the one place that reads their raw pointers. Everything
+//! above it (the option parser, `cli::args`) is safe code.
 
 use core::ffi::{c_char, c_int, CStr};
 
@@ -126,4 +126,52 @@ pub fn env(name: &[u8]) -> Option<&'static [u8]> {
         p = unsafe { p.add(1) };
     }
     None
+}
+
+/// An argument vector made of byte strings, as musl's C runtime would hand it
+/// to `main`: for unit tests and fuzz targets (with std: stepkit's own
+/// tests, or the feature `test-argv`, never in a shipped build). Each string ends at its first
+/// NUL byte, if it holds one.
+#[cfg(any(test, feature = "test-argv"))]
+pub struct TestArgv {
+    _strings: std::vec::Vec<std::ffi::CString>,
+    ptrs: std::vec::Vec<*const c_char>,
+}
+
+#[cfg(any(test, feature = "test-argv"))]
+impl TestArgv {
+    /// The vector of `list`.
+    pub fn new<S: AsRef<[u8]>>(list: impl IntoIterator<Item = S>) -> TestArgv {
+        let strings: std::vec::Vec<std::ffi::CString> = list
+            .into_iter()
+            .map(|s| {
+                let s = s.as_ref();
+                let end = s.iter().position(|&c| c == 0).unwrap_or(s.len());
+                std::ffi::CString::new(s.get(..end).unwrap_or_default()).unwrap_or_default()
+            })
+            .collect();
+        let mut ptrs: std::vec::Vec<*const c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+        ptrs.push(core::ptr::null());
+        TestArgv { _strings: strings, ptrs }
+    }
+
+    /// The vector as [`Args`] (mutable: [`Args::replace_slot`] writes to it).
+    ///
+    /// # Safety
+    /// The `Args` and every string it hands out (as `'static`) must not be
+    /// used once `self` is dropped.
+    pub unsafe fn args(&mut self) -> Args {
+        let argc = c_int::try_from(self.ptrs.len() - 1).unwrap_or(0);
+        // SAFETY: `ptrs` holds argc pointers to the C strings `self` owns and
+        // a null pointer; the caller keeps `self` alive while it uses them.
+        unsafe { Args::from_main(argc, self.ptrs.as_mut_ptr().cast_const()) }
+    }
+
+    /// The vector as [`Args`], for the rest of the process (it is leaked, so
+    /// the `'static` strings it hands out are that).
+    pub fn leak(self) -> Args {
+        let this: &'static mut TestArgv = std::boxed::Box::leak(std::boxed::Box::new(self));
+        // SAFETY: leaked: `this` lives for the rest of the process.
+        unsafe { this.args() }
+    }
 }

@@ -14,10 +14,13 @@
 //!   `db.ns.svc.cluster.local`. The first name that has addresses wins; a name
 //!   that does not exist moves on to the next.
 //!
-//! The network I/O lives in `net`; here are the pure parts.
+//! The network I/O lives in `targets`; here are the pure parts.
 
-use crate::mem::Mapping;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use stepkit::cli::decimal;
+use stepkit::cli::target::ip_literal;
+use stepkit::os::io::read_up_to;
+use stepkit::os::mem::Mapping;
 
 /// Addresses of one host, at most [`Addrs::CAP`].
 #[derive(Clone, Copy)]
@@ -55,64 +58,6 @@ impl Default for Addrs {
     }
 }
 
-/// An IPv4 (`10.0.0.1`) or unbracketed IPv6 (`fd00::1`, `::1`) literal.
-/// (core's parser would cost 14 KiB.)
-pub fn ip_literal(host: &[u8]) -> Option<IpAddr> {
-    if has(host, b':') {
-        return ipv6(host).map(IpAddr::V6);
-    }
-    let mut b = [0u8; 4];
-    let mut parts = host.split(|&c| c == b'.');
-    for slot in &mut b {
-        let p = parts.next()?;
-        if p.len() > 3 || (p.len() > 1 && p[0] == b'0') {
-            return None;
-        }
-        *slot = u8::try_from(decimal(p)?).ok()?;
-    }
-    parts.next().is_none().then(|| IpAddr::V4(Ipv4Addr::from(b)))
-}
-
-/// Hex groups with at most one `::`.
-fn ipv6(text: &[u8]) -> Option<Ipv6Addr> {
-    let group = |g: &[u8]| -> Option<u16> {
-        if g.is_empty() || g.len() > 4 {
-            return None;
-        }
-        g.iter().try_fold(0u16, |n, &c| Some(n << 4 | (c as char).to_digit(16)? as u16))
-    };
-    let mut out = [0u16; 8];
-    let (head, tail) = match text.windows(2).position(|w| w == b"::") {
-        Some(i) => (text.get(..i)?, Some(text.get(i + 2..)?)),
-        None => (text, None),
-    };
-    let fill = |part: &[u8], dst: &mut [u16]| -> Option<usize> {
-        if part.is_empty() {
-            return Some(0);
-        }
-        let mut n = 0;
-        for g in part.split(|&c| c == b':') {
-            *dst.get_mut(n)? = group(g)?;
-            n += 1;
-        }
-        Some(n)
-    };
-    let n = fill(head, &mut out)?;
-    match tail {
-        None if n == 8 => {}
-        None => return None,
-        Some(t) => {
-            let mut rest = [0u16; 8];
-            let m = fill(t, &mut rest)?;
-            if n + m > 7 {
-                return None;
-            }
-            out.get_mut(8 - m..)?.copy_from_slice(rest.get(..m)?);
-        }
-    }
-    Some(Ipv6Addr::from(out))
-}
-
 /// The addresses of a literal host or `localhost`, with no file and no DNS.
 pub fn literal(host: &[u8]) -> Option<Addrs> {
     let mut a = Addrs::new();
@@ -125,12 +70,6 @@ pub fn literal(host: &[u8]) -> Option<Addrs> {
     Some(a)
 }
 
-/// True when `text` holds the byte `c` (smaller here than `contains`).
-#[allow(clippy::manual_contains)]
-pub fn has(text: &[u8], c: u8) -> bool {
-    text.iter().any(|&b| b == c)
-}
-
 /// Host names compare without case (smaller here than `eq_ignore_ascii_case`).
 #[allow(clippy::manual_ignore_case_cmp)]
 fn same_name(a: &[u8], b: &[u8]) -> bool {
@@ -141,7 +80,7 @@ fn same_name(a: &[u8], b: &[u8]) -> bool {
 /// which only what is read becomes resident).
 pub fn read_file(path: &core::ffi::CStr) -> Option<(Mapping, usize)> {
     let mut map = Mapping::new(64 * 1024).ok()?;
-    let len = crate::sys::read_up_to(path, map.bytes_mut()).ok()?;
+    let len = read_up_to(path, map.bytes_mut()).ok()?;
     Some((map, len))
 }
 
@@ -213,7 +152,7 @@ impl Conf {
                 Some(b"options") => {
                     for o in w {
                         if let Some(n) = o.strip_prefix(b"ndots:") {
-                            c.ndots = decimal(n).map_or(1, |n| n.min(15) as usize);
+                            c.ndots = decimal::parse(n).map_or(1, |n| n.min(15) as usize);
                         }
                     }
                 }
@@ -261,14 +200,6 @@ impl Conf {
         }
         None
     }
-}
-
-/// A decimal number of up to 9 digits.
-pub fn decimal(text: &[u8]) -> Option<u32> {
-    if text.is_empty() || text.len() > 9 {
-        return None;
-    }
-    text.iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
 }
 
 /// DNS record types asked for.
@@ -370,15 +301,6 @@ mod tests {
         assert_eq!(literal(b"LocalHost").unwrap().as_slice().len(), 2);
         assert!(literal(b"db").is_none());
         assert!(literal(b"1.2.3").is_none());
-        assert_eq!(ip_literal(b"10.96.0.10"), Some(IpAddr::V4(Ipv4Addr::new(10, 96, 0, 10))));
-        for v6 in ["fd00::1", "::", "1:2:3:4:5:6:7:8", "fe80::1:2", "2001:db8::"] {
-            assert_eq!(ip_literal(v6.as_bytes()), Some(IpAddr::V6(v6.parse().unwrap())), "{v6}");
-        }
-        for bad in
-            ["256.1.1.1", "1.2.3.4.5", "01.2.3.4", "1::2::3", "1:2:3:4:5:6:7:8:9", "12345::", "g::", ":1"]
-        {
-            assert_eq!(ip_literal(bad.as_bytes()), None, "{bad}");
-        }
     }
 
     #[test]

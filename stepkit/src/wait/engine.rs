@@ -3,14 +3,14 @@
 //! The state of a dependency `P` (DESIGN.md section 2; README "Step files"):
 //! - `P` exists (with `nonempty`: a regular file of size > 0): done.
 //! - else `P.err` exists: failed.
-//! - else `P.lock` exists and nobody holds its lock (the step's wrapper holds
-//!   it for its whole life), and still neither `P` nor `P.err`: the step died
-//!   without a result, which counts as failed.
+//! - else its lock `DIR/.NAME.lock` exists and nobody holds it (the step's
+//!   wrapper holds it for its whole life), and still neither `P` nor `P.err`:
+//!   the step died without a result, which counts as failed.
 //! - else: not yet.
 //!
 //! How a change is learnt, so that a waiter wakes only for its own
 //! dependencies however many steps share a directory (see `liveness`):
-//! - A dependency whose wrapper has started (its `P.lock` pipe is held) is
+//! - A dependency whose wrapper has started (its lock pipe is held) is
 //!   watched through that pipe alone: its hang-up is the wrapper's end, and
 //!   the markers then say how it ended.
 //! - A dependency that has not started yet (or whose markers come from a tool
@@ -29,13 +29,15 @@
 //! plain loop (`waitfor`, `entrypoint --wait`), and `sleep` lets `entrypoint`
 //! fold `--stop-when` into its own event loop.
 
-use crate::clock::Instant;
-use crate::duration::Duration;
-use crate::liveness::{self, Lock};
-use crate::mem::Slab;
-use crate::path::{basename, dirname, PathBuf};
-use crate::poll_set::{PollSet, Want};
-use crate::say::Line;
+use super::liveness::{self, Lock};
+use super::poll_set::{self, PollSet, Want};
+use crate::cli::say::Line;
+use crate::cli::{signals, status};
+use crate::files::path::{basename, dirname, is_dir};
+use crate::os::clock::{Duration, Instant};
+use crate::os::cstr::{PathBuf, PATH_MAX};
+use crate::os::mem::Slab;
+use crate::os::signal::read_signal;
 use core::mem::MaybeUninit;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
@@ -51,17 +53,20 @@ pub enum State {
     Done,
     /// `P.err` is there (and `P` is not).
     Failed,
-    /// `P.lock` is unlocked and neither `P` nor `P.err` is there.
+    /// Its lock is free and neither `P` nor `P.err` is there.
     Died,
 }
 
 struct Dep {
     path: &'static [u8],
     state: State,
-    /// The dependency's `P.lock` pipe, open for reading while its wrapper lives.
+    /// The dependency's lock pipe, open for reading while its wrapper lives.
     lock: Option<OwnedFd>,
     /// Not a step file: this index of the engine's [`Others`].
     other: Option<usize>,
+    /// A guard (`--while-alive P`): not waited for, but once its step has
+    /// ended the wait fails if it is not over.
+    guard: bool,
 }
 
 /// Dependencies that are not step files (`waitfor`'s network targets),
@@ -107,6 +112,8 @@ impl Dep {
     /// Looks at the file system; true when the dependency was watched through
     /// its lock and now needs directory events (its lock went away).
     fn look(&mut self, nonempty: bool) -> bool {
+        // A guard's step has ended once its marker is there, whatever it holds.
+        let nonempty = nonempty && !self.guard;
         let watched = self.lock.is_some();
         if present(self.path, b"", nonempty) {
             self.state = State::Done;
@@ -159,6 +166,12 @@ pub enum Outcome {
     Failed(usize),
     /// The dependency at this index died without a result.
     Died(usize),
+    /// The step of the guard at `guard` ended (`P` or `P.err`) while the
+    /// dependency at `waiting` was not there yet.
+    GuardEnded { guard: usize, waiting: usize },
+    /// The step of the guard at `guard` died while the dependency at
+    /// `waiting` was not there yet.
+    GuardDied { guard: usize, waiting: usize },
     /// The deadline passed; this index is one that was still pending.
     TimedOut(usize),
     /// The caller's descriptor became readable (a signal, for the tools).
@@ -170,9 +183,10 @@ impl Outcome {
     /// ready, 1 when a dependency failed or died, 124 on the deadline.
     pub fn status(self) -> u8 {
         match self {
-            Outcome::Ready | Outcome::Interrupted => crate::status::OK,
-            Outcome::Failed(_) | Outcome::Died(_) => crate::status::SKIPPED,
-            Outcome::TimedOut(_) => crate::status::TIMED_OUT,
+            Outcome::Ready | Outcome::Interrupted => status::OK,
+            Outcome::Failed(_) | Outcome::Died(_) => status::SKIPPED,
+            Outcome::GuardEnded { .. } | Outcome::GuardDied { .. } => status::SKIPPED,
+            Outcome::TimedOut(_) => status::TIMED_OUT,
         }
     }
 }
@@ -199,7 +213,7 @@ impl<'a, O: Others> Engine<'a, O> {
     pub fn new(tool: &'static str, capacity: usize, opts: Options) -> Result<Engine<'a, O>, Errno> {
         let deps = Slab::with_capacity(capacity)?;
         // The caller's descriptors, inotify, and one lock (or socket) per dependency.
-        let polls = PollSet::with_capacity(capacity.saturating_add(1 + crate::poll_set::MAX_EXTRAS))?;
+        let polls = PollSet::with_capacity(capacity.saturating_add(1 + poll_set::MAX_EXTRAS))?;
         let next_recheck = Instant::now();
         let others = None;
         Ok(Engine { tool, others, deps, polls, inotify: None, rearm: false, told: false, opts, next_recheck })
@@ -210,9 +224,27 @@ impl<'a, O: Others> Engine<'a, O> {
         self.opts = opts;
     }
 
-    /// Adds a path to wait for.
+    /// Adds a path to wait for; `ENAMETOOLONG` for one that the kernel
+    /// refuses (it could never appear), `ENOMEM` when the list is full.
     pub fn add(&mut self, path: &'static [u8]) -> Result<(), Errno> {
-        self.deps.push(Dep { path, state: State::Pending, lock: None, other: None })
+        self.push(path, false)
+    }
+
+    /// Adds a guard, the post file `P` of a step (`--while-alive P`): the
+    /// wait goes on only while that step has not ended. Once it has (`P`,
+    /// `P.err`, or its lock free), a wait that is not over fails as for a
+    /// failed dependency (with `always`, it is over). A guard is watched as a
+    /// dependency is: through its lock pipe once its step has started, with
+    /// a directory watch before. Errors as for [`Engine::add`].
+    pub fn add_guard(&mut self, post_file: &'static [u8]) -> Result<(), Errno> {
+        self.push(post_file, true)
+    }
+
+    fn push(&mut self, path: &'static [u8], guard: bool) -> Result<(), Errno> {
+        if path.len() >= PATH_MAX {
+            return Err(Errno::NAMETOOLONG);
+        }
+        self.deps.push(Dep { path, state: State::Pending, lock: None, other: None, guard })
     }
 
     /// Gives the engine the targets that are not step files.
@@ -222,7 +254,7 @@ impl<'a, O: Others> Engine<'a, O> {
 
     /// Adds target `k` of the others, known as `label` (its operand).
     pub fn add_other(&mut self, label: &'static [u8], k: usize) -> Result<(), Errno> {
-        self.deps.push(Dep { path: label, state: State::Pending, lock: None, other: Some(k) })
+        self.deps.push(Dep { path: label, state: State::Pending, lock: None, other: Some(k), guard: false })
     }
 
     /// The number of paths.
@@ -277,7 +309,7 @@ impl<'a, O: Others> Engine<'a, O> {
 
     /// Sleeps until something may have changed: one of the caller's `extras`
     /// (its signalfd, entrypoint's output relays; at most
-    /// [`poll_set::MAX_EXTRAS`](crate::poll_set::MAX_EXTRAS)) is ready, a
+    /// [`poll_set::MAX_EXTRAS`](poll_set::MAX_EXTRAS)) is ready, a
     /// watched lock hangs up, a directory event, the re-check, or `wake`.
     /// Returns which extras are ready (bit `i` for `extras[i]`), and the
     /// outcome if the wait is over.
@@ -339,6 +371,18 @@ impl<'a, O: Others> Engine<'a, O> {
             let _ = self.rescan();
         } else {
             self.sync_events();
+        }
+        if self.deps.as_slice().iter().any(|d| d.guard && d.state != State::Pending) {
+            // A guard's step has ended: a file it wrote just before (its ready
+            // file) may not have told its event yet. Look before the verdict.
+            for dep in self
+                .deps
+                .as_mut_slice()
+                .iter_mut()
+                .filter(|d| d.state == State::Pending && d.other.is_none() && !d.guard)
+            {
+                self.rearm |= dep.look(nonempty);
+            }
         }
         let ready = (0..extras.len()).filter(|&i| self.polls.ready(i)).fold(0, |bits, i| bits | 1 << i);
         (ready, self.verdict())
@@ -457,7 +501,14 @@ impl<'a, O: Others> Engine<'a, O> {
         let mut pending = None;
         let mut any_done = false;
         let mut first_bad = None;
+        let mut guard_ended = None;
         for (i, dep) in self.deps.as_slice().iter().enumerate() {
+            if dep.guard {
+                if dep.state != State::Pending {
+                    guard_ended.get_or_insert((i, dep.state == State::Died));
+                }
+                continue;
+            }
             match dep.state {
                 State::Done => any_done = true,
                 State::Pending => {
@@ -472,26 +523,32 @@ impl<'a, O: Others> Engine<'a, O> {
                 }
             }
         }
-        if self.opts.any {
-            if any_done {
-                return Some(Outcome::Ready);
+        let over = if self.opts.any {
+            match (any_done, pending) {
+                (true, _) => Some(Outcome::Ready),
+                // Every path failed: nothing left to wait for.
+                (false, None) => first_bad.or(Some(Outcome::Ready)),
+                (false, Some(_)) => None,
             }
-            // Every path failed: nothing left to wait for.
-            return if pending.is_none() { first_bad.or(Some(Outcome::Ready)) } else { None };
-        }
-        if first_bad.is_some() {
-            return first_bad;
-        }
-        if pending.is_none() {
+        } else if first_bad.is_some() {
+            first_bad
+        } else if pending.is_none() {
             Some(Outcome::Ready)
         } else {
             None
+        };
+        // Not over, and a guard's step has ended: it never will be.
+        match (over, pending, guard_ended) {
+            (None, Some(_), Some(_)) if always => Some(Outcome::Ready),
+            (None, Some(waiting), Some((guard, false))) => Some(Outcome::GuardEnded { guard, waiting }),
+            (None, Some(waiting), Some((guard, true))) => Some(Outcome::GuardDied { guard, waiting }),
+            _ => over,
         }
     }
 
     /// The tools' wait: until the outcome or the `deadline`, reading the
     /// blocked signals from `signals` (a signalfd) meanwhile; a signal that
-    /// ends a wait ([`crate::signals::ends_wait`]) returns `Err` with its
+    /// ends a wait ([`signals::ends_wait`]) returns `Err` with its
     /// number, every other one goes to `other` (entrypoint reaps on SIGCHLD)
     /// and is dropped.
     pub fn wait_signalled(
@@ -503,8 +560,8 @@ impl<'a, O: Others> Engine<'a, O> {
         loop {
             match self.wait(deadline, Some(signals)) {
                 Outcome::Interrupted => {
-                    while let Some(sig) = crate::sys::read_signal(signals) {
-                        if crate::signals::ends_wait(sig) {
+                    while let Some(sig) = read_signal(signals) {
+                        if signals::ends_wait(sig) {
                             return Err(sig);
                         }
                         other(sig);
@@ -535,7 +592,7 @@ impl<'a, O: Others> Engine<'a, O> {
     }
 
     fn timed_out(&self) -> Outcome {
-        let i = self.deps.as_slice().iter().position(|d| d.state == State::Pending);
+        let i = self.deps.as_slice().iter().position(|d| d.state == State::Pending && !d.guard);
         Outcome::TimedOut(i.unwrap_or(0))
     }
 }
@@ -543,7 +600,7 @@ impl<'a, O: Others> Engine<'a, O> {
 /// Says why a wait ended without success, one line: the same words for
 /// `waitfor` and `entrypoint`. Nothing is said for `Ready` and `Interrupted`.
 pub fn report<O: Others>(tool: &str, engine: &Engine<'_, O>, outcome: Outcome) {
-    let mut line = crate::say::Line::new(tool);
+    let mut line = Line::new(tool);
     if report_into(&mut line, engine, outcome) {
         line.emit();
     }
@@ -551,11 +608,17 @@ pub fn report<O: Others>(tool: &str, engine: &Engine<'_, O>, outcome: Outcome) {
 
 /// Words the line [`report`] prints into `line` (which holds `TOOL: `);
 /// returns false when there is nothing to say.
-pub fn report_into<O: Others>(line: &mut crate::say::Line, engine: &Engine<'_, O>, outcome: Outcome) -> bool {
+pub fn report_into<O: Others>(line: &mut Line, engine: &Engine<'_, O>, outcome: Outcome) -> bool {
     let (before, i, after) = match outcome {
         Outcome::Failed(i) => ("step ", i, " failed"),
         Outcome::Died(i) => ("step ", i, " died without a result"),
         Outcome::TimedOut(i) => ("timed out waiting for ", i, ""),
+        Outcome::GuardEnded { guard, waiting } | Outcome::GuardDied { guard, waiting } => {
+            let died = matches!(outcome, Outcome::GuardDied { .. });
+            line.add_text("step ");
+            line.add_quoted(engine.path(guard));
+            (if died { " died while waiting for " } else { " ended while waiting for " }, waiting, "")
+        }
         Outcome::Ready | Outcome::Interrupted => return false,
     };
     line.add_text(before);
@@ -568,11 +631,12 @@ pub fn report_into<O: Others>(line: &mut crate::say::Line, engine: &Engine<'_, O
 }
 
 /// True when an event on entry `name` may change the state of a path whose
-/// last component is `base`: `base`, `base.err` or `base.lock`.
+/// last component is `base`: `base`, `base.err` or its lock `.base.lock`.
+#[inline(never)]
 fn concerns(name: &[u8], base: &[u8]) -> bool {
     match name.strip_prefix(base) {
-        Some(rest) => rest.is_empty() || rest == b".err" || rest == b".lock",
-        None => false,
+        Some(rest) => rest.is_empty() || rest == b".err",
+        None => matches!(name.strip_prefix(b".").and_then(|n| n.strip_prefix(base)), Some(b".lock")),
     }
 }
 
@@ -600,7 +664,7 @@ fn arm(inotify_fd: BorrowedFd<'_>, dir: &[u8], nonempty: bool) {
                 // now, its creation event may have been missed; go down.
                 let next = child_toward(target, dir);
                 match PathBuf::new(next) {
-                    Ok(n) if crate::path::is_dir(n.as_cstr()) => target = dir,
+                    Ok(n) if is_dir(n.as_cstr()) => target = dir,
                     _ => return,
                 }
             }
@@ -656,7 +720,10 @@ mod tests {
     fn event_names() {
         assert!(concerns(b"one", b"one"));
         assert!(concerns(b"one.err", b"one"));
-        assert!(concerns(b"one.lock", b"one"));
+        assert!(concerns(b".one.lock", b"one"));
+        assert!(!concerns(b"one.lock", b"one"));
+        assert!(!concerns(b".one.lock.tmp", b"one"));
+        assert!(!concerns(b"..one.lock.tmp", b"one"));
         assert!(!concerns(b"one.tmp", b"one"));
         assert!(!concerns(b".one.tmp", b"one"));
         assert!(!concerns(b"on", b"one"));

@@ -3,7 +3,10 @@
 //! symlink planted there is never followed), which is then renamed over it.
 //! On any failure the temporary file is removed and the old destination stays.
 
-use crate::path::{basename, dirname, PathBuf};
+use super::path::{dot_name, is_regular_nofollow};
+use crate::cli::decimal;
+use crate::os::cstr::PathBuf;
+use crate::os::io::write_all;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{fchmod, mknodat, openat, unlinkat, AtFlags, FileType, Mode, OFlags, CWD};
 use rustix::io::Errno;
@@ -26,16 +29,10 @@ pub struct AtomicFile<'a> {
 
 /// Writes the `n`th temporary name for `dest` into `tmp`: `DIR/.NAME.tmp[n]`.
 fn temp_name(tmp: &mut PathBuf, dest: &[u8], n: u32) -> Result<(), Errno> {
-    let base = basename(dest);
-    let base = base.get(..base.len().min(NAME_KEEP)).unwrap_or(base);
-    tmp.truncate(0);
-    tmp.push(dirname(dest))?;
-    tmp.push(b"/.")?;
-    tmp.push(base)?;
-    tmp.push(b".tmp")?;
+    *tmp = dot_name(dest, NAME_KEEP, b".tmp")?;
     if n > 0 {
         let mut digits = [0u8; 20];
-        tmp.push(crate::say::fmt_u64(u64::from(n), &mut digits))?;
+        tmp.push(decimal::format(u64::from(n), &mut digits))?;
     }
     Ok(())
 }
@@ -66,7 +63,7 @@ impl<'a> AtomicFile<'a> {
             match make_temp(tmp.as_cstr(), fifo) {
                 Ok(fd) => return Ok(AtomicFile { fd, dest, n, committed: false }),
                 Err(Errno::EXIST) => {
-                    if reclaim_stale && crate::path::is_regular_nofollow(tmp.as_cstr()) {
+                    if reclaim_stale && is_regular_nofollow(tmp.as_cstr()) {
                         unlinkat(CWD, tmp.as_cstr(), AtFlags::empty())?;
                         continue;
                     }
@@ -150,7 +147,7 @@ pub fn symlink(target: &core::ffi::CStr, dest: &[u8]) -> Result<(), Errno> {
 /// Writes `content` to `dest` atomically with `mode`.
 pub fn write_file(dest: &[u8], content: &[u8], mode: u32) -> Result<(), Errno> {
     let file = AtomicFile::create(dest, false)?;
-    crate::sys::write_all(file.fd(), content)?;
+    write_all(file.fd(), content)?;
     file.commit(mode)
 }
 

@@ -10,7 +10,7 @@
 //! dropped: there is no command yet to pass it to. In the run phase entrypoint
 //! forwards them all to the command.
 
-use crate::sys::SigSet;
+use crate::os::signal::SigSet;
 use core::ffi::c_int;
 
 /// The signals the tools handle: all but those that report a fault of the

@@ -1,5 +1,5 @@
-//! Network targets (DESIGN.md section 3): `tcp://HOST:PORT`, `unix:///PATH`
-//! and `http://HOST[:PORT][/PATH]`, waited for until they answer.
+//! Network targets (DESIGN.md section 3), waited for until they answer;
+//! their grammar is `stepkit::cli::target`'s.
 //!
 //! Each target is tried by attempts, the first at once, then one every
 //! `interval`; an attempt is bounded by `interval` (at most 1 s): resolve the
@@ -8,108 +8,23 @@
 //! Kubernetes' `httpGet` probes). Nothing blocks: every step is a descriptor
 //! in the wait engine's poll set, so signals, files and the `--timeout` are
 //! served meanwhile. What a target last answered is kept for the timeout line
-//! (`(last: HTTP 503)`). Only `waitfor` links this (the engine reaches it
-//! through [`wait_engine::Others`](crate::wait_engine::Others)).
+//! (`(last: HTTP 503)`). The engine reaches the targets through
+//! [`Others`].
 
-use crate::clock::Instant;
-use crate::duration::Duration;
-use crate::mem::{Slab, SpillBuf};
-use crate::path::PathBuf;
-use crate::poll_set::Want;
-use crate::resolve::{self, has, Addrs, Conf, Reply};
-use crate::say::Line;
-use core::net::{IpAddr, SocketAddr};
+use crate::resolve::{self, Addrs, Conf, Reply};
+use core::net::SocketAddr;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
-
-/// The kinds of target.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Kind {
-    /// A TCP connection is accepted.
-    Tcp,
-    /// A connection to a unix stream socket is accepted.
-    Unix,
-    /// An HTTP/1.1 GET answers 200 to 399.
-    Http,
-}
-
-/// A target as given on the command line.
-#[derive(Clone, Copy, Debug)]
-pub struct Spec {
-    /// What to try.
-    pub kind: Kind,
-    /// The host (without brackets), or the socket's path for `unix`.
-    pub host: &'static [u8],
-    /// The port (0 for `unix`).
-    pub port: u16,
-    /// The HTTP path (`/` by default).
-    pub path: &'static [u8],
-}
-
-/// Parses `text` as a network target: `Ok(None)` when it is no URL (a file),
-/// `Err(why)` when it is a malformed one.
-pub fn parse(text: &'static [u8]) -> Result<Option<Spec>, &'static str> {
-    let Some(at) = text.windows(3).position(|w| w == b"://") else { return Ok(None) };
-    let (scheme, rest) = (text.get(..at).unwrap_or_default(), text.get(at + 3..).unwrap_or_default());
-    let is_scheme = scheme.first().is_some_and(u8::is_ascii_alphabetic)
-        && scheme.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'));
-    if !is_scheme {
-        return Ok(None);
-    }
-    let kind = match scheme {
-        b"tcp" => Kind::Tcp,
-        b"http" => Kind::Http,
-        b"unix" if rest.is_empty() => return Err("no host"),
-        b"unix" => return Ok(Some(Spec { kind: Kind::Unix, host: rest, port: 0, path: b"" })),
-        _ => return Err("unknown scheme (tcp, unix, http; no TLS)"),
-    };
-    let slash = rest.iter().position(|&c| c == b'/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(slash);
-    if kind == Kind::Tcp && !path.is_empty() {
-        return Err("bad port");
-    }
-    let (host, port) = match authority.strip_prefix(b"[") {
-        Some(v6) => {
-            let close = v6.iter().position(|&c| c == b']').ok_or("bad host")?;
-            let (h, after) = v6.split_at(close);
-            if !matches!(resolve::ip_literal(h), Some(IpAddr::V6(_))) {
-                return Err("bad host");
-            }
-            (h, after.get(1..).unwrap_or_default())
-        }
-        None => match authority.iter().rposition(|&c| c == b':') {
-            Some(i) if has(authority.get(..i).unwrap_or_default(), b':') => {
-                return Err("bad host (IPv6 goes in brackets)")
-            }
-            Some(i) => (authority.get(..i).unwrap_or_default(), authority.get(i..).unwrap_or_default()),
-            None => (authority, &b""[..]),
-        },
-    };
-    if host.is_empty() {
-        return Err("no host");
-    }
-    let port = match port {
-        b"" if kind == Kind::Http => 80,
-        b"" | b":" => return Err("no port"),
-        p => match p.strip_prefix(b":").and_then(resolve::decimal) {
-            Some(n @ 1..=65535) => n as u16,
-            _ => return Err("bad port"),
-        },
-    };
-    Ok(Some(Spec { kind, host, port, path: if path.is_empty() { b"/" } else { path } }))
-}
-
-/// True for an operand that reads as `HOST:PORT` (a network target without
-/// its scheme), for the hint of DESIGN.md section 3.
-pub fn looks_like_host_port(text: &[u8]) -> bool {
-    let Some(i) = text.iter().rposition(|&c| c == b':') else { return false };
-    let (host, port) = (text.get(..i).unwrap_or_default(), text.get(i + 1..).unwrap_or_default());
-    !host.is_empty()
-        && !has(host, b'/')
-        && matches!(resolve::decimal(port), Some(1..=65535))
-        && (!has(host, b':') || (host.starts_with(b"[") && host.ends_with(b"]")))
-}
+use stepkit::cli::decimal;
+use stepkit::cli::say::Line;
+use stepkit::cli::target::{Kind, Spec};
+use stepkit::os::clock::{Duration, Instant};
+use stepkit::os::cstr::{has_byte, PathBuf};
+use stepkit::os::io::write_all;
+use stepkit::os::mem::{Slab, SpillBuf};
+use stepkit::wait::engine::Others;
+use stepkit::wait::poll_set::Want;
 
 /// What a target last answered.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -146,7 +61,7 @@ enum Phase {
 }
 
 struct Target {
-    spec: Spec,
+    spec: Spec<'static>,
     text: &'static [u8],
     phase: Phase,
     sock: Option<OwnedFd>,
@@ -178,7 +93,7 @@ impl Targets {
     }
 
     /// Adds a target; returns its index.
-    pub fn add(&mut self, text: &'static [u8], spec: Spec) -> Result<usize, Errno> {
+    pub fn add(&mut self, text: &'static [u8], spec: Spec<'static>) -> Result<usize, Errno> {
         let now = Instant::now();
         let i = self.list.as_slice().len();
         self.list.push(Target {
@@ -201,7 +116,7 @@ impl Targets {
     }
 }
 
-impl crate::wait_engine::Others for Targets {
+impl Others for Targets {
     #[inline(never)]
     fn poll_fd(&self, k: usize) -> Option<(BorrowedFd<'_>, Want)> {
         let t = self.list.as_slice().get(k)?;
@@ -258,7 +173,7 @@ impl crate::wait_engine::Others for Targets {
             Last::Http(code) => {
                 line.add_text("HTTP ");
                 let mut d = [0u8; 20];
-                line.add_bytes(crate::say::fmt_u64(u64::from(code), &mut d));
+                line.add_bytes(decimal::format(u64::from(code), &mut d));
             }
         }
         line.add_text(")");
@@ -380,8 +295,7 @@ fn step(t: &mut Target, conf: Option<&Conf>) {
                 return;
             }
             // "HTTP/1.1 200 OK": the status is bytes 9 to 11.
-            let code = match (t.status.starts_with(b"HTTP/"), t.status.get(9..12).and_then(resolve::decimal))
-            {
+            let code = match (t.status.starts_with(b"HTTP/"), t.status.get(9..12).and_then(decimal::parse)) {
                 (true, Some(c)) => c as u16,
                 _ => 0,
             };
@@ -437,9 +351,9 @@ fn connect_unix(t: &mut Target) {
 fn request(t: &mut Target) {
     let mut req = SpillBuf::new();
     let host = t.spec.host;
-    let v6 = has(host, b':');
+    let v6 = has_byte(host, b':');
     let mut port = [0u8; 20];
-    let port = crate::say::fmt_u64(u64::from(t.spec.port), &mut port);
+    let port = decimal::format(u64::from(t.spec.port), &mut port);
     let parts: [&[u8]; 9] = [
         b"GET ",
         t.spec.path,
@@ -458,7 +372,7 @@ fn request(t: &mut Target) {
         }
         at += p.len();
     }
-    let sent = t.sock.as_ref().map(|s| crate::sys::write_all(s.as_fd(), req.bytes()));
+    let sent = t.sock.as_ref().map(|s| write_all(s.as_fd(), req.bytes()));
     match sent {
         Some(Ok(())) => {
             t.got = 0;
@@ -466,58 +380,5 @@ fn request(t: &mut Target) {
         }
         Some(Err(e)) => fail(t, Last::Errno(e)),
         None => fail(t, Last::NoAnswer),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ok(text: &'static str) -> (Kind, String, u16, String) {
-        let s = parse(text.as_bytes()).unwrap().unwrap();
-        (s.kind, String::from_utf8_lossy(s.host).into(), s.port, String::from_utf8_lossy(s.path).into())
-    }
-
-    #[test]
-    fn targets() {
-        assert_eq!(ok("tcp://db:5432"), (Kind::Tcp, "db".into(), 5432, "/".into()));
-        assert_eq!(ok("tcp://[::1]:80"), (Kind::Tcp, "::1".into(), 80, "/".into()));
-        assert_eq!(
-            ok("http://127.0.0.1:8080/healthz?x=1"),
-            (Kind::Http, "127.0.0.1".into(), 8080, "/healthz?x=1".into())
-        );
-        assert_eq!(ok("http://db"), (Kind::Http, "db".into(), 80, "/".into()));
-        assert_eq!(ok("http://[::1]/x"), (Kind::Http, "::1".into(), 80, "/x".into()));
-        assert_eq!(ok("unix:///run/db.sock"), (Kind::Unix, "/run/db.sock".into(), 0, "".into()));
-        for (bad, why) in [
-            ("tcp://db", "no port"),
-            ("tcp://db:", "no port"),
-            ("tcp://:80", "no host"),
-            ("tcp://db:65536", "bad port"),
-            ("tcp://db:0", "bad port"),
-            ("tcp://db:8o", "bad port"),
-            ("tcp://db:80/x", "bad port"),
-            ("tcp://::1:80", "bad host (IPv6 goes in brackets)"),
-            ("tcp://[db]:80", "bad host"),
-            ("tcp://[::1:80", "bad host"),
-            ("unix://", "no host"),
-            ("ftp://x", "unknown scheme (tcp, unix, http; no TLS)"),
-            ("https://x", "unknown scheme (tcp, unix, http; no TLS)"),
-        ] {
-            assert_eq!(parse(bad.as_bytes()).err(), Some(why), "{bad}");
-        }
-        for file in ["/steps/a", "a:b", "./x://y", "/x://y", "127.0.0.1:5432"] {
-            assert!(parse(file.as_bytes()).unwrap().is_none(), "{file}");
-        }
-    }
-
-    #[test]
-    fn host_port_hint() {
-        for yes in ["127.0.0.1:5432", "db:80", "[::1]:8080", "db.ns.svc:65535"] {
-            assert!(looks_like_host_port(yes.as_bytes()), "{yes}");
-        }
-        for no in ["/steps/db:80", "db", "db:0", "db:99999", ":80", "a:b", "::1:80", "db:80x"] {
-            assert!(!looks_like_host_port(no.as_bytes()), "{no}");
-        }
     }
 }

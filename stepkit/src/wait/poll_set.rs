@@ -4,11 +4,13 @@
 //! The wait engine fills a set with what it waits on (the caller's signalfd,
 //! its inotify instance while it needs one, the lock of every started
 //! dependency, network sockets); `entrypoint` supervises its command with it.
-//! Nothing else in the tools blocks.
+//! Nothing else in the wrappers blocks; `copier`, which waits for nothing,
+//! blocks in one other place: its `flock` on the directory it writes into,
+//! while another copier holds it (`files::copy::lock_dir`).
 
-use crate::duration::Duration;
-use crate::mem::Slab;
-use crate::sys;
+use crate::os::clock::Duration;
+use crate::os::mem::Slab;
+use crate::os::poll::poll;
 use rustix::fd::{AsRawFd, BorrowedFd};
 use rustix::io::Errno;
 
@@ -59,7 +61,7 @@ impl PollSet {
     pub fn sleep(&mut self, timeout: Option<Duration>) {
         let entries = self.entries.as_mut_slice();
         entries.iter_mut().for_each(|e| e.revents = 0);
-        let _ = sys::poll(entries, timeout);
+        let _ = poll(entries, timeout);
     }
 
     /// True when entry `i` was ready (readable, writable, hung up or failed).
@@ -81,6 +83,6 @@ pub fn wait_any(fds: &[(BorrowedFd<'_>, Want)], timeout: Option<Duration>) -> u3
         *slot = libc::pollfd { fd: fd.as_raw_fd(), events: events(*want), revents: 0 };
     }
     let n = fds.len().min(MAX_EXTRAS);
-    let _ = sys::poll(set.get_mut(..n).unwrap_or_default(), timeout);
+    let _ = poll(set.get_mut(..n).unwrap_or_default(), timeout);
     set.iter().take(n).enumerate().filter(|(_, e)| e.revents != 0).fold(0, |bits, (i, _)| bits | 1 << i)
 }

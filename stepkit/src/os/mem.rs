@@ -11,7 +11,6 @@
 //! Every `unsafe` here is about memory these types own; each block says why it
 //! is sound.
 
-use core::ffi::CStr;
 use core::mem::{size_of, MaybeUninit};
 use rustix::io::Errno;
 
@@ -187,17 +186,6 @@ impl<T: 'static> Drop for Slab<T> {
     fn drop(&mut self) {
         self.clear();
     }
-}
-
-/// The C string at the start of `bytes`, up to its first NUL (found by a
-/// plain loop: these are short paths; `CStr::from_bytes_until_nul` links a
-/// word-at-a-time memchr), or `None` if there is none.
-pub fn c_str_until_nul(bytes: &[u8]) -> Option<&CStr> {
-    let end = bytes.iter().position(|&c| c == 0)?;
-    let with_nul = bytes.get(..=end)?;
-    // SAFETY: `with_nul` ends at the first NUL of `bytes`: it ends with a NUL
-    // and holds no other.
-    Some(unsafe { CStr::from_bytes_with_nul_unchecked(with_nul) })
 }
 
 /// Bytes a [`SpillBuf`] keeps on the stack.

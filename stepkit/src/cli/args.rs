@@ -1,11 +1,13 @@
-//! The command line: argv from the C runtime, and the one option parser.
+//! The one option parser, over the process's argument vector
+//! ([`Args`](crate::os::argv::Args)), and the rules every tool shares: the
+//! standard options `--help` and `--version`, Go's boolean spellings.
 //!
 //! Grammar (DESIGN.md section 3): options come before operands; `--` ends options;
 //! long options take `--name VALUE` or `--name=VALUE`; a single dash works too
 //! (`-r`, and Tekton's Go-flag spelling `-post_file=P`), so a tool matches names
 //! without caring how many dashes were typed, except where it says otherwise.
 
-pub use crate::argv::{Args, Argv};
+use crate::os::argv::Args;
 use core::ffi::CStr;
 
 /// One item of the command line.
@@ -139,31 +141,19 @@ pub fn item_index(list: &[u8], sep: u8, item: &[u8]) -> Option<usize> {
     }
 }
 
-/// The options every tool answers the same way (DESIGN.md section 3).
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-pub enum Standard {
-    /// `--help` (also `-help` and `-h`, as Go's flag package takes them).
-    Help,
-    /// `--version`.
-    Version,
-}
-
-/// Which standard option `name` (without dashes, no `=value`) is, if any: the
-/// one rule for `--help` and `--version` in all three tools.
-pub fn standard(name: &[u8], inline: Option<&[u8]>) -> Option<Standard> {
-    match (name, inline) {
-        (b"help" | b"h", None) => Some(Standard::Help),
-        (b"version", None) => Some(Standard::Version),
-        _ => None,
-    }
-}
-
-/// Answers a standard option: the usage text or `TOOL VERSION` on stdout.
-pub fn answer(which: Standard, usage: &str, version: &str) {
-    crate::say::print(match which {
-        Standard::Help => usage,
-        Standard::Version => version,
-    });
+/// The options every tool answers the same way (DESIGN.md section 3), the
+/// one rule for them: `--help` (also `-help` and `-h`, as Go's flag package
+/// takes them) prints `usage`, `--version` prints `version` (`TOOL
+/// VERSION`), on stdout. True when the option `name` (without dashes; with no
+/// `=value`: `--help=x` is no standard option) was one of them.
+pub fn answer_standard(name: &[u8], inline: Option<&[u8]>, usage: &str, version: &str) -> bool {
+    let text = match (inline, word_index(b"help h version", name)) {
+        (None, Some(0 | 1)) => usage,
+        (None, Some(_)) => version,
+        _ => return false,
+    };
+    super::say::print(text);
+    true
 }
 
 /// A boolean option's value: none, or Go's `=true`/`=false` spellings.
@@ -178,21 +168,9 @@ pub fn flag_value(name: &'static [u8], inline: Option<&[u8]>) -> Result<bool, Us
 #[cfg(test)]
 mod tests {
     use super::*;
-    use core::ffi::{c_char, c_int};
-    use std::ffi::CString;
-    use std::vec::Vec;
 
     fn with_args<R>(list: &[&str], f: impl FnOnce(Args) -> R) -> R {
-        let owned: Vec<CString> = list.iter().map(|s| CString::new(*s).unwrap()).collect();
-        let mut ptrs: Vec<*const c_char> = owned.iter().map(|s| s.as_ptr()).collect();
-        ptrs.push(core::ptr::null());
-        // Leak for the 'static the parser hands out; tests are short-lived.
-        let owned = Box::leak(owned.into_boxed_slice());
-        let ptrs = Box::leak(ptrs.into_boxed_slice());
-        let _ = owned;
-        // SAFETY: the vector and its strings are leaked: valid for the rest of the test.
-        let args = unsafe { Args::from_main(list.len() as c_int, ptrs.as_ptr()) };
-        f(args)
+        f(crate::os::argv::TestArgv::new(list).leak())
     }
 
     #[test]

@@ -1,0 +1,173 @@
+//! Black-box tests of `--while-alive P` (waitfor and entrypoint's wait
+//! phase; DESIGN.md section 7, "Ready targets"): a wait for a sidecar's ready
+//! target fails the moment the sidecar's wrapper has ended without it, as a
+//! failed dependency does. Real processes: the sidecar is an `entrypoint`
+//! wrapper, its death a SIGKILL. Every waiter runs with `--interval 1h`, so
+//! only events (a directory watch before the sidecar starts, its lock pipe
+//! after) can end its wait within the test's bound.
+
+use harness::{children, eventually, lock_held, lock_of, tool, Ran, TempDir};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::Duration;
+
+/// Generous bound for anything that should happen "soon" (qemu is slow).
+const LIMIT: f64 = 20.0;
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn spawn(cmd: &mut Command) -> Child {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn")
+}
+
+/// Waits for `child` for up to `secs` (killing it after), and what it did.
+fn finish(mut child: Child, secs: f64, what: &str) -> Ran {
+    if !eventually(secs, || child.try_wait().expect("try_wait").is_some()) {
+        let _ = child.kill();
+        panic!("{what} did not end within {secs} s");
+    }
+    child.wait_with_output().expect("output").into()
+}
+
+fn assert_ran(r: &Ran, code: i32, stdout: &str, stderr: &str) {
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (code, stdout, stderr), "{r:?}");
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on (for now).
+fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0)).expect("bind").local_addr().expect("addr").port()
+}
+
+/// A waitfor that waits for `target` while the sidecar `db` lives, then
+/// runs `echo ran`; returned once it sleeps in poll.
+fn waiter(db: &Path, target: &str, extra: &[&str]) -> Child {
+    let mut c = tool("waitfor");
+    c.args(["--interval", "1h"]).args(extra).args(["--while-alive", &s(db), target, "--", "echo", "ran"]);
+    let c = spawn(&mut c);
+    thread::sleep(Duration::from_millis(300));
+    c
+}
+
+/// The sidecar's wrapper, as `steps` renders it: `entrypoint --post-file
+/// DIR/db/out --stop-when END -- sh -c SCRIPT`.
+fn sidecar(db: &Path, end: &Path, script: &str) -> Child {
+    spawn(tool("entrypoint").args(["--post-file", &s(db), "--stop-when", &s(end), "--", "sh", "-c", script]))
+}
+
+#[test]
+fn a_sidecar_that_exits_at_start_fails_the_wait_at_once() {
+    let t = TempDir::new("wa-exit");
+    let (db, end) = (t.join("db/out"), t.join("end"));
+    let target = format!("tcp://127.0.0.1:{}", free_port());
+    // The waiter starts first: the sidecar has no lock yet (a directory watch).
+    let w = waiter(&db, &target, &[]);
+    assert_ran(&finish(sidecar(&db, &end, "exit 1"), LIMIT, "sidecar"), 1, "", "");
+    let want =
+        format!("waitfor: step '{}' ended while waiting for '{target}' (last: Connection refused)\n", s(&db));
+    assert_ran(&finish(w, LIMIT, "waitfor"), 1, "", &want);
+}
+
+#[test]
+fn a_sidecar_whose_wrapper_is_killed_fails_the_wait_as_a_death() {
+    let t = TempDir::new("wa-kill");
+    let (db, end) = (t.join("db/out"), t.join("end"));
+    let target = format!("tcp://127.0.0.1:{}", free_port());
+    let mut side = sidecar(&db, &end, "exec sleep 60");
+    assert!(eventually(LIMIT, || lock_held(&lock_of(&db))), "the sidecar never took its lock");
+    // The sidecar has started: the waiter watches its lock pipe alone.
+    let w = waiter(&db, &target, &[]);
+    let grandchildren = children(side.id());
+    side.kill().expect("SIGKILL the wrapper");
+    let _ = side.wait();
+    for pid in grandchildren {
+        // SAFETY: kill(2) of the wrapper's command, an orphan now.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    }
+    let want =
+        format!("waitfor: step '{}' died while waiting for '{target}' (last: Connection refused)\n", s(&db));
+    assert_ran(&finish(w, LIMIT, "waitfor"), 1, "", &want);
+}
+
+#[test]
+fn a_live_sidecar_whose_port_opens_lets_the_command_run() {
+    let t = TempDir::new("wa-up");
+    let (db, end) = (t.join("db/out"), t.join("end"));
+    let port = free_port();
+    let target = format!("tcp://127.0.0.1:{port}");
+    let side = sidecar(&db, &end, "exec sleep 60");
+    assert!(eventually(LIMIT, || lock_held(&lock_of(&db))), "the sidecar never took its lock");
+    let mut c = tool("waitfor");
+    c.args(["--interval", "100ms", "--while-alive", &s(&db), &target, "--", "echo", "ran"]);
+    let w = spawn(&mut c);
+    thread::sleep(Duration::from_millis(300));
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
+    assert_ran(&finish(w, LIMIT, "waitfor"), 0, "ran\n", "");
+    drop(listener);
+    std::fs::write(&end, "").expect("end");
+    assert_ran(&finish(side, LIMIT, "sidecar"), 0, "", "");
+}
+
+#[test]
+fn with_always_the_command_runs_once_the_sidecar_has_ended() {
+    let t = TempDir::new("wa-always");
+    let (db, end) = (t.join("db/out"), t.join("end"));
+    let target = format!("tcp://127.0.0.1:{}", free_port());
+    let w = waiter(&db, &target, &["--always"]);
+    assert_ran(&finish(sidecar(&db, &end, "exit 1"), LIMIT, "sidecar"), 1, "", "");
+    assert_ran(&finish(w, LIMIT, "waitfor"), 0, "ran\n", "");
+}
+
+/// entrypoint's wait phase (waitfor's code): the step is skipped, P.err,
+/// status 1, Reason `Skipped` (`DependencyDied` when the sidecar's wrapper
+/// was killed), and the line is the message.
+#[test]
+fn entrypoint_skips_its_step_when_the_sidecar_ends_without_its_ready_file() {
+    for killed in [false, true] {
+        let t = TempDir::new("wa-ep");
+        let (db, end, ready) = (t.join("db/out"), t.join("end"), t.join("db/ready"));
+        let (p, tm) = (t.join("a/out"), t.join("a/termination"));
+        let mut side = sidecar(&db, &end, "exec sleep 60");
+        assert!(eventually(LIMIT, || lock_held(&lock_of(&db))), "the sidecar never took its lock");
+        let step = spawn(tool("entrypoint").args([
+            "--wait",
+            &s(&ready),
+            "--while-alive",
+            &s(&db),
+            "--post-file",
+            &s(&p),
+            "--termination-path",
+            &s(&tm),
+            "--",
+            "echo",
+            "ran",
+        ]));
+        assert!(eventually(LIMIT, || lock_held(&lock_of(&p))), "the step never started waiting");
+        thread::sleep(Duration::from_millis(200));
+        let grandchildren = children(side.id());
+        if killed {
+            side.kill().expect("SIGKILL the wrapper");
+            for pid in &grandchildren {
+                // SAFETY: kill(2) of the wrapper's command, an orphan now.
+                unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+            }
+        } else {
+            for pid in &grandchildren {
+                // SAFETY: kill(2) of the sidecar's command: it exits 137.
+                unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+            }
+        }
+        let _ = side.wait();
+        let (verb, reason) = if killed { ("died", "DependencyDied") } else { ("ended", "Skipped") };
+        let line = format!("step '{}' {verb} while waiting for '{}'", s(&db), s(&ready));
+        assert_ran(&finish(step, LIMIT, "entrypoint"), 1, "", &format!("entrypoint: {line}\n"));
+        assert_eq!(std::fs::read_to_string(t.join("a/out.err")).expect("P.err"), "1\n");
+        let msg = std::fs::read_to_string(&tm).expect("termination message");
+        assert!(msg.contains(&format!(r#"{{"key":"Reason","value":"{reason}","type":3}}"#)), "{msg}");
+        let json_line = line.replace('\\', "\\\\").replace('"', "\\\"");
+        assert!(msg.contains(&format!(r#"{{"key":"Message","value":"{json_line}","type":3}}"#)), "{msg}");
+    }
+}
