@@ -468,7 +468,18 @@ fn usage_errors_exit_125_with_one_line() {
     usage_error(&["render", "--kind", "deployment", "f"], "--kind: 'deployment' is not pod or job");
     usage_error(&["render", "-o", "toml", "f"], "-o: 'toml' is not yaml or json");
     usage_error(&["graph", "--format", "png", "f"], "--format: 'png' is not mermaid or dot");
-    usage_error(&["check", "--native-sidecars", "f"], "unknown option '--native-sidecars' for check");
+    usage_error(&["check", "--kind", "job", "f"], "unknown option '--kind' for check");
+    usage_error(&["graph", "--native-sidecars", "f"], "unknown option '--native-sidecars' for graph");
+    usage_error(&["render", "--pod-resources=no", "f"], "--pod-resources: 'no' is not true or false");
+    usage_error(&["check", "--tools-from", "registry", "f"], "--tools-from: 'registry' is not copy or image");
+    usage_error(
+        &["render", "--kubernetes", "1.24", "f"],
+        "--kubernetes: 1.24 is older than 1.25, the oldest Kubernetes steps renders for",
+    );
+    usage_error(
+        &["render", "--kubernetes=1.3x", "f"],
+        "--kubernetes: '1.3x' is not a Kubernetes version (like 1.36)",
+    );
     usage_error(&["check", "a", "b"], "check: one FILE only ('b' is a second)");
     usage_error(&["render", "--kind"], "--kind needs pod or job");
 }
@@ -505,7 +516,7 @@ fn help_and_version() {
     let r = steps_in(&root(), &["--help"]);
     assert_eq!((r.code, r.stderr.as_str()), (0, ""));
     assert!(
-        r.stdout.starts_with("usage: steps render [--kind pod|job] [-o yaml|json] [--native-sidecars]\n"),
+        r.stdout.starts_with("usage: steps render [--kind pod|job] [-o yaml|json] [CLUSTER OPTIONS]\n"),
         "{}",
         r.stdout
     );
@@ -1699,7 +1710,7 @@ steps:
     run: c
     resources: {requests: {cpu: 1, memory: 1Gi}, limits: {cpu: 1, memory: 1Gi}}
 ";
-    let warning = "steps: build.yaml:6: warning: step 'a': its requests equal its limits, as a Guaranteed pod's do, but are sized for what runs at once (cpu 800m): the pod is Burstable; only pod-level resources (Kubernetes 1.34+) make it Guaranteed\n";
+    let warning = "steps: build.yaml:6: warning: step 'a': its requests equal its limits, as a Guaranteed pod's do, but are sized for what runs at once (cpu 800m): the pod is Burstable; --pod-resources (Kubernetes 1.34+) makes it Guaranteed\n";
     for cmd in ["check", "render"] {
         let (_d, r) = on_file(file, &[cmd]);
         assert_eq!((r.code, r.stderr.as_str()), (0, warning), "{cmd}");
