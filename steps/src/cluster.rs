@@ -117,7 +117,7 @@ const POD_RESOURCES: Feature = Feature {
 /// On by default from 1.35 (beta); `--kubernetes` implies it from 1.36, where it is GA.
 const TOOLS_FROM_IMAGE: Feature = Feature {
     flag: "--tools-from image",
-    key: "toolsFrom: image",
+    key: "toolsFrom",
     what: "image volumes",
     gate: "ImageVolume",
     on_by_default: v1(35),
