@@ -1084,6 +1084,10 @@ fn the_readme_shows_what_steps_renders() {
     let lines = ok(&r).lines().count();
     assert!(commands.contains(&format!("# the whole Pod: {lines} lines")), "{commands}");
     assert_eq!(hello.lines().count(), 10, "the quick start's file");
+    // the reference of the file's keys is a file steps takes
+    let reference = readme_block("### The file", "```yaml\n");
+    let (_d, r) = on_file(&reference, &["check"]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{reference}");
 }
 
 /// Strings that YAML readers take for something else, or cannot hold raw, come
