@@ -2488,7 +2488,7 @@ fn every_rendering_validates_for_the_versions_it_targets() {
         ("1.37.0", &["--pod-resources", "--tools-from", "image", "--native-sidecars", "--kind", "job"]),
     ] {
         for (base, text) in &files {
-            if base == "requests" && version < &"1.34" {
+            if base == "requests" && version < "1.34" {
                 continue; // (podResources: true: a 1.34+ file)
             }
             let r = render_all(text, args);
