@@ -5,7 +5,10 @@
 //! `K8S_VERSION`: `make blackbox-steps` installs it), YAML and JSON equal as a
 //! YAML 1.1 reader (PyYAML) sees them, the Job, fields passed through, requests
 //! sized by the widest set of steps that can run at once, the wiring of holds,
-//! sidecars and the join, and the pictures.
+//! sidecars and the join, the pictures, and the options for today's clusters
+//! (`--kubernetes`, pod-level resources, the tools from an image volume,
+//! retries, Pod Security "restricted"), each rendering validated against the
+//! schema of every version it targets.
 
 use harness::json::{self, Value};
 use harness::{run, Ran, TempDir};
