@@ -5,7 +5,10 @@
 //! `K8S_VERSION`: `make blackbox-steps` installs it), YAML and JSON equal as a
 //! YAML 1.1 reader (PyYAML) sees them, the Job, fields passed through, requests
 //! sized by the widest set of steps that can run at once, the wiring of holds,
-//! sidecars and the join, and the pictures.
+//! sidecars and the join, the pictures, and the options for today's clusters
+//! (`--kubernetes`, pod-level resources, the tools from an image volume,
+//! retries, Pod Security "restricted"), each rendering validated against the
+//! schema of every version it targets.
 
 use harness::json::{self, Value};
 use harness::{run, Ran, TempDir};
@@ -468,7 +471,18 @@ fn usage_errors_exit_125_with_one_line() {
     usage_error(&["render", "--kind", "deployment", "f"], "--kind: 'deployment' is not pod or job");
     usage_error(&["render", "-o", "toml", "f"], "-o: 'toml' is not yaml or json");
     usage_error(&["graph", "--format", "png", "f"], "--format: 'png' is not mermaid or dot");
-    usage_error(&["check", "--native-sidecars", "f"], "unknown option '--native-sidecars' for check");
+    usage_error(&["check", "--kind", "job", "f"], "unknown option '--kind' for check");
+    usage_error(&["graph", "--native-sidecars", "f"], "unknown option '--native-sidecars' for graph");
+    usage_error(&["render", "--pod-resources=no", "f"], "--pod-resources: 'no' is not true or false");
+    usage_error(&["check", "--tools-from", "registry", "f"], "--tools-from: 'registry' is not copy or image");
+    usage_error(
+        &["render", "--kubernetes", "1.24", "f"],
+        "--kubernetes: 1.24 is older than 1.25, the oldest Kubernetes steps renders for",
+    );
+    usage_error(
+        &["render", "--kubernetes=1.3x", "f"],
+        "--kubernetes: '1.3x' is not a Kubernetes version (like 1.36)",
+    );
     usage_error(&["check", "a", "b"], "check: one FILE only ('b' is a second)");
     usage_error(&["render", "--kind"], "--kind needs pod or job");
 }
@@ -505,7 +519,7 @@ fn help_and_version() {
     let r = steps_in(&root(), &["--help"]);
     assert_eq!((r.code, r.stderr.as_str()), (0, ""));
     assert!(
-        r.stdout.starts_with("usage: steps render [--kind pod|job] [-o yaml|json] [--native-sidecars]\n"),
+        r.stdout.starts_with("usage: steps render [--kind pod|job] [-o yaml|json] [CLUSTER OPTIONS]\n"),
         "{}",
         r.stdout
     );
@@ -1073,6 +1087,10 @@ fn the_readme_shows_what_steps_renders() {
     let lines = ok(&r).lines().count();
     assert!(commands.contains(&format!("# the whole Pod: {lines} lines")), "{commands}");
     assert_eq!(hello.lines().count(), 10, "the quick start's file");
+    // the reference of the file's keys is a file steps takes
+    let reference = readme_block("### The file", "```yaml\n");
+    let (_d, r) = on_file(&reference, &["check"]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{reference}");
 }
 
 /// Strings that YAML readers take for something else, or cannot hold raw, come
@@ -1699,7 +1717,7 @@ steps:
     run: c
     resources: {requests: {cpu: 1, memory: 1Gi}, limits: {cpu: 1, memory: 1Gi}}
 ";
-    let warning = "steps: build.yaml:6: warning: step 'a': its requests equal its limits, as a Guaranteed pod's do, but are sized for what runs at once (cpu 800m): the pod is Burstable; only pod-level resources (Kubernetes 1.34+) make it Guaranteed\n";
+    let warning = "steps: build.yaml:6: warning: step 'a': its requests equal its limits, as a Guaranteed pod's do, but are sized for what runs at once (cpu 800m): the pod is Burstable; --pod-resources (Kubernetes 1.34+) makes it Guaranteed\n";
     for cmd in ["check", "render"] {
         let (_d, r) = on_file(file, &[cmd]);
         assert_eq!((r.code, r.stderr.as_str()), (0, warning), "{cmd}");
@@ -1722,4 +1740,766 @@ fn a_picture_past_mermaids_limit_says_so() {
 fn the_container_fields_are_generated_from_the_newest_schema() {
     let r = run(Command::new(root().join("scripts/container_fields")).arg("--check").arg(venv()));
     assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""));
+}
+
+// --- options for today's clusters (issue 19) ----------------------------------------
+
+/// `kubernetes-validate --strict` of `files` against the schema of `version`.
+#[track_caller]
+fn validate_strictly(version: &str, files: &[PathBuf]) {
+    let r = run(Command::new(venv().join("bin/kubernetes-validate"))
+        .args(["--strict", "--quiet", "-k", version])
+        .args(files));
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (0, "", ""),
+        "kubernetes-validate -k {version}"
+    );
+}
+
+/// Renders `file` with `args`, all of it as it comes out (status, stdout, stderr).
+fn render_all(file: &str, args: &[&str]) -> Ran {
+    let mut all = vec!["render"];
+    all.extend_from_slice(args);
+    on_file(file, &all).1
+}
+
+/// The first warning and the rendering of a steps file that warns.
+fn rendered_with_warning(file: &str, args: &[&str]) -> (Value, String) {
+    let mut all = vec!["-o", "json"];
+    all.extend_from_slice(args);
+    let r = render_all(file, &all);
+    assert_eq!(r.code, 0, "{r:?}");
+    (json::parse(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout)), r.stderr)
+}
+
+const SIDECAR_AND_STEPS: &str = "name: today
+image: alpine
+sidecars:
+  - {name: db, command: [db], ready: tcp://127.0.0.1:5432}
+steps:
+  - {name: a, run: a, resources: {requests: {cpu: 100m}}}
+  - {name: b, run: b}
+";
+
+/// What each option changed: (native sidecars, pod-level resources, tools from the image).
+fn options_seen(pod: &Value) -> (bool, bool, bool) {
+    let spec = get(pod, &["spec"]);
+    let native = has(spec, "initContainers") && names(get(spec, &["initContainers"])).contains(&"db");
+    let image = has(get(spec, &["volumes", "0"]), "image");
+    (native, has(spec, "resources"), image)
+}
+
+#[test]
+fn a_kubernetes_version_turns_on_what_it_runs_by_default() {
+    let default = render_all(SIDECAR_AND_STEPS, &[]);
+    for (version, seen) in [
+        ("1.25", (false, false, false)),
+        ("1.28", (false, false, false)),
+        ("1.29", (true, false, false)),
+        ("1.33", (true, false, false)),
+        ("1.34", (true, true, false)),
+        ("1.35", (true, true, false)),
+        ("1.36", (true, true, true)),
+        ("v1.37.2", (true, true, true)),
+        ("1.99", (true, true, true)),
+        ("2.0", (true, true, true)),
+    ] {
+        assert_eq!(options_seen(&rendered(SIDECAR_AND_STEPS, &["--kubernetes", version])), seen, "{version}");
+        // the same from the file's key
+        let file = SIDECAR_AND_STEPS
+            .replace("image: alpine\n", &format!("image: alpine\nkubernetes: \"{version}\"\n"));
+        assert_eq!(options_seen(&rendered(&file, &[])), seen, "kubernetes: {version}");
+    }
+    // below what runs the options, the rendering is exactly today's
+    assert_eq!(ok(&render_all(SIDECAR_AND_STEPS, &["--kubernetes", "1.28"])), ok(&default));
+    // an explicit setting wins over the version's default, the command line over the file
+    let file = SIDECAR_AND_STEPS
+        .replace("image: alpine\n", "image: alpine\nkubernetes: \"1.37\"\ntoolsFrom: copy\n");
+    assert_eq!(options_seen(&rendered(&file, &[])), (true, true, false));
+    assert_eq!(options_seen(&rendered(&file, &["--kubernetes", "1.40"])), (true, true, false));
+    assert_eq!(options_seen(&rendered(&file, &["--tools-from", "image"])), (true, true, true));
+    assert_eq!(
+        options_seen(&rendered(&file, &["--native-sidecars=false", "--pod-resources=false"])),
+        (false, false, false)
+    );
+    assert_eq!(options_seen(&rendered(&file, &["--kubernetes", "1.30"])), (true, false, false));
+    let file = SIDECAR_AND_STEPS.replace(
+        "image: alpine\n",
+        "image: alpine\nnativeSidecars: true\npodResources: true\ntoolsFrom: image\n",
+    );
+    assert_eq!(options_seen(&rendered(&file, &[])), (true, true, true));
+    // (rendered as asked, with a warning for each the stated version does not run by default)
+    let (pod, warned) = rendered_with_warning(&file, &["--kubernetes", "1.25"]);
+    assert_eq!(options_seen(&pod), (true, true, true));
+    assert_eq!(
+        warned,
+        "steps: build.yaml:3: warning: nativeSidecars: Kubernetes 1.25 runs sidecar containers only with the SidecarContainers feature gate on (on by default from 1.29)
+steps: build.yaml:4: warning: podResources: Kubernetes 1.25 runs pod-level resources only with the PodLevelResources feature gate on (on by default from 1.34)
+steps: build.yaml:5: warning: toolsFrom: Kubernetes 1.25 runs image volumes only with the ImageVolume feature gate on (on by default from 1.35)
+"
+    );
+    // each option on its own
+    assert_eq!(options_seen(&rendered(SIDECAR_AND_STEPS, &["--native-sidecars"])), (true, false, false));
+    assert_eq!(options_seen(&rendered(SIDECAR_AND_STEPS, &["--pod-resources"])), (false, true, false));
+    assert_eq!(options_seen(&rendered(SIDECAR_AND_STEPS, &["--tools-from=image"])), (false, false, true));
+}
+
+#[test]
+fn an_option_a_stated_version_does_not_run_by_default_warns() {
+    let file = SIDECAR_AND_STEPS.replace(
+        "image: alpine\n",
+        "image: alpine\nkubernetes: \"1.33\"\npodResources: true\nnativeSidecars: true\n",
+    );
+    let want = "steps: build.yaml:4: warning: podResources: Kubernetes 1.33 runs pod-level resources only with the PodLevelResources feature gate on (on by default from 1.34)\n";
+    for cmd in ["check", "render"] {
+        let (_d, r) = on_file(&file, &[cmd]);
+        assert_eq!((r.code, r.stderr.as_str()), (0, want), "{cmd}");
+    }
+    let (pod, warned) = rendered_with_warning(&file, &["--tools-from", "image"]);
+    assert_eq!(options_seen(&pod), (true, true, true), "rendered as asked");
+    assert_eq!(
+        warned,
+        format!("{want}steps: build.yaml: warning: --tools-from image: Kubernetes 1.33 runs image volumes only with the ImageVolume feature gate on (on by default from 1.35)\n")
+    );
+    let (_d, r) = on_file(SIDECAR_AND_STEPS, &["check", "--kubernetes", "1.27", "--native-sidecars"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (0, "steps: build.yaml: warning: --native-sidecars: Kubernetes 1.27 runs sidecar containers only with the SidecarContainers feature gate on (on by default from 1.29)\n")
+    );
+}
+
+#[test]
+fn the_cluster_keys_of_the_file_are_checked() {
+    problems(
+        "name: k
+image: alpine
+kubernetes: 1.30
+nativeSidecars: sometimes
+podResources: 1
+toolsFrom: registry
+steps:
+  - {name: a, run: a}
+",
+        &[
+            "3: kubernetes: expected a version as a string, found a number (quote it: \"1.3\"; unquoted, YAML reads 1.30 as the number 1.3)",
+            "4: nativeSidecars: expected true or false, found a string",
+            "5: podResources: expected true or false, found a number",
+            "6: toolsFrom: 'registry' is not copy or image",
+        ],
+    );
+    problems(
+        "name: k\nimage: alpine\nkubernetes: \"1.24\"\nsteps: [{name: a, run: a}]\n",
+        &["3: kubernetes: 1.24 is older than 1.25, the oldest Kubernetes steps renders for"],
+    );
+    problems(
+        "name: k\nimage: alpine\nkubernetes: latest\nsteps: [{name: a, run: a}]\n",
+        &["3: kubernetes: 'latest' is not a Kubernetes version (like 1.36)"],
+    );
+    problems(
+        "name: k\nimage: alpine\nkubernetes: [1, 36]\nsteps: [{name: a, run: a}]\n",
+        &["3: kubernetes: expected a version as a string, found a list"],
+    );
+    problems(
+        "name: k\nimage: alpine\ntoolsfrom: image\nsteps: [{name: a, run: a}]\n",
+        &["3: unknown key 'toolsfrom' (did you mean 'toolsFrom'?)"],
+    );
+}
+
+// --- retries ------------------------------------------------------------------------
+
+#[test]
+fn retries_of_a_step_are_the_wrappers_own() {
+    let pod = rendered(
+        "name: r
+image: alpine
+steps:
+  - {name: fetch, run: wget x, retries: 3, retryDelay: 2s, timeout: 30s}
+  - {name: build, run: make, retries: 2}
+  - {name: test, run: t, retries: 0, retryDelay: 5s}
+finally:
+  - {name: report, run: r, retries: 1, retryDelay: 1m30s, onError: continue}
+",
+        &[],
+    );
+    let flags = |name: &str| -> Vec<String> {
+        strings(get(container(&pod, name), &["command"]))
+            .into_iter()
+            .take_while(|a| *a != "--")
+            .filter(|a| a.starts_with("--timeout") || a.starts_with("--on-error") || a.starts_with("--retr"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(flags("fetch"), ["--timeout=30s", "--retries=3", "--retry-delay=2s"]);
+    assert_eq!(flags("build"), ["--retries=2"], "the wrapper's default delay (1 s)");
+    assert!(flags("test").is_empty(), "retries: 0 is no retry");
+    assert_eq!(flags("report"), ["--on-error=continue", "--retries=1", "--retry-delay=1m30s"]);
+    // retries and retryDelay are steps' own keys, never container fields
+    for name in ["fetch", "build", "test", "report"] {
+        let c = container(&pod, name);
+        assert!(!has(c, "retries") && !has(c, "retryDelay"), "{name}");
+    }
+    // the exact place in the wrapper's arguments
+    assert_eq!(
+        strings(get(container(&pod, "fetch"), &["command"]))[..6],
+        [
+            "/tools/entrypoint",
+            "--timeout=30s",
+            "--retries=3",
+            "--retry-delay=2s",
+            "--post-file=/steps/fetch/out",
+            "--termination-path=/steps/fetch/termination"
+        ]
+    );
+}
+
+#[test]
+fn retries_are_checked() {
+    problems(
+        "name: r
+image: alpine
+steps:
+  - name: a
+    run: a
+    retries: -1
+  - name: b
+    run: b
+    retries: 101
+  - name: c
+    run: c
+    retries: \"3\"
+  - name: d
+    run: d
+    retries: 1
+    retryDelay: 1d
+  - name: e
+    run: e
+    retryDelay: 5s
+  - name: f
+    run: f
+    retrys: 3
+sidecars:
+  - name: db
+    command: [db]
+    retries: 2
+    retryDelay: 1s
+",
+        &[
+            "6: step 'a': retries: -1 is not from 0 to 100",
+            "9: step 'b': retries: 101 is not from 0 to 100",
+            "12: step 'c': retries: expected a whole number from 0 to 100, found a string",
+            "16: step 'd': retryDelay: bad duration '1d' (like 30, 1.5s, 10m, 1h30m)",
+            "19: step 'e': retryDelay without retries (give retries: N, the attempts after the first)",
+            "22: step 'f': unknown key 'retrys' (did you mean 'retries'?)",
+            "26: sidecar 'db': a sidecar has no retries (only steps and finally steps run again when they fail)",
+            "27: sidecar 'db': a sidecar has no retryDelay (only steps and finally steps run again when they fail)",
+        ],
+    );
+    // the bounds themselves, and a delay of 0 (again at once)
+    let pod =
+        rendered("name: r\nimage: alpine\nsteps:\n  - {name: a, run: a, retries: 100, retryDelay: 0}\n", &[]);
+    let cmd = strings(get(container(&pod, "a"), &["command"]));
+    assert_eq!(cmd[1..3], ["--retries=100", "--retry-delay=0"]);
+}
+
+// --- the tools from an image volume ------------------------------------------------
+
+#[test]
+fn the_tools_from_an_image_volume_need_no_init_container() {
+    let pod = rendered(READY, &["--tools-from", "image"]);
+    let spec = get(&pod, &["spec"]);
+    assert!(!has(spec, "initContainers"), "no copy-tools: {spec:?}");
+    assert_eq!(
+        get(spec, &["volumes", "0"]),
+        &json::parse(r#"{"name":"tools","image":{"reference":"localhost/ordered-steps:0.1.0","pullPolicy":"IfNotPresent"}}"#)
+            .expect("json")
+    );
+    // the image's root is mounted: its /bin/entrypoint is /tools/bin/entrypoint
+    let a = strings(get(container(&pod, "a"), &["command"]));
+    assert_eq!(a[0], "/tools/bin/waitfor");
+    assert!(a.contains(&"/tools/bin/entrypoint"), "{a:?}");
+    for name in ["db", "a", "b", "c", "report"] {
+        let c = container(&pod, name);
+        assert_eq!(mounts_of(c)[0], "tools /tools ro", "{name}");
+        let cmd = strings(get(c, &["command"]));
+        assert!(cmd[0].starts_with("/tools/bin/"), "{name}: {cmd:?}");
+        assert!(!cmd.iter().any(|a| a.starts_with("/tools/entrypoint") || a.starts_with("/tools/waitfor")));
+    }
+    // the join runs from the tools' image itself, as before
+    let diamond = rendered(
+        "name: d\nimage: i\nsteps:\n  - {name: a, run: a}\n  - {name: b, needs: [a], run: b}\n  - {name: c, needs: [a], run: c}\n",
+        &["--tools-from", "image"],
+    );
+    let join = container(&diamond, "steps-end");
+    assert_eq!(strings(get(join, &["command"]))[..2], ["/bin/entrypoint", "--always"]);
+    assert_eq!(text(get(join, &["image"])), "localhost/ordered-steps:0.1.0");
+    assert!(!mounts_of(join).iter().any(|m| m.starts_with("tools ")));
+    // the pod's own init containers and native sidecars stay init containers
+    let pod = rendered(
+        &format!("{READY}pod:\n  initContainers:\n    - {{name: setup, image: busybox, command: [true]}}\n"),
+        &["--tools-from", "image", "--native-sidecars"],
+    );
+    assert_eq!(names(get(&pod, &["spec", "initContainers"])), ["setup", "db", "cache", "log"]);
+    // the tools' image named by the file
+    let pod = rendered(
+        &SEED_LIKE.replace("name: s\n", "name: s\ntools: registry.example/steps@sha256:0123\n"),
+        &["--tools-from=image"],
+    );
+    assert_eq!(
+        text(get(&pod, &["spec", "volumes", "0", "image", "reference"])),
+        "registry.example/steps@sha256:0123"
+    );
+}
+
+const SEED_LIKE: &str =
+    "name: s\nimage: alpine\nsteps:\n  - {name: one, run: echo one}\n  - {name: two, run: echo two}\n";
+
+// --- pod-level resources -----------------------------------------------------------
+
+/// `spec.resources` as (requests, limits), each `cpu=Q memory=Q`.
+fn pod_level(pod: &Value) -> Option<(String, String)> {
+    let spec = get(pod, &["spec"]);
+    if !has(spec, "resources") {
+        return None;
+    }
+    let r = get(spec, &["resources"]);
+    let list = |kind: &str| -> String {
+        if !has(r, kind) {
+            return String::new();
+        }
+        match get(r, &[kind]) {
+            Value::Obj(m) => m.iter().map(|(k, v)| format!("{k}={}", text(v))).collect::<Vec<_>>().join(" "),
+            other => panic!("{kind}: {other:?}"),
+        }
+    };
+    Some((list("requests"), list("limits")))
+}
+
+#[test]
+fn pod_level_resources_ask_for_what_runs_at_once_where_greedy_guesses_fail() {
+    // a -> b; c alone: {b, c} = 4 cores (levels guess {a, c} = 2); the sidecar's
+    // 500m as written; the join's own 50m
+    let file = "name: r
+image: alpine
+steps:
+  - {name: a, run: a, resources: {requests: {cpu: '1'}}}
+  - {name: b, run: b, resources: {requests: {cpu: '3'}, limits: {cpu: '4'}}}
+  - {name: c, needs: [], run: c, resources: {requests: {cpu: 1000m}}}
+sidecars:
+  - {name: db, command: [db], resources: {requests: {cpu: 500m}}}
+";
+    let pod = rendered(file, &["--pod-resources"]);
+    assert_eq!(pod_level(&pod), Some(("cpu=4550m memory=16Mi".to_string(), String::new())));
+    // the containers ask as without it: together no more than the pod
+    assert_eq!(requests(&pod, "cpu"), requests(&rendered(file, &[]), "cpu"));
+    assert!(!has(get(&pod, &["spec"]), "resources") || !has(get(&pod, &["spec", "resources"]), "limits"));
+    assert_eq!(pod_level(&rendered(file, &[])), None, "off by default");
+    // p, q -> m: heaviest first takes m (5 GiB); the answer is {p, q} = 6 GiB
+    let pod = rendered(
+        "name: r
+image: alpine
+steps:
+  - {name: p, run: p, resources: {limits: {memory: 3Gi}}}
+  - {name: q, needs: [], run: q, resources: {requests: {memory: 3Gi}}}
+  - {name: m, needs: [p, q], run: m, resources: {requests: {memory: 5Gi}, limits: {memory: 6Gi}}}
+",
+        &["--kubernetes", "1.34"],
+    );
+    assert_eq!(pod_level(&pod), Some(("cpu=50m memory=6160Mi".to_string(), String::new())));
+    // ephemeral storage and extended resources are not pod-level: sized or kept per container
+    let pod = rendered(
+        "name: r
+image: alpine
+steps:
+  - {name: a, run: a, resources: {requests: {ephemeral-storage: 1Gi}, limits: {nvidia.com/gpu: 1}}}
+  - {name: b, run: b, resources: {requests: {ephemeral-storage: 1Gi}, limits: {nvidia.com/gpu: 1}}}
+",
+        &["--pod-resources"],
+    );
+    assert_eq!(pod_level(&pod), Some(("cpu=50m memory=16Mi".to_string(), String::new())));
+    let gpu = |n: &str| match get(container(&pod, n), &["resources", "limits", "nvidia.com/gpu"]) {
+        Value::Num(q) | Value::Str(q) => q.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((gpu("a"), gpu("b")), ("1".to_string(), "1".to_string()));
+    let storage: Vec<_> = requests(&pod, "ephemeral-storage").into_iter().filter_map(|(_, r)| r).collect();
+    assert_eq!(storage, ["512Mi", "512Mi"]);
+    // a pod that asks for nothing (no init container either): no spec.resources
+    let pod = rendered(
+        "name: r\nimage: alpine\nsteps:\n  - {name: a, run: a}\n",
+        &["--pod-resources", "--tools-from=image"],
+    );
+    assert_eq!(pod_level(&pod), None);
+}
+
+#[test]
+fn init_containers_and_native_sidecars_count_as_kubernetes_counts_them() {
+    // KEP 753: the most of (an init container plus the native sidecars before
+    // it) and (the containers plus every native sidecar)
+    let file = "name: r
+image: alpine
+pod:
+  initContainers:
+    - {name: big, image: busybox, command: [true], resources: {requests: {cpu: '8', memory: 64Mi}}}
+sidecars:
+  - {name: db, command: [db], resources: {requests: {cpu: 500m, memory: 1Gi}}}
+steps:
+  - {name: a, run: a, resources: {requests: {cpu: '1', memory: 1Gi}}}
+  - {name: b, run: b, resources: {requests: {cpu: '2', memory: 2Gi}}}
+";
+    // the init container's 8 cores; memory: 1Gi + 2Gi (the chain's largest) + the join's 16Mi... none: a list ends with b
+    assert_eq!(
+        pod_level(&rendered(file, &["--pod-resources"])),
+        Some(("cpu=8 memory=3Gi".to_string(), String::new()))
+    );
+    assert_eq!(
+        pod_level(&rendered(file, &["--pod-resources", "--native-sidecars"])),
+        Some(("cpu=8 memory=3Gi".to_string(), String::new()))
+    );
+    let small = file.replace("cpu: '8'", "cpu: 100m");
+    assert_eq!(
+        pod_level(&rendered(&small, &["--pod-resources", "--native-sidecars"])),
+        Some(("cpu=2500m memory=3Gi".to_string(), String::new()))
+    );
+}
+
+/// A file whose every container asks requests equal to limits (b by its limits alone).
+const GUARANTEED: &str = "name: g
+image: alpine
+steps:
+  - name: a
+    run: a
+    resources: {requests: {cpu: 1, memory: 1Gi}, limits: {cpu: 1, memory: 1Gi}}
+  - name: b
+    run: b
+    resources: {limits: {cpu: 3, memory: 1Gi}}
+  - name: c
+    needs: []
+    run: c
+    resources: {requests: {cpu: 1, memory: 1Gi}, limits: {cpu: 1, memory: 1Gi}}
+";
+
+#[test]
+fn requests_equal_to_limits_everywhere_make_a_guaranteed_pod() {
+    for args in [&["--pod-resources"][..], &["--kubernetes", "1.34"], &["--kubernetes=1.37"]] {
+        let (pod, warned) = rendered_with_warning(GUARANTEED, args);
+        assert_eq!(warned, "", "{args:?}: no warning");
+        // {b, c}: 4 cores, {a, c} or {b, c}: 2 GiB, and the join's 50m and 16Mi;
+        // limits equal to requests: Guaranteed (a pod with spec.resources is
+        // Guaranteed only on its own requests and limits)
+        let both = "cpu=4050m memory=2064Mi".to_string();
+        assert_eq!(pod_level(&pod), Some((both.clone(), both)), "{args:?}");
+        // every container's limit as written, none above the pod's
+        for (name, cpu) in [("a", "1"), ("b", "3"), ("c", "1"), ("steps-end", "50m")] {
+            let c = container(&pod, name);
+            let limit = match get(c, &["resources", "limits", "cpu"]) {
+                Value::Num(n) | Value::Str(n) => n.clone(),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(limit, cpu, "{name}");
+        }
+    }
+    // one container that is not: no pod-level limits, no warning either (the
+    // pod could not be Guaranteed)
+    let burstable = GUARANTEED.replace("limits: {cpu: 3, memory: 1Gi}", "limits: {cpu: 3}");
+    assert_eq!(
+        pod_level(&rendered(&burstable, &["--pod-resources"])),
+        Some(("cpu=4050m memory=2064Mi".to_string(), String::new()))
+    );
+    let (_d, r) = on_file(&burstable, &["check"]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    // a sidecar without limits, or the pod's own init container, counts too
+    for extra in [
+        "sidecars:\n  - {name: db, command: [db]}\n",
+        "pod:\n  initContainers:\n    - {name: i, image: x, command: [x], resources: {limits: {cpu: 1}}}\n",
+    ] {
+        let pod = rendered(&format!("{GUARANTEED}{extra}"), &["--pod-resources"]);
+        let (_, limits) = pod_level(&pod).expect("resources");
+        assert_eq!(limits, "", "{extra}");
+    }
+    // with a sidecar that is Guaranteed too, it is in the pod's requests and limits
+    let pod = rendered(
+        &format!("{GUARANTEED}sidecars:\n  - {{name: db, command: [db], resources: {{limits: {{cpu: 250m, memory: 256Mi}}}}}}\n"),
+        &["--pod-resources"],
+    );
+    let both = "cpu=4300m memory=2320Mi".to_string();
+    assert_eq!(pod_level(&pod), Some((both.clone(), both)));
+    // the check warning names --pod-resources, and is gone with it (or with the file's key)
+    let (_d, r) = on_file(GUARANTEED, &["check", "--pod-resources"]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    let (_d, r) = on_file(&GUARANTEED.replace("steps:\n", "podResources: true\nsteps:\n"), &["check"]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    let (_d, r) = on_file(
+        &GUARANTEED.replace("steps:\n", "podResources: true\nsteps:\n"),
+        &["check", "--pod-resources=false"],
+    );
+    assert!(r.stderr.ends_with("--pod-resources (Kubernetes 1.34+) makes it Guaranteed\n"), "{r:?}");
+}
+
+#[test]
+fn the_requests_example_is_a_guaranteed_pod() {
+    let ex = std::fs::read_to_string(root().join("examples/requests.steps.yaml")).expect("example");
+    let both = "cpu=300m memory=96Mi".to_string();
+    let (pod, warned) = rendered_with_warning(&ex, &[]);
+    assert_eq!((pod_level(&pod), warned.as_str()), (Some((both.clone(), both)), ""));
+    // the containers' requests add up to the pod's; their limits as written
+    let cpu: Vec<_> =
+        requests(&pod, "cpu").into_iter().map(|(n, r)| format!("{n}={}", r.unwrap_or_default())).collect();
+    assert_eq!(cpu, ["fetch=55m", "lint=54m", "build=164m", "report=27m"]);
+    let memory: Vec<_> = requests(&pod, "memory").into_iter().filter_map(|(_, r)| r).collect();
+    assert_eq!(memory, ["24Mi", "24Mi", "40Mi", "8Mi"]);
+    // without pod-level resources: the same containers, a Burstable pod, a warning
+    let (pod, warned) = rendered_with_warning(&ex, &["--pod-resources=false"]);
+    assert_eq!(pod_level(&pod), None);
+    assert_eq!(
+        warned,
+        "steps: build.yaml:20: warning: step 'fetch': its requests equal its limits, as a Guaranteed pod's do, but are sized for what runs at once (cpu 55m): the pod is Burstable; --pod-resources (Kubernetes 1.34+) makes it Guaranteed\n"
+    );
+}
+
+#[test]
+fn pod_resources_of_the_file_and_of_steps_are_one_too_many() {
+    let file = format!("{SEED_LIKE}pod:\n  resources: {{requests: {{cpu: '1'}}}}\n");
+    for args in [&["--pod-resources"][..], &["--kubernetes", "1.36"]] {
+        for cmd in ["check", "render"] {
+            let mut all = vec![cmd];
+            all.extend_from_slice(args);
+            let (_d, r) = on_file(&file, &all);
+            assert_eq!(
+                (r.code, r.stdout.as_str(), r.stderr.as_str()),
+                (1, "", "steps: build.yaml:7: pod.resources: steps sets them with pod-level resources on (remove them, or set podResources: false)\n"),
+                "{all:?}"
+            );
+        }
+    }
+    // without pod-level resources of steps' own, they are the file's, as written
+    let pod = rendered(&file, &[]);
+    assert_eq!(pod_level(&pod), Some(("cpu=1".to_string(), String::new())));
+}
+
+// --- Pod Security "restricted" ------------------------------------------------------
+
+/// The value at `path`, if there.
+fn field<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    let mut at = v;
+    for k in path {
+        match at {
+            Value::Obj(m) => at = &m.iter().find(|(key, _)| key == k)?.1,
+            _ => return None,
+        }
+    }
+    Some(at)
+}
+
+/// What the Pod Security "restricted" profile (pod-security-admission,
+/// latest: baseline's controls and restricted's) refuses in a pod spec, one
+/// line a rule broken: the rules a rendering can break (sysctls, AppArmor and
+/// SELinux options, procMount must then be absent).
+fn restricted_violations(spec: &Value) -> Vec<String> {
+    let mut bad = Vec::new();
+    let yes = Value::Bool(true);
+    let root = Value::Num("0".into());
+    let pod_sc = |path: &[&str]| field(spec, &[&["securityContext"], path].concat());
+    for k in ["hostNetwork", "hostPID", "hostIPC"] {
+        if field(spec, &[k]) == Some(&yes) {
+            bad.push(format!("host namespaces ({k})"));
+        }
+    }
+    for k in ["sysctls", "seLinuxOptions", "appArmorProfile"] {
+        if pod_sc(&[k]).is_some() {
+            bad.push(format!("pod securityContext.{k}"));
+        }
+    }
+    let allowed = [
+        "configMap",
+        "csi",
+        "downwardAPI",
+        "emptyDir",
+        "ephemeral",
+        "persistentVolumeClaim",
+        "projected",
+        "secret",
+        "image",
+    ];
+    for v in field(spec, &["volumes"]).map(items).unwrap_or_default() {
+        let Value::Obj(m) = v else { continue };
+        for (k, _) in m.iter().filter(|(k, _)| k != "name") {
+            if !allowed.contains(&k.as_str()) {
+                bad.push(format!("volume '{}' of type {k}", text(get(v, &["name"]))));
+            }
+        }
+    }
+    let good_seccomp =
+        |v: Option<&Value>| matches!(v, Some(Value::Str(t)) if t == "RuntimeDefault" || t == "Localhost");
+    let pod_non_root = pod_sc(&["runAsNonRoot"]) == Some(&yes);
+    let pod_seccomp = good_seccomp(pod_sc(&["seccompProfile", "type"]));
+    if pod_sc(&["runAsUser"]) == Some(&root) {
+        bad.push("pod runAsUser=0".to_string());
+    }
+    let lists = ["initContainers", "containers"].into_iter().filter_map(|k| field(spec, &[k]));
+    for c in lists.flat_map(items) {
+        let name = text(get(c, &["name"]));
+        let sc = |path: &[&str]| field(c, &[&["securityContext"], path].concat());
+        if sc(&["privileged"]) == Some(&yes) {
+            bad.push(format!("{name}: privileged"));
+        }
+        if sc(&["allowPrivilegeEscalation"]) != Some(&Value::Bool(false)) {
+            bad.push(format!("{name}: allowPrivilegeEscalation != false"));
+        }
+        match sc(&["runAsNonRoot"]) {
+            Some(v) if *v == yes => {}
+            None if pod_non_root => {}
+            _ => bad.push(format!("{name}: runAsNonRoot != true")),
+        }
+        if sc(&["runAsUser"]) == Some(&root) {
+            bad.push(format!("{name}: runAsUser=0"));
+        }
+        let seccomp = sc(&["seccompProfile", "type"]);
+        if (seccomp.is_some() && !good_seccomp(seccomp)) || (seccomp.is_none() && !pod_seccomp) {
+            bad.push(format!("{name}: seccompProfile"));
+        }
+        if !sc(&["capabilities", "drop"]).map(strings).unwrap_or_default().contains(&"ALL") {
+            bad.push(format!("{name}: capabilities.drop lacks ALL"));
+        }
+        if sc(&["capabilities", "add"])
+            .map(strings)
+            .unwrap_or_default()
+            .iter()
+            .any(|a| *a != "NET_BIND_SERVICE")
+        {
+            bad.push(format!("{name}: capabilities.add"));
+        }
+        for k in ["seLinuxOptions", "appArmorProfile", "procMount"] {
+            if sc(&[k]).is_some() {
+                bad.push(format!("{name}: securityContext.{k}"));
+            }
+        }
+        let ports = field(c, &["ports"]).map(items).unwrap_or_default();
+        if ports.iter().any(|p| field(p, &["hostPort"]).is_some_and(|h| *h != root)) {
+            bad.push(format!("{name}: hostPort"));
+        }
+    }
+    bad
+}
+
+#[test]
+fn the_nonroot_example_meets_the_restricted_profile_in_every_rendering() {
+    let ex = std::fs::read_to_string(root().join("examples/nonroot.steps.yaml")).expect("example");
+    for args in [
+        &[][..],
+        &["--native-sidecars"],
+        &["--pod-resources"],
+        &["--tools-from", "image"],
+        &["--kubernetes", "1.37"],
+        &["--layout", "volumes"],
+        &["--kind", "job"],
+    ] {
+        let out = rendered(&ex, args);
+        let spec = if has(get(&out, &["spec"]), "template") {
+            get(&out, &["spec", "template", "spec"])
+        } else {
+            get(&out, &["spec"])
+        };
+        assert_eq!(restricted_violations(spec), Vec::<String>::new(), "{args:?}");
+    }
+    // the rules mean something: the seed's own steps set no securityContext
+    let seed = std::fs::read_to_string(root().join("examples/seed.steps.yaml")).expect("seed");
+    let pod = rendered(&seed, &[]);
+    assert_eq!(
+        restricted_violations(get(&pod, &["spec"]))[..4],
+        [
+            "one: allowPrivilegeEscalation != false",
+            "one: runAsNonRoot != true",
+            "one: seccompProfile",
+            "one: capabilities.drop lacks ALL"
+        ]
+    );
+    // and the tools' own containers meet it on their own
+    let pod = rendered(&seed, &[]);
+    let spec = get(&pod, &["spec"]);
+    let own_only = restricted_violations(spec)
+        .into_iter()
+        .filter(|v| v.starts_with("copy-tools") || v.starts_with("steps-end"))
+        .collect::<Vec<_>>();
+    assert_eq!(own_only, Vec::<String>::new());
+    let diamond = rendered(
+        "name: d\nimage: i\nsteps:\n  - {name: a, run: a}\n  - {name: b, needs: [a], run: b}\n  - {name: c, needs: [a], run: c}\n",
+        &[],
+    );
+    let own_only = restricted_violations(get(&diamond, &["spec"]))
+        .into_iter()
+        .filter(|v| v.starts_with("copy-tools") || v.starts_with("steps-end"))
+        .collect::<Vec<_>>();
+    assert_eq!(own_only, Vec::<String>::new());
+}
+
+// --- every new rendering, strictly valid for the versions it targets ----------------
+
+/// Every example rendered for each Kubernetes version from 1.25 to the newest
+/// the validator bundles (1.37), with `--kubernetes` (what that version runs
+/// by default), validated against that version's schema (a file that asks for
+/// an option of a later version is validated from that version on); and the
+/// options set on their own against the first version that runs them by default.
+#[test]
+fn every_rendering_validates_for_the_versions_it_targets() {
+    let d = TempDir::new("steps-versions");
+    let mut jobs: Vec<(String, Vec<PathBuf>)> = Vec::new();
+    let mut write = |version: &str, tag: &str, text: &str| {
+        let path = d.join(&format!("{version}-{tag}"));
+        std::fs::write(&path, text).expect("write");
+        match jobs.iter_mut().find(|(v, _)| v == version) {
+            Some((_, files)) => files.push(path),
+            None => jobs.push((version.to_string(), vec![path])),
+        }
+    };
+    let files: Vec<(String, String)> = examples()
+        .iter()
+        .map(|ex| {
+            let base = ex.file_name().expect("name").to_string_lossy().replace(".steps.yaml", "");
+            (base, std::fs::read_to_string(ex).expect("example"))
+        })
+        .chain([
+            ("guaranteed".to_string(), GUARANTEED.to_string()),
+            ("sidecar-and-steps".to_string(), SIDECAR_AND_STEPS.to_string()),
+        ])
+        .collect();
+    for minor in 25..=37 {
+        let version = format!("1.{minor}.0");
+        let k = format!("1.{minor}");
+        for (base, text) in &files {
+            for (tag, args) in [
+                ("pod.yaml", vec!["--kubernetes", k.as_str()]),
+                ("job.json", vec!["--kubernetes", k.as_str(), "--kind", "job", "-o", "json"]),
+            ] {
+                let r = render_all(text, &args);
+                assert_eq!(r.code, 0, "{base} {args:?}: {r:?}");
+                // a file that asks for an option this version does not run (podResources:
+                // true below 1.34) does not target it: steps says so, and it is not valid there
+                if r.stderr.contains("feature gate on") {
+                    assert!(base == "requests" && minor < 34, "{base} {k}: {}", r.stderr);
+                    continue;
+                }
+                write(&version, &format!("{base}.{tag}"), &r.stdout);
+            }
+        }
+    }
+    for (version, args) in [
+        ("1.29.0", &["--native-sidecars"][..]),
+        ("1.34.0", &["--pod-resources"]),
+        ("1.35.0", &["--tools-from", "image"]),
+        ("1.36.0", &["--tools-from", "image", "--layout", "volumes", "--scripts", "as-is"]),
+        ("1.37.0", &["--pod-resources", "--tools-from", "image", "--native-sidecars", "--kind", "job"]),
+    ] {
+        for (base, text) in &files {
+            if base == "requests" && version < "1.34" {
+                continue; // (podResources: true: a 1.34+ file)
+            }
+            let r = render_all(text, args);
+            assert_eq!(r.code, 0, "{base} {args:?}: {r:?}");
+            write(version, &format!("{base}.{}.yaml", args.join("_").replace('-', "")), &r.stdout);
+        }
+    }
+    for (version, files) in &jobs {
+        validate_strictly(version, files);
+    }
 }

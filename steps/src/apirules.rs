@@ -16,8 +16,10 @@ use crate::container_fields::{CONTAINER_FIELDS, KUBERNETES};
 use crate::document::{kind, Node, Value};
 use crate::stepsfile::{is_own_volume, File, Problems, Role, Step, COPY_TOOLS, END, STEPS_DIR};
 
-/// `steps`' own keys of a step, finally step or sidecar (`ready`: sidecars only).
-pub const OWN_KEYS: [&str; 6] = ["name", "needs", "run", "onError", "timeout", "ready"];
+/// `steps`' own keys of a step, finally step or sidecar (`ready`: sidecars
+/// only; `retries`, `retryDelay`: steps and finally steps only).
+pub const OWN_KEYS: [&str; 8] =
+    ["name", "needs", "run", "onError", "timeout", "ready", "retries", "retryDelay"];
 /// The API's bound on `activeDeadlineSeconds`.
 pub const MAX_DEADLINE: u64 = u32::MAX as u64;
 
@@ -86,7 +88,10 @@ fn what(s: &Step) -> String {
 
 /// Keys that are neither `steps`' own nor a Container field.
 fn unknown_keys(s: &Step, p: &mut Problems) {
-    let own = OWN_KEYS.iter().filter(|k| s.role == Role::Sidecar || **k != "ready");
+    let sidecar_only = |k: &str| k == "ready";
+    let steps_only = |k: &str| k == "retries" || k == "retryDelay";
+    let own =
+        OWN_KEYS.iter().filter(|k| if s.role == Role::Sidecar { !steps_only(k) } else { !sidecar_only(k) });
     let known: Vec<&str> = own.chain(CONTAINER_FIELDS.iter()).copied().collect();
     for e in &s.fields {
         if known.contains(&e.key.as_str()) {

@@ -1,10 +1,13 @@
 //! steps: renders a short steps file into the Pod (or Job) that runs it.
 //!
 //! ```text
-//! steps render [--kind pod|job] [-o yaml|json] [--native-sidecars]
+//! steps render [--kind pod|job] [-o yaml|json] [CLUSTER OPTIONS]
 //!              [--layout subpath|volumes] [--scripts escaped|as-is] FILE
-//! steps check FILE
+//! steps check [CLUSTER OPTIONS] FILE
 //! steps graph [--format mermaid|dot] FILE
+//!
+//! CLUSTER OPTIONS: --kubernetes X.Y, --native-sidecars[=BOOL],
+//!                  --pod-resources[=BOOL], --tools-from copy|image
 //! ```
 //!
 //! A host tool (it runs where kubectl runs), built with std; the format of the
@@ -16,18 +19,21 @@
 //! 4. Read what `steps` itself reads ([`stepsfile`]) and build the graph
 //!    ([`dag`]), collecting every problem with its line; if there is any,
 //!    print each as `steps: FILE:LINE: what` and exit 1.
-//! 5. `check` ends there (0); `render` wires the steps ([`wiring`]), sizes the
-//!    requests ([`antichain`]) and builds the Pod or Job ([`render`],
-//!    [`layout`]); one too large to store is a problem (1), one too large for
-//!    client-side apply a warning ([`objectsize`]); then it is written out
-//!    ([`emit`]). `graph` draws the DAG ([`picture`]). The output is built
-//!    whole, then written at once. Memory that cannot be had is one line and
-//!    status 125 ([`memory`]).
+//! 5. The cluster's options are decided ([`cluster`]: the command line's
+//!    over the file's, an explicit setting over a version's default), with
+//!    their warnings. `check` ends there (0); `render` wires the steps
+//!    ([`wiring`]), sizes the requests ([`antichain`]) and builds the Pod or
+//!    Job ([`render`], [`layout`]); one too large to store is a problem (1),
+//!    one too large for client-side apply a warning ([`objectsize`]); then it
+//!    is written out ([`emit`]). `graph` draws the DAG ([`picture`]). The
+//!    output is built whole, then written at once. Memory that cannot be had
+//!    is one line and status 125 ([`memory`]).
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod antichain;
 mod apirules;
+mod cluster;
 mod container_fields;
 mod dag;
 mod document;
@@ -94,14 +100,22 @@ fn main() -> ExitCode {
     if !p.is_empty() {
         return problems(&shown, &p.sorted());
     }
-    // 5. What was asked for.
-    if matches!(command, Command::Check | Command::Render(_)) {
-        if let Some((line, what)) = render::lost_guarantee(&f, &dag) {
-            say(&format!("{shown}:{line}: warning: {what}"));
+    // 5. The cluster's options (the command line's over the file's), then what was asked for.
+    let choices = command.cluster();
+    let settings = cluster::resolve(&choices, &f.cluster);
+    if !matches!(command, Command::Graph { .. }) {
+        if let Some(problem) = render::pod_resources_given(&f, settings) {
+            return problems(&shown, &[problem]);
+        }
+        for (line, what) in cluster::warnings(&choices, &f.cluster) {
+            warn(&shown, line, &what);
+        }
+        if let Some((line, what)) = render::lost_guarantee(&f, &dag, settings) {
+            warn(&shown, Some(line), &what);
         }
     }
     let output = match command {
-        Command::Check => return ExitCode::SUCCESS,
+        Command::Check { .. } => return ExitCode::SUCCESS,
         Command::Graph { format } => {
             let (text, edges) = picture::draw(&f, &dag, format);
             if format == picture::Format::Mermaid && edges > picture::MERMAID_MAX_EDGES {
@@ -115,15 +129,15 @@ fn main() -> ExitCode {
         Command::Render(r) => {
             let opts = render::Options {
                 kind: r.kind,
-                native_sidecars: r.native_sidecars,
                 layout: r.layout,
                 escape_dollars: r.escape_dollars,
+                cluster: settings,
             };
             let tree = render::render(&f, &dag, opts);
             let kind = if r.kind == render::Kind::Job { "Job" } else { "Pod" };
             match objectsize::judge(emit::compact_json_len(&tree), kind) {
                 objectsize::Verdict::Fits => {}
-                objectsize::Verdict::TooLargeToApply(what) => say(&format!("{shown}: warning: {what}")),
+                objectsize::Verdict::TooLargeToApply(what) => warn(&shown, None, &what),
                 objectsize::Verdict::TooLargeToStore(what) => {
                     return problems(&shown, &[stepsfile::Problem { line: f.steps_line, what }])
                 }
@@ -181,6 +195,14 @@ fn reason(e: &std::io::Error) -> String {
 fn say(msg: &str) {
     let line = format!("steps: {msg}\n");
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// A warning: one line, `FILE[:LINE]: warning: what`; nothing else changes.
+fn warn(file: &str, line: Option<usize>, what: &str) {
+    match line {
+        Some(line) => say(&format!("{file}:{line}: warning: {what}")),
+        None => say(&format!("{file}: warning: {what}")),
+    }
 }
 
 fn problems(file: &str, list: &[stepsfile::Problem]) -> ExitCode {

@@ -1,13 +1,14 @@
 //! The command line (DESIGN.md sections 3 and 7), and its usage text.
 
+use crate::cluster::{self, Choices, Given, Origin, ToolsFrom};
 use crate::layout::Layout;
 use crate::picture::Format;
 use crate::render::Kind;
 
 pub const USAGE: &str = "\
-usage: steps render [--kind pod|job] [-o yaml|json] [--native-sidecars]
+usage: steps render [--kind pod|job] [-o yaml|json] [CLUSTER OPTIONS]
                     [--layout subpath|volumes] [--scripts escaped|as-is] FILE
-       steps check FILE
+       steps check [CLUSTER OPTIONS] FILE
        steps graph [--format mermaid|dot] FILE
        steps help
 
@@ -18,8 +19,6 @@ after FILE.
   render             the Pod (or Job) on standard output
     --kind pod|job   a Pod (default), or a batch/v1 Job around it
     -o yaml|json     the output format (default yaml)
-    --native-sidecars  sidecars as initContainers with restartPolicy: Always
-                     (Kubernetes 1.29+) instead of wrapped with --stop-when
     --layout subpath|volumes  the step directories: one volume, each step's
                      own directory mounted over it with subPath (default); or
                      a volume per step (podman 4.3, which ignores subPath on
@@ -30,6 +29,20 @@ after FILE.
   check              validate only: nothing on standard output
   graph              the DAG as Mermaid (default) or Graphviz DOT
     --format mermaid|dot
+
+Cluster options (render, check; each also a key of the file; the command
+line wins over the file, an explicit setting over a version's default):
+  --kubernetes X.Y   turn on what Kubernetes X.Y runs by default (kubernetes:):
+                     the three below, from 1.29, 1.34 and 1.36; without it the
+                     rendering runs on every version from 1.25
+  --native-sidecars[=true|false]  sidecars as initContainers with
+                     restartPolicy: Always (nativeSidecars:; Kubernetes 1.29+)
+                     instead of wrapped with --stop-when
+  --pod-resources[=true|false]  the pod's requests as pod-level resources:
+                     what can run at once (podResources:; Kubernetes 1.34+)
+  --tools-from copy|image  the tools copied by an init container (default),
+                     or mounted from their image as an image volume
+                     (toolsFrom:; Kubernetes 1.36+, containerd 2.1+ or CRI-O)
 
 Exit status: 0 done; 1 the file has problems (each one line on standard
 error, FILE:LINE: what); 125 bad usage or an input/output error.
@@ -45,9 +58,9 @@ pub enum Output {
 pub struct Render {
     pub kind: Kind,
     pub output: Output,
-    pub native_sidecars: bool,
     pub layout: Layout,
     pub escape_dollars: bool,
+    pub cluster: Choices,
 }
 
 impl Default for Render {
@@ -55,9 +68,9 @@ impl Default for Render {
         Render {
             kind: Kind::Pod,
             output: Output::Yaml,
-            native_sidecars: false,
             layout: Layout::Subpath,
             escape_dollars: true,
+            cluster: Choices::default(),
         }
     }
 }
@@ -65,8 +78,28 @@ impl Default for Render {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
     Render(Render),
-    Check,
+    Check { cluster: Choices },
     Graph { format: Format },
+}
+
+impl Command {
+    /// The cluster options given (none for `graph`).
+    pub fn cluster(&self) -> Choices {
+        match self {
+            Command::Render(r) => r.cluster,
+            Command::Check { cluster } => *cluster,
+            Command::Graph { .. } => Choices::default(),
+        }
+    }
+
+    /// The cluster options, for the commands that take them.
+    fn choices(&mut self) -> Option<&mut Choices> {
+        match self {
+            Command::Render(r) => Some(&mut r.cluster),
+            Command::Check { cluster } => Some(cluster),
+            Command::Graph { .. } => None,
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -86,7 +119,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         "--help" | "-h" | "help" => return Ok(Parsed::Help),
         "--version" => return Ok(Parsed::Version),
         "render" => Command::Render(Render::default()),
-        "check" => Command::Check,
+        "check" => Command::Check { cluster: Choices::default() },
         "graph" => Command::Graph { format: Format::Mermaid },
         other if other.starts_with('-') => return Err(format!("unknown option '{other}'")),
         other => return Err(format!("unknown command '{other}' (render, check or graph)")),
@@ -116,6 +149,11 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             i += 1;
             Ok(v)
         };
+        if let Some(choices) = command.choices() {
+            if cluster_option(name, inline.as_deref(), &mut value, choices)? {
+                continue;
+            }
+        }
         match (name, &mut command) {
             ("--help" | "-h", _) => return Ok(Parsed::Help),
             ("--version", _) => return Ok(Parsed::Version),
@@ -133,7 +171,6 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
                     other => return Err(format!("{name}: '{other}' is not yaml or json")),
                 }
             }
-            ("--native-sidecars", Command::Render(r)) if inline.is_none() => r.native_sidecars = true,
             ("--layout", Command::Render(r)) => {
                 r.layout = match value("subpath or volumes")?.as_str() {
                     "subpath" => Layout::Subpath,
@@ -163,6 +200,44 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         [] => Err(format!("{word}: no FILE (a steps file, or - for standard input)")),
         [_, extra, ..] => Err(format!("{word}: one FILE only ('{extra}' is a second)")),
     }
+}
+
+fn given<T>(value: T) -> Option<Given<T>> {
+    Some(Given { value, origin: Origin::CommandLine })
+}
+
+/// A cluster option (`--kubernetes`, `--native-sidecars`, `--pod-resources`,
+/// `--tools-from`) into `choices`: `Ok(false)` when `name` is none of them.
+fn cluster_option(
+    name: &str,
+    inline: Option<&str>,
+    value: &mut dyn FnMut(&str) -> Result<String, String>,
+    choices: &mut Choices,
+) -> Result<bool, String> {
+    // a switch takes no separate argument: `--pod-resources`, or `--pod-resources=false`
+    let switch = || match inline {
+        None | Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(format!("{name}: '{other}' is not true or false")),
+    };
+    match name {
+        "--kubernetes" => {
+            let text = value("a version (like 1.36)")?;
+            let v = cluster::parse_version(&text).map_err(|why| format!("{name}: {why}"))?;
+            choices.kubernetes = given(v);
+        }
+        "--native-sidecars" => choices.native_sidecars = given(switch()?),
+        "--pod-resources" => choices.pod_resources = given(switch()?),
+        "--tools-from" => {
+            choices.tools_from = given(match value("copy or image")?.as_str() {
+                "copy" => ToolsFrom::Copy,
+                "image" => ToolsFrom::Image,
+                other => return Err(format!("{name}: '{other}' is not copy or image")),
+            })
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -197,10 +272,13 @@ mod tests {
         assert_eq!(p(&["render", "--output=json", "--kind", "job", "--", "f"]), run(job_json(), "f"));
         // options after FILE too
         assert_eq!(p(&["render", "f", "--kind", "job", "-o", "json"]), run(job_json(), "f"));
-        assert_eq!(p(&["render", "--native-sidecars", "-"]), run(render(|r| r.native_sidecars = true), "-"));
+        assert_eq!(
+            p(&["render", "--native-sidecars", "-"]),
+            run(render(|r| r.cluster.native_sidecars = on(true)), "-")
+        );
         assert_eq!(p(&["render", "--layout=volumes", "f"]), run(render(|r| r.layout = Layout::Volumes), "f"));
         assert_eq!(p(&["render", "f", "--scripts", "as-is"]), run(render(|r| r.escape_dollars = false), "f"));
-        assert_eq!(p(&["check", "f"]), run(Command::Check, "f"));
+        assert_eq!(p(&["check", "f"]), run(check(Choices::default()), "f"));
         assert_eq!(p(&["graph", "--format", "dot", "f"]), run(Command::Graph { format: Format::Dot }, "f"));
         assert_eq!(p(&["graph", "f", "--format=dot"]), run(Command::Graph { format: Format::Dot }, "f"));
         assert_eq!(p(&["--help"]), Ok(Parsed::Help));
@@ -208,7 +286,56 @@ mod tests {
         assert_eq!(p(&["render", "--help"]), Ok(Parsed::Help));
         assert_eq!(p(&["--version"]), Ok(Parsed::Version));
         // after --, a FILE that looks like an option
-        assert_eq!(p(&["check", "--", "-f"]), run(Command::Check, "-f"));
+        assert_eq!(p(&["check", "--", "-f"]), run(check(Choices::default()), "-f"));
+    }
+
+    fn on<T>(value: T) -> Option<Given<T>> {
+        Some(Given { value, origin: Origin::CommandLine })
+    }
+
+    fn check(cluster: Choices) -> Command {
+        Command::Check { cluster }
+    }
+
+    #[test]
+    fn cluster_options_for_render_and_check() {
+        let all = Choices {
+            kubernetes: on(cluster::Version { major: 1, minor: 34 }),
+            native_sidecars: on(false),
+            pod_resources: on(true),
+            tools_from: on(ToolsFrom::Image),
+        };
+        let args =
+            ["--kubernetes", "1.34", "--native-sidecars=false", "--pod-resources", "--tools-from", "image"];
+        let mut with_render = vec!["render"];
+        with_render.extend(args);
+        with_render.push("f");
+        assert_eq!(p(&with_render), run(render(|r| r.cluster = all), "f"));
+        let mut with_check = vec!["check", "f"];
+        with_check.extend(args);
+        assert_eq!(p(&with_check), run(check(all), "f"));
+        // a switch never takes the next word: f is the FILE
+        assert_eq!(
+            p(&["render", "--pod-resources", "f", "--kubernetes=v1.36.2", "--tools-from=copy"]),
+            run(
+                render(|r| {
+                    r.cluster.pod_resources = on(true);
+                    r.cluster.kubernetes = on(cluster::Version { major: 1, minor: 36 });
+                    r.cluster.tools_from = on(ToolsFrom::Copy)
+                }),
+                "f"
+            )
+        );
+        assert_eq!(
+            p(&["render", "--pod-resources=true", "--native-sidecars=true", "f"]),
+            run(
+                render(|r| {
+                    r.cluster.pod_resources = on(true);
+                    r.cluster.native_sidecars = on(true)
+                }),
+                "f"
+            )
+        );
     }
 
     #[test]
@@ -232,6 +359,31 @@ mod tests {
             Err("--scripts: 'raw' is not escaped or as-is".into())
         );
         assert_eq!(p(&["check", "--kind", "job", "f"]), Err("unknown option '--kind' for check".into()));
+        assert_eq!(
+            p(&["graph", "--pod-resources", "f"]),
+            Err("unknown option '--pod-resources' for graph".into())
+        );
+        assert_eq!(
+            p(&["render", "--pod-resources=yes", "f"]),
+            Err("--pod-resources: 'yes' is not true or false".into())
+        );
+        assert_eq!(
+            p(&["check", "--native-sidecars=1", "f"]),
+            Err("--native-sidecars: '1' is not true or false".into())
+        );
+        assert_eq!(
+            p(&["render", "--tools-from", "oci", "f"]),
+            Err("--tools-from: 'oci' is not copy or image".into())
+        );
+        assert_eq!(p(&["render", "--kubernetes"]), Err("--kubernetes needs a version (like 1.36)".into()));
+        assert_eq!(
+            p(&["render", "--kubernetes", "1.24", "f"]),
+            Err("--kubernetes: 1.24 is older than 1.25, the oldest Kubernetes steps renders for".into())
+        );
+        assert_eq!(
+            p(&["check", "--kubernetes=latest", "f"]),
+            Err("--kubernetes: 'latest' is not a Kubernetes version (like 1.36)".into())
+        );
         assert_eq!(p(&["graph", "--format=png", "f"]), Err("--format: 'png' is not mermaid or dot".into()));
         assert_eq!(
             p(&["render", "f", "g", "--kind", "job"]),

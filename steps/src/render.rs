@@ -2,21 +2,25 @@
 //! write by hand (DESIGN.md section 7). One function for each part:
 //!
 //! - [`copy_tools`]: the init container that copies the tools into the
-//!   `tools` emptyDir, mounted read-only everywhere else;
+//!   `tools` emptyDir, mounted read-only everywhere else; or, with
+//!   `--tools-from image`, no init container and the tools' image itself as
+//!   the `tools` volume ([`tools_volume`]);
 //! - [`sidecar`], [`step`]: each command wrapped in `entrypoint` with the
 //!   step files of [`wiring`], in a directory `/steps/NAME/` of its own
 //!   ([`layout`]): its marker `out`, its termination message and its results
 //!   are there, where no other container can forge them;
 //! - [`join`]: the container that marks the end, when one is needed;
 //! - [`volumes`], [`pod_spec`], then the [`pod`] or the [`job`] around it;
-//! - requests sized for what can run at once ([`antichain`]).
+//! - requests sized for what can run at once ([`antichain`]), and with
+//!   `--pod-resources` the pod's own requests ([`pod_resources`]).
 
 use crate::antichain::max_weight_antichain;
+use crate::cluster::{Settings, ToolsFrom};
 use crate::dag::Dag;
 use crate::document::{Entry, Node, Value};
 use crate::layout::{dir, empty_dir, mount, Layout};
 use crate::quantity::{self, Nanos};
-use crate::stepsfile::{File, Program, Step, COPY_TOOLS, END, SIZED, TOOLS_DIR};
+use crate::stepsfile::{Amount, File, Problem, Program, Step, COPY_TOOLS, END, SIZED, TOOLS_DIR};
 use crate::wiring::{wire, End, Wiring};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,13 +32,14 @@ pub enum Kind {
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
     pub kind: Kind,
-    /// Sidecars as `initContainers` with `restartPolicy: Always` (Kubernetes 1.29+).
-    pub native_sidecars: bool,
     pub layout: Layout,
     /// `run:` scripts written with every `$` as `$$`, so that they reach the
     /// shell as written where `command` and `args` are expanded (`$(VAR)`,
     /// `$$`): the kubelet, podman 4.7+. Off for a player that does not expand.
     pub escape_dollars: bool,
+    /// Native sidecars (1.29+), pod-level resources (1.34+), the tools from
+    /// an image volume (1.36+): [`crate::cluster`].
+    pub cluster: Settings,
 }
 
 /// The user the tools' own containers run as (distroless' "nonroot").
@@ -43,6 +48,13 @@ pub const OWN_UID: i128 = 65532;
 /// keep a pod from being Guaranteed).
 const OWN_CPU: &str = "50m";
 const OWN_MEMORY: &str = "16Mi";
+/// Where the tools are in their image (`/bin/entrypoint`): under [`TOOLS_DIR`]
+/// when the image is mounted there as an image volume. It is mounted whole:
+/// `subPath` on an image volume needs Kubernetes 1.33 and containerd 2.2 (2.1
+/// ignores it and mounts the image's root).
+const TOOLS_IN_IMAGE: &str = "/bin";
+/// The resources a pod can ask for as a whole (KEP 2837), as indices into `SIZED`.
+const POD_LEVEL: [usize; 2] = [0, 1];
 /// Where a `run:` script that starts with `#!` is written, in the step's own directory.
 const SCRIPT_FILE: &str = "script";
 /// Writes the script (`$1`) to the file (`$0`), then runs the interpreter
@@ -94,7 +106,7 @@ struct Plan<'a> {
 
 impl<'a> Plan<'a> {
     fn new(f: &'a File, dag: &'a Dag, opts: Options) -> Plan<'a> {
-        let stop_sidecars = !f.sidecars.is_empty() && !opts.native_sidecars;
+        let stop_sidecars = !f.sidecars.is_empty() && !opts.cluster.native_sidecars;
         let wiring = wire(dag, f.hold, stop_sidecars);
         let steps: Vec<&Step> = f.steps.iter().chain(&f.finally).collect();
         let requests = sized_requests(dag, &steps);
@@ -116,6 +128,14 @@ impl<'a> Plan<'a> {
     /// The directories every step can read: the steps', and the join's.
     fn step_dirs(&self) -> impl Iterator<Item = &str> {
         self.dag.names.iter().map(String::as_str).chain(self.wiring.join.then_some(END))
+    }
+
+    /// The path of a tool (`entrypoint`, `waitfor`) in the steps' containers.
+    fn tool(&self, name: &str) -> String {
+        match self.opts.cluster.tools_from {
+            ToolsFrom::Copy => format!("{TOOLS_DIR}/{name}"),
+            ToolsFrom::Image => format!("{TOOLS_DIR}{TOOLS_IN_IMAGE}/{name}"),
+        }
     }
 
     /// A script as the kubelet must be given it to hand it on as written.
@@ -141,16 +161,18 @@ pub fn render(f: &File, dag: &Dag, opts: Options) -> Node {
 /// The pod's spec: ours first, then the file's `pod:` map, the containers and volumes.
 fn pod_spec(p: &Plan) -> Node {
     let f = p.f;
-    let mut init = vec![copy_tools(p)];
+    let mut init = Vec::new();
+    if p.opts.cluster.tools_from == ToolsFrom::Copy {
+        init.push(copy_tools(p));
+    }
+    init.extend(user_init_containers(f).into_iter().cloned());
     let mut containers = Vec::new();
-    // native sidecars start after the pod's own init containers, as wrapped ones do
-    let mut native = Vec::new();
     for side in &f.sidecars {
-        let c = sidecar(p, side);
-        if p.opts.native_sidecars {
-            native.push(c);
+        // native sidecars start after the pod's own init containers, as wrapped ones do
+        if p.opts.cluster.native_sidecars {
+            init.push(sidecar(p, side));
         } else {
-            containers.push(c);
+            containers.push(sidecar(p, side));
         }
     }
     containers.extend(p.steps.iter().enumerate().map(|(i, st)| step(p, i, st)));
@@ -158,21 +180,29 @@ fn pod_spec(p: &Plan) -> Node {
         containers.push(join(p));
     }
     let mut volumes = volumes(p);
+    volumes.extend(
+        f.pod
+            .iter()
+            .filter(|e| e.key == "volumes")
+            .flat_map(|e| e.value.as_seq().unwrap_or_default().iter().cloned()),
+    );
 
     let mut spec = vec![entry("restartPolicy", s("Never"))];
     if let Some(secs) = f.deadline {
         spec.push(entry("activeDeadlineSeconds", Node::new(Value::Int(i128::from(secs)))));
     }
-    for e in &f.pod {
-        match e.key.as_str() {
-            "restartPolicy" => {}
-            "initContainers" => init.extend(e.value.as_seq().unwrap_or_default().iter().cloned()),
-            "volumes" => volumes.extend(e.value.as_seq().unwrap_or_default().iter().cloned()),
-            _ => spec.push(e.clone()),
-        }
+    if p.opts.cluster.pod_resources {
+        spec.extend(pod_resources(f, &init, &containers).map(|r| entry("resources", r)));
     }
-    init.append(&mut native);
-    spec.push(entry("initContainers", seq(init)));
+    spec.extend(
+        f.pod
+            .iter()
+            .filter(|e| !matches!(e.key.as_str(), "restartPolicy" | "initContainers" | "volumes"))
+            .cloned(),
+    );
+    if !init.is_empty() {
+        spec.push(entry("initContainers", seq(init)));
+    }
     spec.push(entry("containers", seq(containers)));
     spec.push(entry("volumes", seq(volumes)));
     Node::new(Value::Map(spec))
@@ -215,13 +245,25 @@ fn job(f: &File, spec: Node) -> Node {
 
 /// The tools' volume, the step directories' ([`Layout`]), the workspace.
 fn volumes(p: &Plan) -> Vec<Node> {
-    let mut volumes = vec![empty_dir("tools")];
+    let mut volumes = vec![tools_volume(p)];
     let sidecars = p.f.sidecars.iter().map(|c| c.name.as_str());
     volumes.extend(p.opts.layout.volumes(p.step_dirs().chain(sidecars)));
     if p.f.workspace.is_some() {
         volumes.push(empty_dir("workspace"));
     }
     volumes
+}
+
+/// The `tools` volume: an emptyDir the init container copies the tools into,
+/// or the tools' image itself (read-only, as every image volume is).
+fn tools_volume(p: &Plan) -> Node {
+    match p.opts.cluster.tools_from {
+        ToolsFrom::Copy => empty_dir("tools"),
+        ToolsFrom::Image => map(vec![
+            ("name", s("tools")),
+            ("image", map(vec![("reference", s(&p.f.tools)), ("pullPolicy", s("IfNotPresent"))])),
+        ]),
+    }
 }
 
 /// The init container: copies the tools (waitfor too when the steps wait for
@@ -302,7 +344,7 @@ fn sidecar(p: &Plan, side: &Step) -> Node {
     }
     let wrap = Wrap { flags, ..Wrap::default() };
     let mut c = wrapped(p, side, wrap, reads, None);
-    c.restart_always = p.opts.native_sidecars;
+    c.restart_always = p.opts.cluster.native_sidecars;
     c.into_node()
 }
 
@@ -414,13 +456,13 @@ fn wrapped_command(p: &Plan, c: &Step, wrap: Wrap) -> Vec<String> {
     let alive: Vec<String> = ready.iter().map(|r| format!("--while-alive={}", out(&r.name))).collect();
     let mut command = Vec::new();
     if !ready.is_empty() {
-        command.push(format!("{TOOLS_DIR}/waitfor"));
+        command.push(p.tool("waitfor"));
         command.push("--always".to_string());
         command.extend(alive.iter().cloned());
         command.extend(ready.iter().filter_map(|r| r.ready.clone()));
         command.push("--".to_string());
     }
-    command.push(format!("{TOOLS_DIR}/entrypoint"));
+    command.push(p.tool("entrypoint"));
     command.extend(alive);
     command.extend(flags);
     if let Some(t) = &c.timeout {
@@ -428,6 +470,12 @@ fn wrapped_command(p: &Plan, c: &Step, wrap: Wrap) -> Vec<String> {
     }
     if c.on_error_continue {
         command.push("--on-error=continue".to_string());
+    }
+    if let Some(n) = c.retries {
+        command.push(format!("--retries={n}"));
+        if let Some(d) = &c.retry_delay {
+            command.push(format!("--retry-delay={d}"));
+        }
     }
     command.push(format!("--post-file={}", out(&c.name)));
     command.push(format!("--termination-path={}", termination(&c.name)));
@@ -458,26 +506,118 @@ fn program(p: &Plan, c: &Step) -> Vec<String> {
     }
 }
 
-/// The first step that asks requests equal to its limits for CPU and memory
-/// (a Guaranteed pod's containers do: an unset request is its limit) and
-/// whose request the sizing lowers: its line and what that means.
-pub fn lost_guarantee(f: &File, dag: &Dag) -> Option<(usize, String)> {
+/// When every container of the pod asks requests equal to its limits for CPU
+/// and memory (a Guaranteed pod's containers do) and the sizing lowers a
+/// step's, without pod-level resources: that step's line and what it means.
+pub fn lost_guarantee(f: &File, dag: &Dag, cluster: Settings) -> Option<(usize, String)> {
+    if cluster.pod_resources || !all_guaranteed(f) {
+        return None;
+    }
     let steps: Vec<&Step> = f.steps.iter().chain(&f.finally).collect();
     let sized = sized_requests(dag, &steps);
     steps.iter().zip(&sized).find_map(|(st, changes)| {
-        let guaranteed = st.resources.iter().take(2).all(|a| a.limit.is_some() && a.request.is_none_or(|r| Some(r) == a.limit));
-        let &(k, n) = changes.iter().find(|(k, _)| *k < 2).filter(|_| guaranteed)?;
+        let &(k, n) = changes.iter().find(|(k, _)| POD_LEVEL.contains(k))?;
         let line = st.fields.iter().find(|e| e.key == "resources").map_or(st.line, |e| e.line);
-        let amount = if SIZED[k] == "cpu" { quantity::format_cpu(n) } else { quantity::format(n) };
         Some((
             line,
             format!(
-                "{} '{}': its requests equal its limits, as a Guaranteed pod's do, but are sized for what runs at once ({} {amount}): the pod is Burstable; only pod-level resources (Kubernetes 1.34+) make it Guaranteed",
+                "{} '{}': its requests equal its limits, as a Guaranteed pod's do, but are sized for what runs at once ({} {}): the pod is Burstable; --pod-resources (Kubernetes 1.34+) makes it Guaranteed",
                 st.role.noun(),
                 st.name,
-                SIZED[k]
+                SIZED[k],
+                amount_text(k, n)
             ),
         ))
+    })
+}
+
+/// Whether every container the file gives (steps, finally steps, sidecars,
+/// the pod's own init containers) asks requests equal to its limits for CPU
+/// and memory, an unset request counting as its limit. The tools' own do.
+fn all_guaranteed(f: &File) -> bool {
+    let equal = |a: &Amount| a.limit.is_some() && a.request.is_none_or(|r| Some(r) == a.limit);
+    let steps = f.steps.iter().chain(&f.finally).chain(&f.sidecars);
+    let init = user_init_containers(f);
+    steps.into_iter().all(|st| POD_LEVEL.iter().all(|&k| equal(&st.resources[k])))
+        && init.iter().all(|c| POD_LEVEL.iter().all(|&k| equal(&amount(c, SIZED[k]))))
+}
+
+/// The pod's own init containers, as written in `pod.initContainers`.
+fn user_init_containers(f: &File) -> Vec<&Node> {
+    let lists = f.pod.iter().filter(|e| e.key == "initContainers");
+    lists.flat_map(|e| e.value.as_seq().unwrap_or_default().iter()).collect()
+}
+
+/// A container's request and limit of `resource`, as written in its node
+/// (a quantity that does not parse counts as absent: `check` told it).
+fn amount(c: &Node, resource: &str) -> Amount {
+    let of = |kind: &str| {
+        let q = c.get("resources")?.get(kind)?.get(resource)?.scalar_text()?;
+        quantity::parse(&q)
+    };
+    Amount { request: of("requests"), limit: of("limits") }
+}
+
+/// `spec.resources` of a pod that asks for its CPU and memory as a whole
+/// (pod-level resources, KEP 2837, Kubernetes 1.34+): the requests are what
+/// its containers, as rendered, ask for in all (the sizing has made that what
+/// can run at once), so that no container asks past the pod; when every
+/// container asks requests equal to limits, limits equal to those requests,
+/// which makes the pod Guaranteed (a pod with `spec.resources` is Guaranteed
+/// only when its own requests equal its own limits; without them 1.36+
+/// defaults its limits to the sum of the containers'). `None` when the pod
+/// asks for nothing.
+fn pod_resources(f: &File, init: &[Node], containers: &[Node]) -> Option<Node> {
+    let requests: Vec<(&str, Node)> = POD_LEVEL
+        .iter()
+        .map(|&k| (k, effective_request(init, containers, SIZED[k])))
+        .filter(|&(_, n)| n > 0)
+        .map(|(k, n)| (SIZED[k], s(amount_text(k, n))))
+        .collect();
+    if requests.is_empty() {
+        return None;
+    }
+    let mut resources = vec![("requests", map(requests.clone()))];
+    if all_guaranteed(f) {
+        resources.push(("limits", map(requests)));
+    }
+    Some(map(resources))
+}
+
+/// What a pod asks for of `resource` (the rule of KEP 753): the most any
+/// init container asks while the native sidecars before it run, or what the
+/// containers and all native sidecars ask together. An unset request counts
+/// as its limit.
+fn effective_request(init: &[Node], containers: &[Node], resource: &str) -> Nanos {
+    let weight = |c: &Node| amount(c, resource).weight();
+    let (mut sidecars, mut most) = (0, 0);
+    for c in init {
+        if c.get("restartPolicy").and_then(Node::as_str) == Some("Always") {
+            sidecars += weight(c);
+        } else {
+            most = most.max(sidecars + weight(c));
+        }
+    }
+    most.max(sidecars + containers.iter().map(weight).sum::<Nanos>())
+}
+
+/// A quantity of `SIZED[k]`, as Kubernetes writes it.
+fn amount_text(k: usize, n: Nanos) -> String {
+    if SIZED[k] == "cpu" {
+        quantity::format_cpu(n)
+    } else {
+        quantity::format(n)
+    }
+}
+
+/// With pod-level resources on, the pod's resources are `steps`' own: one the
+/// file gives in `pod:` is a problem.
+pub fn pod_resources_given(f: &File, cluster: Settings) -> Option<Problem> {
+    let e = f.pod.iter().find(|e| e.key == "resources").filter(|_| cluster.pod_resources)?;
+    Some(Problem {
+        line: e.line,
+        what: "pod.resources: steps sets them with pod-level resources on (remove them, or set podResources: false)"
+            .to_string(),
     })
 }
 
@@ -496,7 +636,7 @@ fn with_requests(resources: &Node, sized: Option<&Vec<(usize, Nanos)>>) -> Node 
         }
         let Value::Map(req) = &mut e.value.value else { continue };
         for &(k, n) in sized {
-            let text = if SIZED[k] == "cpu" { quantity::format_cpu(n) } else { quantity::format(n) };
+            let text = amount_text(k, n);
             match req.iter_mut().find(|x| x.key == SIZED[k]) {
                 Some(x) => x.value = Node { line: x.value.line, value: Value::Str(text) },
                 None => req.push(entry(SIZED[k], s(text))),

@@ -3,6 +3,7 @@
 //! pass reports them all; what is not `steps`' own stays a tree, untouched.
 
 use crate::apirules;
+use crate::cluster::{self, Choices, Given, Origin, ToolsFrom};
 use crate::document::{kind, Entry, Node, Value};
 use crate::quantity::{self, Nanos};
 use crate::target;
@@ -23,6 +24,10 @@ pub const STEPS_VOLUME: &str = "steps";
 pub const VOLUME_PREFIX: &str = "step-";
 /// The resources whose requests `steps` sizes (the others must equal their limits).
 pub const SIZED: [&str; 3] = ["cpu", "memory", "ephemeral-storage"];
+/// The most `retries` a step may ask for: each waits up to 5 minutes (the
+/// delay doubles from `retryDelay`), so 100 is about 8 hours of waiting; a
+/// step that needs more is a loop of its own, not a retry.
+pub const MAX_RETRIES: i128 = 100;
 
 /// One problem: the line it is on and what it is.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -111,6 +116,9 @@ pub struct Step {
     pub ready: Option<String>,
     /// The line of `ready`'s value.
     pub ready_line: usize,
+    /// `retries` (more than 0) and `retryDelay` as written.
+    pub retries: Option<u32>,
+    pub retry_delay: Option<String>,
     /// `cpu`, `memory`, `ephemeral-storage`, as `SIZED`.
     pub resources: [Amount; 3],
     /// Every other key, in order: container fields, kept as written.
@@ -134,9 +142,11 @@ pub struct File {
     pub steps_line: usize,
     pub finally: Vec<Step>,
     pub sidecars: Vec<Step>,
+    /// `kubernetes`, `nativeSidecars`, `podResources`, `toolsFrom` ([`cluster`]).
+    pub cluster: Choices,
 }
 
-const TOP_KEYS: [&str; 12] = [
+const TOP_KEYS: [&str; 16] = [
     "name",
     "image",
     "tools",
@@ -149,6 +159,10 @@ const TOP_KEYS: [&str; 12] = [
     "finally",
     "sidecars",
     "job",
+    "kubernetes",
+    "nativeSidecars",
+    "podResources",
+    "toolsFrom",
 ];
 
 /// Reads the file's tree. Problems are added to `p`; the result is meaningful
@@ -168,6 +182,7 @@ pub fn read(root: &Node, p: &mut Problems) -> File {
         steps_line: root.line,
         finally: Vec::new(),
         sidecars: Vec::new(),
+        cluster: Choices::default(),
     };
     let Some(top) = root.as_map() else {
         p.add(root.line, format!("expected a mapping (name:, steps:, ...), found {}", kind(&root.value)));
@@ -202,10 +217,11 @@ pub fn read(root: &Node, p: &mut Problems) -> File {
                     f.deadline = Some(secs);
                 }
             }
-            "hold" => match v.value {
-                Value::Bool(b) => f.hold = b,
-                _ => p.add(v.line, format!("hold: expected true or false, found {}", kind(&v.value))),
-            },
+            "hold" => f.hold = switch(v, "hold", p).unwrap_or(true),
+            "kubernetes" => f.cluster.kubernetes = kubernetes(v, p).map(|k| in_file(k, e.line)),
+            "nativeSidecars" => f.cluster.native_sidecars = switch(v, &e.key, p).map(|b| in_file(b, e.line)),
+            "podResources" => f.cluster.pod_resources = switch(v, &e.key, p).map(|b| in_file(b, e.line)),
+            "toolsFrom" => f.cluster.tools_from = tools_from(v, p).map(|t| in_file(t, e.line)),
             "workspace" => f.workspace = workspace(v, p),
             "metadata" => f.metadata = mapping(v, "metadata", p),
             "pod" => f.pod = mapping(v, "pod", p),
@@ -317,6 +333,8 @@ fn step(item: &Node, role: Role, p: &mut Problems) -> Option<Step> {
         on_error_continue: false,
         ready: None,
         ready_line: item.line,
+        retries: None,
+        retry_delay: None,
         resources: Default::default(),
         fields: Vec::new(),
     };
@@ -358,6 +376,19 @@ fn step(item: &Node, role: Role, p: &mut Problems) -> Option<Step> {
             "timeout" => {
                 if duration(v, &format!("{what}: timeout"), p).is_some() {
                     s.timeout = v.scalar_text();
+                }
+            }
+            "retries" | "retryDelay" if role == Role::Sidecar => p.add(
+                e.line,
+                format!("{what}: a sidecar has no {} (only steps and finally steps run again when they fail)", e.key),
+            ),
+            "retries" => s.retries = retries(v, &what, p),
+            "retryDelay" => {
+                if any_duration(v, &format!("{what}: retryDelay"), p).is_some() {
+                    s.retry_delay = v.scalar_text();
+                }
+                if !map.iter().any(|e| e.key == "retries") {
+                    p.add(e.line, format!("{what}: retryDelay without retries (give retries: N, the attempts after the first)"));
                 }
             }
             "onError" if role == Role::Sidecar => {
@@ -749,6 +780,18 @@ fn mapping(v: &Node, what: &str, p: &mut Problems) -> Vec<Entry> {
 
 /// A duration by the tools' own grammar (`30`, `1.5s`, `10m`, `1h30m`), more than 0.
 fn duration(v: &Node, what: &str, p: &mut Problems) -> Option<u64> {
+    match any_duration(v, what, p)? {
+        0 => {
+            let text = v.scalar_text().unwrap_or_default();
+            p.add(v.line, format!("{what}: '{text}' is no time at all (give more than 0)"));
+            None
+        }
+        ns => Some(ns),
+    }
+}
+
+/// A duration by the tools' own grammar, 0 too, in nanoseconds.
+fn any_duration(v: &Node, what: &str, p: &mut Problems) -> Option<u64> {
     let text = match &v.value {
         Value::Str(_) | Value::Int(_) | Value::Float(_) => v.scalar_text().unwrap_or_default(),
         other => {
@@ -757,13 +800,81 @@ fn duration(v: &Node, what: &str, p: &mut Problems) -> Option<u64> {
         }
     };
     match stepkit::duration::parse(text.as_bytes()) {
-        Some(d) if d.0 > 0 => Some(d.0),
-        Some(_) => {
-            p.add(v.line, format!("{what}: '{text}' is no time at all (give more than 0)"));
-            None
-        }
+        Some(d) => Some(d.0),
         None => {
             p.add(v.line, format!("{what}: bad duration '{text}' (like 30, 1.5s, 10m, 1h30m)"));
+            None
+        }
+    }
+}
+
+/// `retries`: a whole number from 0 to [`MAX_RETRIES`]; `None` for 0 (no retry).
+fn retries(v: &Node, what: &str, p: &mut Problems) -> Option<u32> {
+    match v.value {
+        Value::Int(n) if (0..=MAX_RETRIES).contains(&n) => u32::try_from(n).ok().filter(|&n| n > 0),
+        Value::Int(n) => {
+            p.add(v.line, format!("{what}: retries: {n} is not from 0 to {MAX_RETRIES}"));
+            None
+        }
+        ref other => {
+            p.add(
+                v.line,
+                format!(
+                    "{what}: retries: expected a whole number from 0 to {MAX_RETRIES}, found {}",
+                    kind(other)
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `true` or `false`.
+fn switch(v: &Node, what: &str, p: &mut Problems) -> Option<bool> {
+    match v.value {
+        Value::Bool(b) => Some(b),
+        _ => {
+            p.add(v.line, format!("{what}: expected true or false, found {}", kind(&v.value)));
+            None
+        }
+    }
+}
+
+/// A choice of the file's, at `line`.
+fn in_file<T>(value: T, line: usize) -> Given<T> {
+    Given { value, origin: Origin::File(line) }
+}
+
+/// `kubernetes: "1.36"`: a string, as YAML reads `1.30` as the number 1.3.
+fn kubernetes(v: &Node, p: &mut Problems) -> Option<cluster::Version> {
+    let Value::Str(text) = &v.value else {
+        let hint = match &v.value {
+            Value::Int(_) | Value::Float(_) => format!(
+                " (quote it: \"{}\"; unquoted, YAML reads 1.30 as the number 1.3)",
+                v.scalar_text().unwrap_or_default()
+            ),
+            _ => String::new(),
+        };
+        p.add(v.line, format!("kubernetes: expected a version as a string, found {}{hint}", kind(&v.value)));
+        return None;
+    };
+    match cluster::parse_version(text) {
+        Ok(version) => Some(version),
+        Err(why) => {
+            p.add(v.line, format!("kubernetes: {why}"));
+            None
+        }
+    }
+}
+
+/// `toolsFrom: copy` or `image`.
+fn tools_from(v: &Node, p: &mut Problems) -> Option<ToolsFrom> {
+    match v.as_str() {
+        Some("copy") => Some(ToolsFrom::Copy),
+        Some("image") => Some(ToolsFrom::Image),
+        _ => {
+            let found = v.scalar_text().map_or_else(|| kind(&v.value).to_string(), |t| format!("'{t}'"));
+            p.add(v.line, format!("toolsFrom: {found} is not copy or image"));
             None
         }
     }
