@@ -152,6 +152,18 @@ class Snapshots:
                     with self.lock:
                         self.watched.discard(uid)
                     continue
+                # The kubelet's own termination message files (pods/UID/containers/NAME/ID),
+                # bind-mounted at each container's terminationMessagePath.
+                for dirpath, dirnames, filenames in os.walk(base.parent.parent / "containers"):
+                    for f in filenames:
+                        path = Path(dirpath) / f
+                        try:
+                            st = path.lstat()
+                            data = path.read_bytes()
+                        except OSError:
+                            continue
+                        with self.lock:
+                            self.files[(uid, f"containers/{path.parent.name}")] = (data, st.st_mtime_ns)
                 for dirpath, dirnames, filenames in os.walk(base):
                     for f in filenames:
                         path = Path(dirpath) / f
@@ -171,8 +183,12 @@ class Snapshots:
             time.sleep(0.1)
 
     def get(self, uid, step, name):
+        """STEP's file NAME; `termination`: the message file the kubelet mounted there."""
         with self.lock:
-            for rel in (f"steps/{step}/{name}", f"step-{step}/{name}"):
+            rels = [f"steps/{step}/{name}", f"step-{step}/{name}"]
+            if name == "termination":
+                rels.insert(0, f"containers/{step}")
+            for rel in rels:
                 if (uid, rel) in self.files:
                     return self.files[(uid, rel)]
         return None
