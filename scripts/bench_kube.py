@@ -17,13 +17,16 @@ clock, in ns, on this same machine). Variants:
   floor     N containers that only `echo end`, unordered: the kubelet's own start of N
             containers, the floor under any ordering
   one       `steps render` of one step (`echo end`): with the copier init container
+  one-image the same with `--tools-from image` (no init container: the tools' image is
+            a volume)
   bare      one container `echo end`, no init container: `one` - `bare` is what the
-            copier init container costs a pod's start
+            copier init container costs a pod's start, `one` - `one-image` what
+            `--tools-from image` saves
   image     `steps render --tools-from image` of the N steps (no copier init container),
             when dist/steps has that option
 
 Output: `key<TAB>value` lines, times in µs: NAME.median, NAME.p10, NAME.p90, NAME.n,
-where NAME is N.VARIANT (`one`, `bare`: 1.one, 1.bare). The variants' order rotates
+where NAME is N.VARIANT (`one`, `one-image`, `bare`: 1.one, 1.one-image, 1.bare). The variants' order rotates
 from run to run, so a drift in the machine's load hits all alike. The node is started
 if it is not up (and taken down afterwards, unless it was up already).
 """
@@ -71,6 +74,8 @@ def manifest(variant, n):
         return name, render(steps_file(name, n), "--tools-from", "image")
     if variant == "one":
         return name, render(steps_file(name, 1))
+    if variant == "one-image":
+        return name, render(steps_file(name, 1), "--tools-from", "image")
     if variant == "bare":
         return name, pod(name, [], [container("s1", "echo end")])
     if variant == "init":
@@ -150,8 +155,9 @@ def main():
             order = jobs[r % len(jobs):] + jobs[:r % len(jobs)]
             for n, v in order:
                 results.setdefault(f"{n}.{v}", []).append(run_one(v, n))
+        starts = ["one", "bare"] + (["one-image"] if "image" in variants else [])
         for r in range(a.start_runs):
-            for v in (("one", "bare") if r % 2 == 0 else ("bare", "one")):
+            for v in starts[r % len(starts):] + starts[:r % len(starts)]:
                 results.setdefault(f"1.{v}", []).append(run_one(v, 1))
         for key, xs in sorted(results.items()):
             for k, val in summary(xs).items():
