@@ -3,6 +3,7 @@
 //! ```text
 //! waitfor [--timeout D] [--interval D] [--nonempty] [--any] [--always]
 //!         [--while-alive P]... PATH... [-- COMMAND [ARG...]]
+//! waitfor --status PATH...
 //! ```
 //!
 //! - Waits until every PATH exists (`--any`: one of them). `--nonempty`: a path
@@ -25,6 +26,11 @@
 //!   PID 1, where the kernel would otherwise ignore them); other signals are
 //!   read and dropped (the rule of `stepkit::signals`, entrypoint's too).
 //!
+//! `--status PATH...` (the first argument; every argument after it is a PATH)
+//! waits for nothing: it prints what each PATH's step files say now, one line
+//! a PATH, `STATE\tSTATUS\tMTIME_MS\tPATH` (`query`), and exits 0 (`steps
+//! status` asks it through `kubectl exec`).
+//!
 //! Exit status: 0 ready; 1 a dependency failed; 124 timed out; 125 usage or
 //! system error; 126 COMMAND not executable; 127 COMMAND not found; 128+N
 //! signal N; otherwise COMMAND's own (it replaces waitfor).
@@ -35,6 +41,7 @@
 // `unsafe` there; everything else goes through stepkit's `os` layer.
 #![deny(unsafe_code)]
 
+mod query;
 mod resolve;
 mod targets;
 
@@ -55,6 +62,7 @@ const VERSION: &str = concat!("waitfor ", env!("CARGO_PKG_VERSION"), "\n");
 
 const USAGE: &str = "\
 Usage: waitfor [OPTION]... TARGET... [-- COMMAND [ARG]...]
+       waitfor --status PATH...  (the steps' states now, no wait)
 Waits until every TARGET is there, then execs COMMAND (or exits 0).
 TARGET: a PATH (PATH.err: that step failed, exit 1), tcp://HOST:PORT,
 unix:///PATH, http://HOST[:PORT][/PATH] (a 2xx/3xx answer).
@@ -83,6 +91,11 @@ struct Options {
 
 fn run(args: Args) -> u8 {
     io::ensure_stdio();
+    // `--status PATH...`: the step files' states now, a line each (`query`).
+    if args.get(1).unwrap_or_default() == b"--status" && args.len() > 2 {
+        (2..args.len()).filter_map(|i| args.get_cstr(i)).for_each(|p| query::report(TOOL, p));
+        return status::OK;
+    }
     // 1. Take the signals before anything else, as a signalfd (none is lost,
     // none acts on its own, also as PID 1).
     let handled = signals::handled();
