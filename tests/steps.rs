@@ -685,7 +685,11 @@ fn the_seed_renders_as_an_expert_would_write_it() {
     assert_eq!(text(get(&pod, &["spec", "restartPolicy"])), "Never");
     let init = get(&pod, &["spec", "initContainers"]);
     assert_eq!(names(init), ["copy-tools"]);
-    assert_eq!(strings(get(init, &["0", "command"])), ["/bin/copier", "/bin/entrypoint", "/tools/"]);
+    // waitfor always: `steps status` runs `waitfor --status` in a step
+    assert_eq!(
+        strings(get(init, &["0", "command"])),
+        ["/bin/copier", "/bin/entrypoint", "/bin/waitfor", "/tools/"]
+    );
     assert_eq!(names(get(&pod, &["spec", "containers"])), ["one", "two", "three"]);
     let two = container(&pod, "two");
     assert_eq!(

@@ -266,13 +266,13 @@ fn tools_volume(p: &Plan) -> Node {
     }
 }
 
-/// The init container: copies the tools (waitfor too when the steps wait for
-/// a sidecar) into the `tools` volume.
+/// The init container: copies the tools into the `tools` volume: the
+/// wrapper, and waitfor, which the steps of a sidecar's ready target wait
+/// with and which `steps status` runs in a step (`waitfor --status`) to
+/// read every step's files at once.
 fn copy_tools(p: &Plan) -> Node {
-    let mut command = vec!["/bin/copier".to_string(), "/bin/entrypoint".to_string()];
-    if !p.ready.is_empty() {
-        command.push("/bin/waitfor".to_string());
-    }
+    let command = ["/bin/copier", "/bin/entrypoint", "/bin/waitfor"].map(String::from);
+    let mut command = command.to_vec();
     command.push(format!("{TOOLS_DIR}/"));
     let mut mounts = vec![mount("tools", TOOLS_DIR, false)];
     if p.wiring.join {
