@@ -465,8 +465,8 @@ fn a_duplicate_need_of_the_list_order_and_a_missing_name() {
 
 #[test]
 fn usage_errors_exit_125_with_one_line() {
-    usage_error(&[], "no command (render, check or graph)");
-    usage_error(&["build.yaml"], "unknown command 'build.yaml' (render, check or graph)");
+    usage_error(&[], "no command (render, check, graph or status)");
+    usage_error(&["build.yaml"], "unknown command 'build.yaml' (render, check, graph or status)");
     usage_error(&["render"], "render: no FILE (a steps file, or - for standard input)");
     usage_error(&["render", "--kind", "deployment", "f"], "--kind: 'deployment' is not pod or job");
     usage_error(&["render", "-o", "toml", "f"], "-o: 'toml' is not yaml or json");

@@ -5,6 +5,7 @@
 //!              [--layout subpath|volumes] [--scripts escaped|as-is] FILE
 //! steps check [CLUSTER OPTIONS] FILE
 //! steps graph [--format mermaid|dot] FILE
+//! steps status POD [-n NS] [--watch] [-o json] [--graph [--format mermaid|dot]]
 //!
 //! CLUSTER OPTIONS: --kubernetes X.Y, --native-sidecars[=BOOL],
 //!                  --pod-resources[=BOOL], --tools-from copy|image
@@ -28,6 +29,8 @@
 //!    is written out ([`emit`]). `graph` draws the DAG ([`picture`]). The
 //!    output is built whole, then written at once. Memory that cannot be had
 //!    is one line and status 125 ([`memory`]).
+//!
+//! `status` reads no file: it reads a running pod through kubectl ([`status`]).
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -45,6 +48,7 @@ mod options;
 mod picture;
 mod quantity;
 mod render;
+mod status;
 mod stepsfile;
 mod target;
 mod wiring;
@@ -65,6 +69,8 @@ fn main() -> ExitCode {
         Ok(Parsed::Run { command, file }) => (command, file),
         Ok(Parsed::Help) => return print(options::USAGE),
         Ok(Parsed::Version) => return print(&format!("steps {}\n", env!("CARGO_PKG_VERSION"))),
+        // `steps status POD`: a pod's steps, read through kubectl ([`status`])
+        Ok(Parsed::Status(o)) => return status::run(&o),
         Err(msg) => {
             say(&format!("{msg} (try 'steps --help')"));
             return ExitCode::from(USAGE_ERROR);

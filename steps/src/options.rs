@@ -10,6 +10,7 @@ usage: steps render [--kind pod|job] [-o yaml|json] [CLUSTER OPTIONS]
                     [--layout subpath|volumes] [--scripts escaped|as-is] FILE
        steps check [CLUSTER OPTIONS] FILE
        steps graph [--format mermaid|dot] FILE
+       steps status POD [-n NS] [-w] [-o table|json] [--graph [--format F]]
        steps help
 
 Turns a steps file (YAML; - reads standard input) into the Pod or Job that
@@ -29,6 +30,16 @@ after FILE.
   check              validate only: nothing on standard output
   graph              the DAG as Mermaid (default) or Graphviz DOT
     --format mermaid|dot
+  status POD         where a running pod of steps is: each step waiting,
+                     running, done, failed, skipped or died, its exit status
+                     and times (UTC), read through kubectl ($KUBECTL) and one
+                     kubectl exec of the pod's own waitfor --status
+    -n, --namespace NS  the pod's namespace (default: kubectl's)
+    -w, --watch      look again every second (--interval D) until the pod
+                     has ended: redrawn on a terminal, else a line a change
+                     and the final view
+    -o table|json    a table (default), or a JSON document (README: steps status)
+    --graph          the DAG coloured by state (--format mermaid|dot)
 
 Cluster options (render, check; each also a key of the file; the command
 line wins over the file, an explicit setting over a version's default):
@@ -45,7 +56,8 @@ line wins over the file, an explicit setting over a version's default):
                      (toolsFrom:; Kubernetes 1.36+, containerd 2.1+ or CRI-O)
 
 Exit status: 0 done; 1 the file has problems (each one line on standard
-error, FILE:LINE: what); 125 bad usage or an input/output error.
+error, FILE:LINE: what); 125 bad usage or an input/output error (status:
+kubectl failed, or the pod runs no step).
 ";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +117,8 @@ impl Command {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parsed {
     Run { command: Command, file: String },
+    /// `steps status`: no FILE, a pod.
+    Status(crate::status::cli::Options),
     Help,
     Version,
 }
@@ -113,7 +127,7 @@ pub enum Parsed {
 /// message. Options may come before or after FILE; `--` ends them.
 pub fn parse(args: &[String]) -> Result<Parsed, String> {
     let Some((word, rest)) = args.split_first() else {
-        return Err("no command (render, check or graph)".to_string());
+        return Err("no command (render, check, graph or status)".to_string());
     };
     let mut command = match word.as_str() {
         "--help" | "-h" | "help" => return Ok(Parsed::Help),
@@ -121,8 +135,9 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         "render" => Command::Render(Render::default()),
         "check" => Command::Check { cluster: Choices::default() },
         "graph" => Command::Graph { format: Format::Mermaid },
+        "status" => return Ok(crate::status::cli::parse(rest)?.map_or(Parsed::Help, Parsed::Status)),
         other if other.starts_with('-') => return Err(format!("unknown option '{other}'")),
-        other => return Err(format!("unknown command '{other}' (render, check or graph)")),
+        other => return Err(format!("unknown command '{other}' (render, check, graph or status)")),
     };
     let mut operands = Vec::new();
     let mut i = 0;
@@ -340,8 +355,8 @@ mod tests {
 
     #[test]
     fn usage_errors() {
-        assert_eq!(p(&[]), Err("no command (render, check or graph)".into()));
-        assert_eq!(p(&["draw", "f"]), Err("unknown command 'draw' (render, check or graph)".into()));
+        assert_eq!(p(&[]), Err("no command (render, check, graph or status)".into()));
+        assert_eq!(p(&["draw", "f"]), Err("unknown command 'draw' (render, check, graph or status)".into()));
         assert_eq!(p(&["render"]), Err("render: no FILE (a steps file, or - for standard input)".into()));
         assert_eq!(p(&["check", "a", "b"]), Err("check: one FILE only ('b' is a second)".into()));
         assert_eq!(p(&["render", "--kind"]), Err("--kind needs pod or job".into()));

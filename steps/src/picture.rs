@@ -25,7 +25,7 @@ struct Picture<'a> {
     ready_waiters: Vec<usize>,
 }
 
-fn picture<'a>(f: &'a File, dag: &'a Dag) -> Picture<'a> {
+fn picture<'a>(sidecars: &[(&'a str, Option<&'a str>)], dag: &'a Dag) -> Picture<'a> {
     let w = wire(dag, false, false);
     let mut edges = Vec::new();
     for (i, waits) in w.waits.iter().enumerate() {
@@ -37,7 +37,7 @@ fn picture<'a>(f: &'a File, dag: &'a Dag) -> Picture<'a> {
         steps: dag.names[..dag.main].iter().map(String::as_str).collect(),
         finally: dag.names[dag.main..].iter().map(String::as_str).collect(),
         edges,
-        sidecars: f.sidecars.iter().map(|s| (s.name.as_str(), s.ready.as_deref())).collect(),
+        sidecars: sidecars.to_vec(),
         ready_waiters: w.ready_waiters,
     }
 }
@@ -47,18 +47,26 @@ pub const MERMAID_MAX_EDGES: usize = 500;
 
 /// The picture, and how many edges it has.
 pub fn draw(f: &File, dag: &Dag, format: Format) -> (String, usize) {
-    let p = picture(f, dag);
+    let sidecars: Vec<(&str, Option<&str>)> =
+        f.sidecars.iter().map(|s| (s.name.as_str(), s.ready.as_deref())).collect();
+    draw_graph(&f.name, dag, &sidecars, format)
+}
+
+/// The picture of a graph that is not a file's (`steps status` reads it from
+/// a pod): `sidecars` with their ready targets; and how many edges it has.
+pub fn draw_graph(title: &str, dag: &Dag, sidecars: &[(&str, Option<&str>)], format: Format) -> (String, usize) {
+    let p = picture(sidecars, dag);
     let ready = p.sidecars.iter().filter(|(_, t)| t.is_some()).count();
     let edges = p.edges.len() + ready * p.ready_waiters.len();
     let text = match format {
         Format::Mermaid => mermaid(&p, dag),
-        Format::Dot => dot(&p, &f.name, dag),
+        Format::Dot => dot(&p, title, dag),
     };
     (text, edges)
 }
 
 /// Mermaid ids get a prefix: `end`, `graph` and the like are keywords there.
-fn id(name: &str) -> String {
+pub fn id(name: &str) -> String {
     format!("s_{}", name.replace('-', "_"))
 }
 
@@ -100,7 +108,7 @@ fn mermaid(p: &Picture, dag: &Dag) -> String {
     o
 }
 
-fn dot_text(t: &str) -> String {
+pub fn dot_text(t: &str) -> String {
     format!("\"{}\"", t.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
