@@ -116,7 +116,10 @@ impl Command {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parsed {
-    Run { command: Command, file: String },
+    Run {
+        command: Command,
+        file: String,
+    },
     /// `steps status`: no FILE, a pod.
     Status(crate::status::cli::Options),
     Help,

@@ -54,7 +54,12 @@ pub fn draw(f: &File, dag: &Dag, format: Format) -> (String, usize) {
 
 /// The picture of a graph that is not a file's (`steps status` reads it from
 /// a pod): `sidecars` with their ready targets; and how many edges it has.
-pub fn draw_graph(title: &str, dag: &Dag, sidecars: &[(&str, Option<&str>)], format: Format) -> (String, usize) {
+pub fn draw_graph(
+    title: &str,
+    dag: &Dag,
+    sidecars: &[(&str, Option<&str>)],
+    format: Format,
+) -> (String, usize) {
     let p = picture(sidecars, dag);
     let ready = p.sidecars.iter().filter(|(_, t)| t.is_some()).count();
     let edges = p.edges.len() + ready * p.ready_waiters.len();

@@ -40,7 +40,9 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
         }
         let (name, inline) = match arg.split_once('=') {
             Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
-            _ if (arg.starts_with("-n") || arg.starts_with("-o")) && arg.len() > 2 => (&arg[..2], Some(arg[2..].to_string())),
+            _ if (arg.starts_with("-n") || arg.starts_with("-o")) && arg.len() > 2 => {
+                (&arg[..2], Some(arg[2..].to_string()))
+            }
             _ => (arg.as_str(), None),
         };
         let mut value = |what: &str| -> Result<String, String> {
@@ -104,7 +106,13 @@ mod tests {
     }
 
     fn opts(pod: &str, f: impl FnOnce(&mut Options)) -> Result<Option<Options>, String> {
-        let mut o = Options { pod: pod.into(), namespace: None, watch: false, interval_ms: 1000, output: Output::Table };
+        let mut o = Options {
+            pod: pod.into(),
+            namespace: None,
+            watch: false,
+            interval_ms: 1000,
+            output: Output::Table,
+        };
         f(&mut o);
         Ok(Some(o))
     }
@@ -114,7 +122,12 @@ mod tests {
         assert_eq!(p(&["build"]), opts("build", |_| {}));
         assert_eq!(p(&["pod/build"]), opts("build", |_| {}));
         let ns = |o: &mut Options| o.namespace = Some("ci".into());
-        for args in [&["build", "-n", "ci"][..], &["-nci", "build"], &["--namespace=ci", "build"], &["--namespace", "ci", "build"]] {
+        for args in [
+            &["build", "-n", "ci"][..],
+            &["-nci", "build"],
+            &["--namespace=ci", "build"],
+            &["--namespace", "ci", "build"],
+        ] {
             assert_eq!(p(args), opts("build", ns), "{args:?}");
         }
         assert_eq!(
@@ -128,7 +141,10 @@ mod tests {
         assert_eq!(p(&["build", "-ojson"]), opts("build", |o| o.output = Output::Json));
         assert_eq!(p(&["build", "-o", "table", "--watch"]), opts("build", |o| o.watch = true));
         assert_eq!(p(&["build", "--graph"]), opts("build", |o| o.output = Output::Graph(Format::Mermaid)));
-        assert_eq!(p(&["--graph", "--format=dot", "build"]), opts("build", |o| o.output = Output::Graph(Format::Dot)));
+        assert_eq!(
+            p(&["--graph", "--format=dot", "build"]),
+            opts("build", |o| o.output = Output::Graph(Format::Dot))
+        );
         assert_eq!(p(&["--", "-odd"]), opts("-odd", |_| {}));
         assert_eq!(p(&["build", "--help"]), Ok(None));
     }

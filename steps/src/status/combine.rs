@@ -56,8 +56,15 @@ impl State {
     }
 
     /// Every state, in the order of a summary.
-    pub const ALL: [State; 7] =
-        [State::Done, State::Running, State::Waiting, State::Failed, State::Skipped, State::Died, State::Unknown];
+    pub const ALL: [State; 7] = [
+        State::Done,
+        State::Running,
+        State::Waiting,
+        State::Failed,
+        State::Skipped,
+        State::Died,
+        State::Unknown,
+    ];
 }
 
 /// One step as shown.
@@ -170,7 +177,8 @@ fn skip_causes(pod: &Pod, shown: &[usize]) -> Vec<Vec<(usize, bool)>> {
         .iter()
         .map(|&i| {
             let needs = pod.needs(i).into_iter().filter_map(row_of).map(|r| (r, false));
-            let sidecars = pod.steps[i].wrapper.ready.iter().filter_map(|(s, _)| pod.by_post_file(s)).filter_map(row_of);
+            let sidecars =
+                pod.steps[i].wrapper.ready.iter().filter_map(|(s, _)| pod.by_post_file(s)).filter_map(row_of);
             needs.chain(sidecars.map(|r| (r, true))).collect()
         })
         .collect()
@@ -214,7 +222,9 @@ fn ready(pod: &Pod, shown: &[usize]) -> Vec<(usize, String, Vec<usize>)> {
     let mut out: Vec<(usize, String, Vec<usize>)> = Vec::new();
     for &i in shown {
         for (sidecar, target) in &pod.steps[i].wrapper.ready {
-            let (Some(s), Some(w)) = (pod.by_post_file(sidecar).and_then(row_of), row_of(i)) else { continue };
+            let (Some(s), Some(w)) = (pod.by_post_file(sidecar).and_then(row_of), row_of(i)) else {
+                continue;
+            };
             match out.iter_mut().find(|(r, t, _)| *r == s && t == target) {
                 Some((_, _, waiters)) => waiters.push(w),
                 None => out.push((s, target.clone(), vec![w])),
@@ -231,7 +241,10 @@ fn look(pod: &Pod, i: usize, files: Option<&Files>, memory: &Memory) -> (Row, Fo
     let post = files.and_then(|f| f.get(&w.post_file));
     let results = w.results_dir.as_ref().and_then(|d| files.and_then(|f| f.get(d)));
     let results_ms = w.results_dir.as_ref().and_then(|d| {
-        results.filter(|f| f.state == FileState::Done).and_then(|f| f.mtime_ms).or_else(|| memory.get(d).copied())
+        results
+            .filter(|f| f.state == FileState::Done)
+            .and_then(|f| f.mtime_ms)
+            .or_else(|| memory.get(d).copied())
     });
     let marker_ms = memory.get(&w.post_file).copied();
     let mut row = Row {
@@ -249,7 +262,16 @@ fn look(pod: &Pod, i: usize, files: Option<&Files>, memory: &Memory) -> (Row, Fo
         results: Vec::new(),
     };
     let found = match &step.container {
-        Container::Terminated(t) => terminated(&mut row, t, post.map(|f| (f.state, f.status)), marker_ms, !w.hold_until.is_empty()),
+        Container::Terminated(t) => {
+            terminated(&mut row, t, post.map(|f| (f.state, f.status)), marker_ms, !w.hold_until.is_empty())
+        }
+        // a sidecar's command starts with its container (it waits for nothing)
+        Container::Running { started_ms }
+            if step.kind == Kind::Sidecar && post.is_some_and(|f| f.state == FileState::Alive) =>
+        {
+            (row.started_ms, row.started_exact) = (*started_ms, true);
+            Found::Is(State::Running)
+        }
         Container::Running { .. } => match post {
             Some(f) => match f.state {
                 FileState::Done => {
@@ -351,6 +373,11 @@ fn terminated(
     }
     row.exit_code = Some(t.exit_code);
     row.reason.clone_from(&t.reason);
+    // the kubelet says `Error` of any non-zero exit: no news
+    let oom = t.reason.as_deref() == Some("OOMKilled");
+    if !oom && row.reason.as_deref() == Some("Error") {
+        row.reason = None;
+    }
     match marker {
         Some((FileState::Done, _)) => Found::Is(State::Done),
         Some((FileState::Failed, status)) => one_or_failed(status.or(Some(t.exit_code)), false),
@@ -361,14 +388,292 @@ fn terminated(
             1 => Found::FailedWithOne,
             _ => Found::Is(State::Failed),
         },
-        _ if t.exit_code == 137 || t.reason.as_deref() == Some("OOMKilled") => {
-            row.reason = Some(t.reason.clone().filter(|r| r != "Error").unwrap_or_else(|| "Killed".to_string()));
-            Found::Is(State::Died)
-        }
+        _ if t.exit_code == 137 || oom => Found::Is(State::Died),
         _ => match t.exit_code {
             0 => Found::Is(State::Done),
             1 => Found::FailedWithOne,
             _ => Found::Is(State::Failed),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::pod::{Message, Step, Wrapper};
+    use super::super::query;
+    use super::*;
+
+    fn out(name: &str) -> String {
+        format!("/steps/{name}/out")
+    }
+
+    /// A step as `steps render` wraps it: holding until `end`, its results directory.
+    fn step(name: &str, kind: Kind, waits: &[&str], container: Container) -> Step {
+        let sidecar = kind == Kind::Sidecar;
+        Step {
+            name: name.to_string(),
+            kind,
+            wrapper: Wrapper {
+                tools: "/tools".into(),
+                post_file: out(name),
+                waits: waits.iter().map(|w| out(w)).collect(),
+                always: kind == Kind::Finally,
+                hold_until: if sidecar { vec![] } else { vec![out("end")] },
+                stop_when: if sidecar { vec![out("end")] } else { vec![] },
+                results_dir: (!sidecar).then(|| format!("/steps/{name}/results")),
+                ready: vec![],
+            },
+            container,
+        }
+    }
+
+    fn pod(phase: &str, steps: Vec<Step>) -> Pod {
+        Pod {
+            name: "build".into(),
+            namespace: None,
+            phase: phase.into(),
+            reason: None,
+            started_ms: None,
+            steps,
+        }
+    }
+
+    fn running() -> Container {
+        Container::Running { started_ms: Some(1000) }
+    }
+
+    fn ended(exit_code: i64, reason: &str, message: Option<Message>) -> Container {
+        Container::Terminated(Terminated {
+            exit_code,
+            reason: Some(reason.into()),
+            had_message: message.is_some(),
+            message,
+            started_ms: Some(1000),
+            finished_ms: Some(9000),
+        })
+    }
+
+    fn msg(exit: i64, reason: Option<&str>) -> Option<Message> {
+        Some(Message {
+            started_ms: Some(2000),
+            exit_code: Some(exit),
+            reason: reason.map(str::to_string),
+            ..Message::default()
+        })
+    }
+
+    fn states(v: &View) -> Vec<(&str, State, Option<i64>, Option<&str>)> {
+        v.rows.iter().map(|r| (r.name.as_str(), r.state, r.exit_code, r.reason.as_deref())).collect()
+    }
+
+    #[test]
+    fn a_running_pod_from_its_step_files() {
+        let mut p = pod(
+            "Running",
+            vec![
+                step("fetch", Kind::Step, &[], running()),
+                step("test", Kind::Step, &["fetch"], running()),
+                step("lint", Kind::Step, &["fetch"], running()),
+                step("publish", Kind::Step, &["test", "lint"], running()),
+                step("oom", Kind::Step, &["fetch"], ended(137, "OOMKilled", None)),
+                step("next", Kind::Step, &["test"], running()),
+                step("report", Kind::Finally, &["publish", "oom"], running()),
+                step("db", Kind::Sidecar, &[], running()),
+            ],
+        );
+        p.steps[1].wrapper.ready = vec![(out("db"), "tcp://127.0.0.1:5432".into())];
+        let files = query::parse(
+            "done\t0\t5000\t/steps/fetch/out\n\
+             done\t-\t4000\t/steps/fetch/results\n\
+             alive\t-\t-\t/steps/test/out\n\
+             done\t-\t5001\t/steps/test/results\n\
+             failed\t2\t5100\t/steps/lint/out\n\
+             done\t-\t5002\t/steps/lint/results\n\
+             failed\t1\t5101\t/steps/publish/out\n\
+             absent\t-\t-\t/steps/publish/results\n\
+             died\t-\t-\t/steps/oom/out\n\
+             done\t-\t5003\t/steps/oom/results\n\
+             alive\t-\t-\t/steps/next/out\n\
+             absent\t-\t-\t/steps/next/results\n\
+             alive\t-\t-\t/steps/report/out\n\
+             absent\t-\t-\t/steps/report/results\n\
+             alive\t-\t-\t/steps/db/out\n",
+        )
+        .unwrap();
+        let mut memory = Memory::new();
+        let v = combine(&p, Some(&files), &mut memory);
+        assert_eq!(
+            states(&v),
+            [
+                ("fetch", State::Done, Some(0), None),
+                ("test", State::Running, None, None),
+                ("lint", State::Failed, Some(2), None),
+                ("publish", State::Skipped, Some(1), Some("Skipped")),
+                ("oom", State::Died, Some(137), Some("OOMKilled")),
+                ("next", State::Waiting, None, None),
+                ("report", State::Waiting, None, None),
+                ("db", State::Running, None, None),
+            ]
+        );
+        let times: Vec<_> = v.rows.iter().map(|r| (r.started_ms, r.started_exact, r.ended_ms)).collect();
+        assert_eq!(
+            times,
+            [
+                (Some(4000), false, Some(5000)),
+                (Some(5001), false, None),
+                (Some(5002), false, Some(5100)),
+                (None, false, Some(5101)),
+                (Some(5003), false, None),
+                (None, false, None),
+                (None, false, None),
+                (Some(1000), true, None),
+            ]
+        );
+        assert_eq!(v.rows[3].needs, [1, 2]);
+        assert_eq!(v.ready, [(7, "tcp://127.0.0.1:5432".to_string(), vec![1])]);
+        assert_eq!(v.files_read, Some(true));
+        // the markers' and results directories' times are remembered
+        assert_eq!(memory.get("/steps/lint/out"), Some(&5100));
+        assert_eq!(memory.get("/steps/fetch/results"), Some(&4000));
+    }
+
+    #[test]
+    fn a_failed_one_is_skipped_only_when_a_step_it_needs_failed() {
+        let files = |lines: &str| query::parse(lines).unwrap();
+        let p = pod(
+            "Running",
+            vec![
+                step("a", Kind::Step, &[], running()),
+                step("b", Kind::Step, &["a"], running()),
+                step("c", Kind::Step, &["b"], running()),
+                step("own", Kind::Step, &[], running()),
+                step("fin", Kind::Finally, &["c"], running()),
+            ],
+        );
+        let f = files(
+            "failed\t3\t1\t/steps/a/out\nfailed\t1\t2\t/steps/b/out\nfailed\t-\t3\t/steps/c/out\n\
+             failed\t1\t4\t/steps/own/out\nfailed\t1\t5\t/steps/fin/out\n",
+        );
+        let v = combine(&p, Some(&f), &mut Memory::new());
+        let got: Vec<State> = v.rows.iter().map(|r| r.state).collect();
+        // a failed; b and c skipped down the chain; own's command exited 1; a finally step never skips
+        assert_eq!(got, [State::Failed, State::Skipped, State::Skipped, State::Failed, State::Failed]);
+        // a step that waits for a sidecar's ready target is skipped once the sidecar has ended
+        let mut p = pod(
+            "Running",
+            vec![step("app", Kind::Step, &[], running()), step("db", Kind::Sidecar, &[], running())],
+        );
+        p.steps[0].wrapper.ready = vec![(out("db"), "tcp://db:5432".into())];
+        let f = files("failed\t1\t1\t/steps/app/out\ndone\t0\t1\t/steps/db/out\n");
+        let v = combine(&p, Some(&f), &mut Memory::new());
+        assert_eq!(states(&v)[0], ("app", State::Skipped, Some(1), Some("Skipped")));
+    }
+
+    #[test]
+    fn ended_containers_from_their_messages() {
+        let mut cut = Terminated { exit_code: 1, had_message: true, ..Terminated::default() };
+        let p = pod(
+            "Failed",
+            vec![
+                step("ok", Kind::Step, &[], ended(0, "Completed", msg(0, Some("Completed")))),
+                step("bad", Kind::Step, &[], ended(3, "Error", msg(3, Some("Error")))),
+                step("slow", Kind::Step, &[], ended(124, "Error", msg(124, Some("TimeoutExceeded")))),
+                step("sig", Kind::Step, &[], ended(137, "Error", msg(137, Some("Signaled")))),
+                step("skip", Kind::Step, &["bad"], ended(1, "Error", msg(1, Some("Skipped")))),
+                step("dd", Kind::Step, &[], ended(1, "Error", msg(1, Some("DependencyDied")))),
+                step("gone", Kind::Step, &[], ended(143, "Error", msg(143, Some("Cancelled")))),
+                step("cont", Kind::Step, &[], ended(0, "Completed", msg(3, None))),
+                step("cut", Kind::Step, &["bad"], Container::Terminated(cut.clone())),
+                step("killed", Kind::Step, &[], ended(137, "Error", None)),
+                step("oom", Kind::Step, &[], ended(137, "OOMKilled", None)),
+                step("start", Kind::Step, &[], ended(128, "StartError", None)),
+                step("never", Kind::Step, &[], Container::Waiting { reason: Some("PodInitializing".into()) }),
+                step("db", Kind::Sidecar, &[], ended(0, "Completed", msg(0, Some("Stopped")))),
+            ],
+        );
+        let v = combine(&p, None, &mut Memory::new());
+        assert_eq!(
+            states(&v),
+            [
+                ("ok", State::Done, Some(0), None),
+                ("bad", State::Failed, Some(3), Some("Error")),
+                ("slow", State::Failed, Some(124), Some("TimeoutExceeded")),
+                ("sig", State::Failed, Some(137), Some("Signaled")),
+                ("skip", State::Skipped, Some(1), Some("Skipped")),
+                ("dd", State::Skipped, Some(1), Some("DependencyDied")),
+                ("gone", State::Skipped, Some(143), Some("Cancelled")),
+                ("cont", State::Done, Some(3), Some("Continued")),
+                ("cut", State::Skipped, Some(1), Some("Skipped")),
+                ("killed", State::Died, Some(137), None),
+                ("oom", State::Died, Some(137), Some("OOMKilled")),
+                ("start", State::Failed, Some(128), Some("StartError")),
+                ("never", State::Skipped, None, Some("NotStarted (PodInitializing)")),
+                ("db", State::Done, Some(0), Some("Stopped")),
+            ]
+        );
+        assert_eq!(v.files_read, None);
+        // StartedAt is exact; a step that held has no end without an earlier look...
+        assert_eq!(
+            (v.rows[0].started_ms, v.rows[0].started_exact, v.rows[0].ended_ms),
+            (Some(2000), true, None)
+        );
+        // ...one that did not hold ended with its container
+        assert_eq!(v.rows[13].ended_ms, Some(9000));
+        let mut memory = Memory::from([(out("ok"), 2500)]);
+        let v = combine(&p, None, &mut memory);
+        assert_eq!(v.rows[0].ended_ms, Some(2500));
+        // a cut message with exit 2 is a failure, never a death
+        cut.exit_code = 2;
+        let p = pod("Failed", vec![step("cut", Kind::Step, &[], Container::Terminated(cut))]);
+        assert_eq!(states(&combine(&p, None, &mut Memory::new()))[0].1, State::Failed);
+    }
+
+    #[test]
+    fn containers_not_started_and_step_files_not_read() {
+        let p = pod(
+            "Pending",
+            vec![
+                step("a", Kind::Step, &[], Container::Waiting { reason: Some("ImagePullBackOff".into()) }),
+                step("b", Kind::Step, &["a"], Container::Unknown),
+            ],
+        );
+        let v = combine(&p, None, &mut Memory::new());
+        assert_eq!(
+            states(&v),
+            [("a", State::Waiting, None, Some("ImagePullBackOff")), ("b", State::Waiting, None, None)]
+        );
+        assert_eq!(v.files_read, None);
+        let p = pod("Running", vec![step("a", Kind::Step, &[], running())]);
+        let v = combine(&p, None, &mut Memory::new());
+        assert_eq!(states(&v), [("a", State::Unknown, None, None)]);
+        assert_eq!(v.files_read, Some(false));
+    }
+
+    #[test]
+    fn without_a_results_directory_a_step_runs_once_its_wait_is_over() {
+        let mut p = pod(
+            "Running",
+            vec![
+                step("a", Kind::Step, &[], running()),
+                step("b", Kind::Step, &["a"], running()),
+                step("c", Kind::Finally, &["b"], running()),
+            ],
+        );
+        for s in &mut p.steps {
+            s.wrapper.results_dir = None;
+        }
+        let f = query::parse(
+            "failed\t3\t1\t/steps/a/out\nalive\t-\t-\t/steps/b/out\nalive\t-\t-\t/steps/c/out\n",
+        )
+        .unwrap();
+        let v = combine(&p, Some(&f), &mut Memory::new());
+        let got: Vec<State> = v.rows.iter().map(|r| r.state).collect();
+        assert_eq!(got, [State::Failed, State::Waiting, State::Waiting]);
+        let f =
+            query::parse("done\t0\t1\t/steps/a/out\nfailed\t2\t2\t/steps/b/out\nalive\t-\t-\t/steps/c/out\n")
+                .unwrap();
+        let v = combine(&p, Some(&f), &mut Memory::new());
+        let got: Vec<State> = v.rows.iter().map(|r| r.state).collect();
+        assert_eq!(got, [State::Done, State::Failed, State::Running]);
     }
 }

@@ -29,7 +29,7 @@ pub fn get_pod(t: &Target) -> Result<String, String> {
     let mut args = vec!["get", "pod", t.pod];
     args.extend(t.namespace_args());
     args.extend(["-o", "json"]);
-    run(&args)
+    run(&args, &format!("get pod {}", t.pod))
 }
 
 /// `kubectl exec POD [-n NS] -c CONTAINER -- WAITFOR --status PATH...`.
@@ -38,23 +38,25 @@ pub fn status_files(t: &Target, container: &str, waitfor: &str, paths: &[&str]) 
     args.extend(t.namespace_args());
     args.extend(["-c", container, "--", waitfor, "--status"]);
     args.extend(paths);
-    run(&args)
+    run(&args, &format!("exec {} -c {container}", t.pod))
 }
 
 /// Runs kubectl with `args`: its standard output, or one line: what failed
-/// and kubectl's own first line on standard error.
-fn run(args: &[&str]) -> Result<String, String> {
+/// (`kubectl WHAT`) and kubectl's last line on standard error (its verdict,
+/// after any log lines of its client library).
+fn run(args: &[&str], what: &str) -> Result<String, String> {
     let kubectl = program();
-    let shown = format!("{} {}", kubectl.to_string_lossy(), args.first().copied().unwrap_or_default());
+    let shown = format!("{} {what}", kubectl.to_string_lossy());
     let out = Command::new(&kubectl).args(args).stdin(Stdio::null()).output().map_err(|e| {
-        let hint = if std::env::var_os("KUBECTL").is_some() { "" } else { " (KUBECTL names another kubectl)" };
+        let hint =
+            if std::env::var_os("KUBECTL").is_some() { "" } else { " (KUBECTL names another kubectl)" };
         format!("cannot run '{}': {}{hint}", kubectl.to_string_lossy(), crate::reason(&e))
     })?;
     if out.status.success() {
         return String::from_utf8(out.stdout).map_err(|_| format!("{shown}: its output is not UTF-8"));
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let said = stderr.lines().map(str::trim).find(|l| !l.is_empty());
+    let said = stderr.lines().map(str::trim).rfind(|l| !l.is_empty());
     Err(match (said, out.status.code()) {
         (Some(line), _) => format!("{shown}: {line}"),
         (None, Some(code)) => format!("{shown}: exit status {code}"),

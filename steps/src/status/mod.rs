@@ -127,7 +127,11 @@ fn read_files(target: &Target, pod: &pod::Pod, warned: &mut bool) -> Option<quer
     candidates.sort_by_key(|s| preference.iter().position(|&k| k == s.kind));
     let mut why = String::new();
     for c in candidates.iter().take(2) {
-        let waitfor = if c.wrapper.tools == "." { "waitfor".to_string() } else { format!("{}/waitfor", c.wrapper.tools) };
+        let waitfor = if c.wrapper.tools == "." {
+            "waitfor".to_string()
+        } else {
+            format!("{}/waitfor", c.wrapper.tools)
+        };
         match kubectl::status_files(target, &c.name, &waitfor, &paths).and_then(|out| query::parse(&out)) {
             Ok(files) => return Some(files),
             Err(e) => why = e,

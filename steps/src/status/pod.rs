@@ -78,8 +78,12 @@ pub enum Container {
     #[default]
     Unknown,
     /// Not started (`ContainerCreating`, `PodInitializing`, `ImagePullBackOff`...).
-    Waiting { reason: Option<String> },
-    Running { started_ms: Option<u64> },
+    Waiting {
+        reason: Option<String>,
+    },
+    Running {
+        started_ms: Option<u64>,
+    },
     Terminated(Terminated),
 }
 
@@ -143,7 +147,8 @@ impl Pod {
 /// Reads the pod from `kubectl get pod -o json`'s output; `Err` says why it is
 /// not a pod of steps.
 pub fn read(json: &str) -> Result<Pod, String> {
-    let root = document::parse(json).map_err(|e| format!("kubectl's output is not JSON: line {}: {}", e.line, e.what))?;
+    let root = document::parse(json)
+        .map_err(|e| format!("kubectl's output is not JSON: line {}: {}", e.line, e.what))?;
     if root.get("kind").and_then(Node::as_str) != Some("Pod") {
         return Err("kubectl's output is not a Pod".to_string());
     }
@@ -158,7 +163,11 @@ pub fn read(json: &str) -> Result<Pod, String> {
     let statuses: Vec<Node> =
         list(status, "initContainerStatuses").into_iter().chain(list(status, "containerStatuses")).collect();
     let mut found = Vec::new();
-    for (init, c) in list(spec, "initContainers").iter().map(|c| (true, c)).chain(list(spec, "containers").iter().map(|c| (false, c))) {
+    for (init, c) in list(spec, "initContainers")
+        .iter()
+        .map(|c| (true, c))
+        .chain(list(spec, "containers").iter().map(|c| (false, c)))
+    {
         let Some(cname) = c.get("name").and_then(Node::as_str) else { continue };
         let argv: Vec<String> = ["command", "args"]
             .iter()
@@ -191,10 +200,11 @@ pub fn read(json: &str) -> Result<Pod, String> {
     }
     let order = [Kind::Step, Kind::Finally, Kind::Sidecar, Kind::Join];
     found.sort_by_key(|s| order.iter().position(|&k| k == s.kind));
-    let reason = match (text(status.and_then(|s| s.get("reason"))), text(status.and_then(|s| s.get("message")))) {
-        (Some(r), Some(m)) => Some(format!("{r}: {m}")),
-        (r, m) => r.or(m),
-    };
+    let reason =
+        match (text(status.and_then(|s| s.get("reason"))), text(status.and_then(|s| s.get("message")))) {
+            (Some(r), Some(m)) => Some(format!("{r}: {m}")),
+            (r, m) => r.or(m),
+        };
     Ok(Pod {
         name,
         namespace: text(meta.and_then(|m| m.get("namespace"))),
@@ -333,7 +343,8 @@ pub fn message(raw: &str) -> Option<Message> {
     let mut m = Message::default();
     let mut ours = false;
     for e in entries {
-        let (Some(key), Some(value)) = (e.get("key").and_then(Node::as_str), e.get("value").and_then(Node::scalar_text))
+        let (Some(key), Some(value)) =
+            (e.get("key").and_then(Node::as_str), e.get("value").and_then(Node::scalar_text))
         else {
             continue;
         };
@@ -447,7 +458,13 @@ mod tests {
             }
         );
         // cut by Kubernetes, empty, someone else's
-        for raw in [r#"[{"key":"StartedAt","value":"2026-11-27T0"#, "", "OOM", "[]", r#"[{"key":"x","value":"y","type":1}]"#] {
+        for raw in [
+            r#"[{"key":"StartedAt","value":"2026-11-27T0"#,
+            "",
+            "OOM",
+            "[]",
+            r#"[{"key":"x","value":"y","type":1}]"#,
+        ] {
             assert_eq!(message(raw), None, "{raw}");
         }
     }

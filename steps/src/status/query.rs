@@ -46,7 +46,10 @@ pub fn parse(out: &str) -> Result<Files, String> {
             "absent" => FileState::Absent,
             _ => return Err(format!("not a line of waitfor --status: '{line}'")),
         };
-        files.insert(path.to_string(), File { state, status: status.parse().ok(), mtime_ms: mtime.parse().ok() });
+        files.insert(
+            path.to_string(),
+            File { state, status: status.parse().ok(), mtime_ms: mtime.parse().ok() },
+        );
     }
     Ok(files)
 }
@@ -65,7 +68,10 @@ mod tests {
             files["/steps/a/out"],
             File { state: FileState::Done, status: Some(0), mtime_ms: Some(1_796_650_407_114) }
         );
-        assert_eq!(files["/steps/b/out"], File { state: FileState::Failed, status: None, mtime_ms: Some(1_796_650_407_126) });
+        assert_eq!(
+            files["/steps/b/out"],
+            File { state: FileState::Failed, status: None, mtime_ms: Some(1_796_650_407_126) }
+        );
         assert_eq!(files["/steps/c/out"], File { state: FileState::Alive, status: None, mtime_ms: None });
         assert_eq!(parse(""), Ok(Files::new()));
         assert!(parse("OCI runtime exec failed: exec failed: unable to start container process").is_err());

@@ -12,7 +12,13 @@ pub fn parse_rfc3339(t: &str) -> Option<u64> {
         let s = t.get(from..from + len)?;
         s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
     };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let (y, mo, d, h, mi, s) = (num(0, 4)?, num(5, 2)?, num(8, 2)?, num(11, 2)?, num(14, 2)?, num(17, 2)?);
@@ -36,9 +42,16 @@ pub fn parse_rfc3339(t: &str) -> Option<u64> {
     }
     let offset = match &t[i..] {
         "Z" | "z" => 0,
-        zone if zone.len() == 6 && matches!(zone.as_bytes()[0], b'+' | b'-') && zone.as_bytes()[3] == b':' => {
+        zone if zone.len() == 6
+            && matches!(zone.as_bytes()[0], b'+' | b'-')
+            && zone.as_bytes()[3] == b':' =>
+        {
             let minutes = num(i + 1, 2)? * 60 + num(i + 4, 2)?;
-            if zone.starts_with('-') { -minutes } else { minutes }
+            if zone.starts_with('-') {
+                -minutes
+            } else {
+                minutes
+            }
         }
         _ => return None,
     };
@@ -100,7 +113,15 @@ mod tests {
         assert_eq!(parse_rfc3339("2026-11-27T09:15:00.123456789Z"), Some(1_795_770_900_123));
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_rfc3339("2000-02-29T00:00:00Z"), Some(951_782_400_000));
-        for bad in ["", "2026-11-27", "2026-11-27T09:15:00", "2026-13-27T09:15:00Z", "2026-11-27T09:15:00.Z", "x026-11-27T09:15:00Z", "2026-11-27T09:15:00+0100"] {
+        for bad in [
+            "",
+            "2026-11-27",
+            "2026-11-27T09:15:00",
+            "2026-13-27T09:15:00Z",
+            "2026-11-27T09:15:00.Z",
+            "x026-11-27T09:15:00Z",
+            "2026-11-27T09:15:00+0100",
+        ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
         for ms in [0, 951_782_400_000, 1_795_770_900_123, 4_102_444_799_999] {

@@ -74,8 +74,10 @@ fn note(r: &Row) -> String {
     if let Some(n) = r.attempts.filter(|&n| n > 1) {
         parts.push(format!("{n} attempts"));
     }
-    if r.state == State::Unknown {
-        parts.push("its step files could not be read".to_string());
+    match r.state {
+        State::Unknown => parts.push("its step files could not be read".to_string()),
+        State::Died if r.message.is_none() => parts.push("its wrapper was killed: no result".to_string()),
+        _ => {}
     }
     parts.join(": ")
 }
@@ -172,7 +174,9 @@ fn s(text: impl Into<String>) -> Node {
 }
 
 fn map(entries: Vec<(&str, Node)>) -> Node {
-    Node::new(Value::Map(entries.into_iter().map(|(k, v)| Entry { key: k.to_string(), line: 0, value: v }).collect()))
+    Node::new(Value::Map(
+        entries.into_iter().map(|(k, v)| Entry { key: k.to_string(), line: 0, value: v }).collect(),
+    ))
 }
 
 fn opt(v: Option<Node>) -> Node {
@@ -255,7 +259,13 @@ pub fn graph(v: &View, format: Format) -> String {
         lines: vec![0; nodes.len()],
         deps: nodes
             .iter()
-            .map(|r| r.needs.iter().filter(|&&n| n < nodes.len()).map(|&on| Dep { on, line: 0, implicit: false }).collect())
+            .map(|r| {
+                r.needs
+                    .iter()
+                    .filter(|&&n| n < nodes.len())
+                    .map(|&on| Dep { on, line: 0, implicit: false })
+                    .collect()
+            })
             .collect(),
     };
     let sidecars: Vec<(&str, Option<&str>)> = v
@@ -275,7 +285,8 @@ pub fn graph(v: &View, format: Format) -> String {
                     continue;
                 }
                 let (fill, stroke) = palette(state);
-                let _ = writeln!(text, "  classDef {} fill:{fill},stroke:{stroke},color:#1f2328", state.word());
+                let _ =
+                    writeln!(text, "  classDef {} fill:{fill},stroke:{stroke},color:#1f2328", state.word());
                 let _ = writeln!(text, "  class {} {}", names.join(","), state.word());
             }
         }
@@ -297,4 +308,145 @@ pub fn graph(v: &View, format: Format) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, kind: Kind, state: State) -> Row {
+        Row {
+            name: name.into(),
+            kind,
+            needs: vec![],
+            state,
+            exit_code: None,
+            reason: None,
+            message: None,
+            started_ms: None,
+            started_exact: false,
+            ended_ms: None,
+            attempts: None,
+            results: vec![],
+        }
+    }
+
+    /// 2026-11-27T09:15:00.000Z, and `s` seconds after.
+    fn at(s: f64) -> u64 {
+        (1_795_770_900_000 + (s * 1000.0) as i64) as u64
+    }
+
+    fn view() -> View {
+        let mut fetch = row("fetch", Kind::Step, State::Done);
+        (fetch.exit_code, fetch.started_ms, fetch.started_exact, fetch.ended_ms) =
+            (Some(0), Some(at(1.0)), true, Some(at(2.25)));
+        fetch.results = vec![("commit".into(), "abc123".into())];
+        let mut test = row("test", Kind::Step, State::Running);
+        (test.needs, test.started_ms) = (vec![0], Some(at(2.5)));
+        let mut lint = row("lint", Kind::Step, State::Failed);
+        (lint.needs, lint.exit_code, lint.reason) = (vec![0], Some(2), Some("Error".into()));
+        (lint.started_ms, lint.started_exact, lint.ended_ms) = (Some(at(2.3)), true, Some(at(4.0)));
+        lint.message = Some("entrypoint: cannot run 'mak': No such file or directory".into());
+        let mut publish = row("publish", Kind::Step, State::Skipped);
+        (publish.needs, publish.exit_code, publish.reason, publish.ended_ms) =
+            (vec![1, 2], Some(1), Some("Skipped".into()), Some(at(4.0)));
+        let mut report = row("report", Kind::Finally, State::Waiting);
+        report.needs = vec![1, 2, 3];
+        let mut db = row("db", Kind::Sidecar, State::Running);
+        (db.started_ms, db.started_exact) = (Some(at(0.0)), true);
+        View {
+            pod: "build".into(),
+            namespace: Some("ci".into()),
+            phase: "Running".into(),
+            reason: None,
+            started_ms: Some(at(-2.0)),
+            ended: false,
+            files_read: Some(true),
+            rows: vec![fetch, test, lint, publish, report, db],
+            ready: vec![(5, "tcp://127.0.0.1:5432".into(), vec![0])],
+        }
+    }
+
+    #[test]
+    fn the_table() {
+        let want = "\
+pod build (namespace ci): Running, started 2026-11-27 09:14:58 UTC; 1 done, 2 running, 1 waiting, 1 failed, 1 skipped
+STEP              STATE    EXIT  STARTED        ENDED         DURATION  NOTE
+fetch             done     0     09:15:01.000   09:15:02.250  1.25s
+test              running        09:15:02.500*                12.5s
+lint              failed   2     09:15:02.300   09:15:04.000  1.7s      Error: entrypoint: cannot run 'mak': No such file or directory
+publish           skipped  1                    09:15:04.000            Skipped
+report (finally)  waiting
+db (sidecar)      running        09:15:00.000                 15s
+* the time of the step's results directory: its command started then at the latest (later if it wrote a result there)
+";
+        assert_eq!(table(&view(), at(15.0), false), want);
+        let coloured = table(&view(), at(15.0), true);
+        assert!(coloured.contains("fetch             \x1b[32mdone\x1b[0m     0"), "{coloured}");
+        assert!(coloured.contains("report (finally)  waiting\n"), "{coloured}");
+        assert!(coloured.contains("\x1b[31mfailed\x1b[0m   2"), "{coloured}");
+    }
+
+    #[test]
+    fn the_json_document() {
+        let text = crate::emit::json(&json(&view()));
+        let doc = crate::document::parse(&text).unwrap();
+        let steps = doc.get("steps").and_then(Node::as_seq).unwrap();
+        assert_eq!(steps.len(), 6);
+        let field = |i: usize, k: &str| steps[i].get(k).unwrap().value.clone();
+        assert_eq!(field(0, "durationMs"), Value::Int(1250));
+        assert_eq!(field(1, "startedAtExact"), Value::Bool(false));
+        assert_eq!(field(1, "startedAt"), Value::Str("2026-11-27T09:15:02.500Z".into()));
+        assert_eq!(field(1, "endedAt"), Value::Null);
+        assert_eq!(field(4, "kind"), Value::Str("finally".into()));
+        assert_eq!(field(5, "kind"), Value::Str("sidecar".into()));
+        // the whole first entry, as written
+        assert!(text.starts_with(
+            "{\n  \"pod\": \"build\",\n  \"namespace\": \"ci\",\n  \"phase\": \"Running\",\n  \"reason\": null,\n  \"startedAt\": \"2026-11-27T09:14:58.000Z\",\n  \"ended\": false,\n  \"stepFilesRead\": true,\n  \"steps\": [\n    {\n      \"name\": \"fetch\",\n      \"kind\": \"step\",\n      \"needs\": [],\n      \"state\": \"done\",\n      \"exitCode\": 0,\n      \"reason\": null,\n      \"message\": null,\n      \"startedAt\": \"2026-11-27T09:15:01.000Z\",\n      \"startedAtExact\": true,\n      \"endedAt\": \"2026-11-27T09:15:02.250Z\",\n      \"durationMs\": 1250,\n      \"attempts\": null,\n      \"results\": {\n        \"commit\": \"abc123\"\n      }\n    },\n"
+        ), "{text}");
+        assert!(text.contains("\"needs\": [\n        \"test\",\n        \"lint\"\n      ],"), "{text}");
+    }
+
+    #[test]
+    fn lines_of_changes() {
+        let before = view();
+        let mut after = view();
+        after.rows[1].state = State::Done;
+        after.rows[1].exit_code = Some(0);
+        after.rows[4].state = State::Running;
+        after.phase = "Succeeded".into();
+        assert_eq!(
+            changes(&before, &after, at(20.0)),
+            "09:15:20.000 pod build: Running -> Succeeded\n09:15:20.000 test: running -> done, exit 0\n09:15:20.000 report (finally): waiting -> running\n"
+        );
+        assert_eq!(changes(&before, &before, at(20.0)), "");
+    }
+
+    #[test]
+    fn pictures_coloured_by_state() {
+        let m = graph(&view(), Format::Mermaid);
+        assert!(m.starts_with("flowchart TD\n  s_fetch[\"fetch\"]\n"), "{m}");
+        assert!(m.contains("  s_fetch --> s_test\n  s_fetch --> s_lint\n  s_test --> s_publish\n  s_lint --> s_publish\n  s_test -.-> s_report\n  s_lint -.-> s_report\n  s_publish -.-> s_report\n"), "{m}");
+        assert!(m.contains("  s_db -.->|\"ready: tcp://127.0.0.1:5432\"| s_fetch\n"), "{m}");
+        let classes = [
+            "  classDef done fill:#d3f4d8,stroke:#1a7f37,color:#1f2328",
+            "  class s_fetch done",
+            "  classDef running fill:#cfe6ff,stroke:#0969da,color:#1f2328",
+            "  class s_test,s_db running",
+            "  classDef waiting fill:#f0f0f0,stroke:#8c959f,color:#1f2328",
+            "  class s_report waiting",
+            "  classDef failed fill:#ffd8d6,stroke:#cf222e,color:#1f2328",
+            "  class s_lint failed",
+            "  classDef skipped fill:#fff1c2,stroke:#9a6700,color:#1f2328",
+            "  class s_publish skipped",
+            "",
+        ];
+        assert!(m.ends_with(&classes.join("\n")), "{m}");
+        let d = graph(&view(), Format::Dot);
+        assert!(d.starts_with("digraph \"build\" {\n"), "{d}");
+        assert!(d.ends_with(
+            "  \"db\" [style=\"filled\", fillcolor=\"#cfe6ff\", color=\"#0969da\", tooltip=\"running\"];\n}\n"
+        ), "{d}");
+        assert!(d.contains("  \"lint\" [style=\"rounded,filled\", fillcolor=\"#ffd8d6\", color=\"#cf222e\", tooltip=\"failed\"];\n"), "{d}");
+    }
 }
