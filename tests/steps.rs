@@ -2507,3 +2507,639 @@ fn every_rendering_validates_for_the_versions_it_targets() {
         validate_strictly(version, files);
     }
 }
+
+// --- steps status: a pod's steps through a fake kubectl --------------------------------
+
+/// `steps status` against canned pods: the spec of each is a real rendering
+/// (`steps render -o json`), its status as the kubelet writes one, and a fake
+/// kubectl (`KUBECTL`) prints them for `get pod` (the Nth call, the Nth pod)
+/// and answers `exec ... -- WAITFOR --status PATH...` by running the real
+/// `waitfor --status` on a step directory that real wrappers made
+/// (`entrypoint --post-file ...`: alive, finished, failed, skipped, SIGKILLed).
+mod status {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    const FAKE_KUBECTL: &str = r#"#!/bin/sh
+# A fake kubectl: `get pod` prints $FAKE/pod.N.json for its Nth call (the
+# last one after that); `exec ... -- WAITFOR --status PATH...` runs the real
+# waitfor --status ($WAITFOR) on $FAKE/root/PATH. Every call is logged.
+printf '%s\n' "$*" >>"$FAKE/calls"
+case $1 in
+get)
+  [ -f "$FAKE/get-fails" ] && { echo 'E1207 memcache.go:265] "Unhandled Error"' >&2; cat "$FAKE/get-fails" >&2; exit 1; }
+  n=$(($(cat "$FAKE/gets" 2>/dev/null || echo 0) + 1))
+  echo $n >"$FAKE/gets"
+  f=$FAKE/pod.$n.json
+  [ -f "$f" ] || f=$(ls "$FAKE"/pod.*.json | sort -t. -k2 -n | tail -1)
+  cat "$f" ;;
+exec)
+  [ -f "$FAKE/exec-fails" ] && { cat "$FAKE/exec-fails" >&2; exit 1; }
+  while [ "$1" != -- ]; do shift; done
+  shift 2
+  [ "$1" = --status ] || exit 2
+  shift
+  for p; do set -- "$@" "$FAKE/root$p"; shift; done
+  "$WAITFOR" --status "$@" | sed "s|$FAKE/root||" ;;
+*) echo "fake kubectl: $1?" >&2; exit 1 ;;
+esac
+"#;
+
+    /// Every kind of step and state: a DAG, a finally step, a sidecar with a ready target.
+    const BUILD: &str = "name: build
+image: alpine
+tools: localhost/ordered-steps:test
+steps:
+  - name: fetch
+    run: git clone x
+  - name: test
+    needs: [fetch]
+    run: make test
+  - name: lint
+    needs: [fetch]
+    run: make lint
+  - name: publish
+    needs: [test, lint]
+    run: ./publish
+  - name: oom
+    needs: [fetch]
+    run: ./big
+finally:
+  - name: report
+    run: ./report
+sidecars:
+  - name: db
+    command: [postgres]
+    ready: tcp://127.0.0.1:5432
+";
+
+    /// A fake cluster: the fake kubectl, its pods, the step directory under `root/steps`.
+    struct Cluster {
+        dir: TempDir,
+        /// Wrappers (and their commands) killed at the end.
+        procs: Vec<std::process::Child>,
+    }
+
+    impl Drop for Cluster {
+        fn drop(&mut self) {
+            for p in &mut self.procs {
+                let orphans = harness::children(p.id());
+                let _ = p.kill();
+                let _ = p.wait();
+                for pid in orphans {
+                    // SAFETY: kill(2) of a command one of this test's wrappers started.
+                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+                }
+            }
+        }
+    }
+
+    impl Cluster {
+        fn new(pods: &[String]) -> Cluster {
+            let dir = TempDir::new("status");
+            let kubectl = dir.join("kubectl");
+            std::fs::write(&kubectl, FAKE_KUBECTL).expect("write kubectl");
+            std::fs::set_permissions(&kubectl, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .expect("chmod");
+            for (i, pod) in pods.iter().enumerate() {
+                std::fs::write(dir.join(&format!("pod.{}.json", i + 1)), pod).expect("write pod");
+            }
+            std::fs::create_dir_all(dir.join("root/steps")).expect("mkdir");
+            Cluster { dir, procs: Vec::new() }
+        }
+
+        /// `/steps/PATH` of the pod, on this machine.
+        fn path(&self, p: &str) -> PathBuf {
+            self.dir.join(&format!("root/steps/{p}"))
+        }
+
+        /// A wrapper of step `name` as rendered (post file, results directory), with `args` first.
+        fn wrapper(&self, name: &str, args: &[String], script: &str) -> Command {
+            let mut c = harness::tool("entrypoint");
+            c.args(args)
+                .arg(format!("--post-file={}", self.path(&format!("{name}/out")).display()))
+                .arg(format!("--results-dir={}", self.path(&format!("{name}/results")).display()))
+                .args(["--", "sh", "-c", script])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            c
+        }
+
+        /// Runs a wrapper to its end; its status.
+        fn finish(&self, name: &str, args: &[String], script: &str) -> i32 {
+            run(&mut self.wrapper(name, args, script)).code
+        }
+
+        /// Starts a wrapper and returns once it holds its lock.
+        fn start(&mut self, name: &str, args: &[String], script: &str) {
+            let child = self.wrapper(name, args, script).spawn().expect("spawn entrypoint");
+            self.procs.push(child);
+            let lock = harness::lock_of(&self.path(&format!("{name}/out")));
+            assert!(harness::eventually(20.0, || harness::lock_held(&lock)), "{name} never took its lock");
+        }
+
+        /// The step files of the running pod, made by real wrappers: fetch
+        /// done, test running, lint failed (2), publish skipped, oom's
+        /// wrapper SIGKILLed, report (finally) waiting, db (sidecar) running.
+        fn run_build(&mut self) {
+            assert_eq!(self.finish("fetch", &[], "true"), 0);
+            self.start("test", &[], "exec sleep 600");
+            assert!(harness::eventually(20.0, || self.path("test/results").is_dir()));
+            assert_eq!(self.finish("lint", &[], "exit 2"), 2);
+            let lint = format!("--wait={}", self.path("lint/out").display());
+            assert_eq!(self.finish("publish", &[lint], "true"), 1);
+            self.start("oom", &[], "exec sleep 600");
+            let oom = self.procs.pop().expect("oom");
+            let orphans = harness::children(oom.id());
+            let mut oom = oom;
+            oom.kill().expect("SIGKILL oom's wrapper");
+            let _ = oom.wait();
+            for pid in orphans {
+                // SAFETY: kill(2) of the command oom's wrapper started.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            }
+            let never = format!("--wait={}", self.path("never/out").display());
+            self.start("report", &["--always".to_string(), never], "true");
+            let mut db = harness::tool("entrypoint");
+            db.arg(format!("--post-file={}", self.path("db/out").display()))
+                .args(["--", "sleep", "600"])
+                .stdin(Stdio::null());
+            self.procs.push(db.spawn().expect("spawn db"));
+            let lock = harness::lock_of(&self.path("db/out"));
+            assert!(harness::eventually(20.0, || harness::lock_held(&lock)), "db never took its lock");
+        }
+
+        fn status(&self, args: &[&str]) -> Ran {
+            let mut c = Command::new(steps_bin());
+            c.arg("status").args(args);
+            c.env("KUBECTL", self.dir.join("kubectl"))
+                .env("FAKE", self.dir.path())
+                .env("WAITFOR", harness::bin("waitfor"))
+                .env_remove("NO_COLOR");
+            run(&mut c)
+        }
+
+        fn calls(&self) -> Vec<String> {
+            let text = std::fs::read_to_string(self.dir.join("calls")).unwrap_or_default();
+            text.lines().map(str::to_string).collect()
+        }
+
+        /// Starts the fake's pods again from the first.
+        fn rewind(&self) {
+            let _ = std::fs::remove_file(self.dir.join("gets"));
+            let _ = std::fs::remove_file(self.dir.join("calls"));
+        }
+    }
+
+    fn quote(s: &str) -> String {
+        let mut o = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => o.push_str("\\\""),
+                '\\' => o.push_str("\\\\"),
+                '\n' => o.push_str("\\n"),
+                c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+                c => o.push(c),
+            }
+        }
+        o.push('"');
+        o
+    }
+
+    /// Our termination message: `(key, value, type)` entries as entrypoint writes them.
+    fn message(entries: &[(&str, &str, u8)]) -> String {
+        let e: Vec<String> = entries
+            .iter()
+            .map(|(k, v, t)| format!("{{\"key\":{},\"value\":{},\"type\":{t}}}", quote(k), quote(v)))
+            .collect();
+        format!("[{}]", e.join(","))
+    }
+
+    fn outcome(started: &str, code: i64, reason: Option<&str>) -> String {
+        let code = code.to_string();
+        let mut e = vec![("StartedAt", started, 3), ("ExitCode", code.as_str(), 3)];
+        e.extend(reason.map(|r| ("Reason", r, 3)));
+        message(&e)
+    }
+
+    const RUNNING: &str = r#"{"running":{"startedAt":"2026-12-07T13:40:00Z"}}"#;
+
+    fn terminated(code: i64, reason: &str, message: Option<&str>, finished: &str) -> String {
+        let message = message.map(|m| format!(",\"message\":{}", quote(m))).unwrap_or_default();
+        format!(
+            r#"{{"terminated":{{"exitCode":{code},"reason":"{reason}"{message},"startedAt":"2026-12-07T13:40:00Z","finishedAt":"{finished}","containerID":"containerd://0123"}}}}"#
+        )
+    }
+
+    /// The pod `steps render -o json` makes of `file`, in namespace ci, with
+    /// `phase` and each container's state (JSON), as `kubectl get pod -o json` shows it.
+    fn pod(file: &str, phase: &str, states: &[(&str, String)]) -> String {
+        let (_d, r) = on_file(file, &["render", "-o", "json"]);
+        let spec = ok(&r).to_string();
+        let name = text(get(&json::parse(&spec).expect("json"), &["metadata", "name"])).to_string();
+        let spec = spec.replacen(
+            &format!("\"name\": \"{name}\""),
+            &format!("\"name\": \"{name}\",\n    \"namespace\": \"ci\",\n    \"uid\": \"5f0c1d2e\""),
+            1,
+        );
+        let statuses: Vec<String> = states
+            .iter()
+            .map(|(c, state)| {
+                format!(
+                    r#"{{"name":"{c}","state":{state},"ready":{},"restartCount":0,"image":"alpine","imageID":"","started":{}}}"#,
+                    phase == "Running",
+                    state.contains("running")
+                )
+            })
+            .collect();
+        let status = format!(
+            r#""status":{{"phase":"{phase}","startTime":"2026-12-07T13:39:58Z","initContainerStatuses":[{{"name":"copy-tools","state":{},"ready":true,"restartCount":0,"image":"t","imageID":""}}],"containerStatuses":[{}]}}"#,
+            terminated(0, "Completed", None, "2026-12-07T13:39:59Z"),
+            statuses.join(",")
+        );
+        let body = spec.trim_end().strip_suffix('}').expect("an object");
+        format!("{body},\n  {status}\n}}\n")
+    }
+
+    /// The pod of BUILD while it runs: every container running (held), but oom's, ended with 137.
+    fn running_pod() -> String {
+        let mut states: Vec<(&str, String)> = ["db", "fetch", "test", "lint", "publish", "report"]
+            .iter()
+            .map(|c| (*c, RUNNING.to_string()))
+            .collect();
+        states.push(("oom", terminated(137, "Error", None, "2026-12-07T13:40:05Z")));
+        pod(BUILD, "Running", &states)
+    }
+
+    /// The pod of BUILD once it has ended.
+    fn ended_pod() -> String {
+        let digest = message(&[
+            ("commit", "abc123", 1),
+            ("StartedAt", "2026-12-07T13:40:00.200Z", 3),
+            ("ExitCode", "0", 3),
+            ("Reason", "Completed", 3),
+        ]);
+        let skipped = message(&[
+            ("StartedAt", "2026-12-07T13:40:03.000Z", 3),
+            ("ExitCode", "1", 3),
+            ("Reason", "Skipped", 3),
+            ("Message", "entrypoint: step '/steps/lint/out' failed", 3),
+        ]);
+        let end = "2026-12-07T13:41:40Z";
+        let states = vec![
+            (
+                "db",
+                terminated(
+                    0,
+                    "Completed",
+                    Some(&outcome("2026-12-07T13:40:00.100Z", 0, Some("Stopped"))),
+                    end,
+                ),
+            ),
+            ("fetch", terminated(0, "Completed", Some(&digest), end)),
+            (
+                "test",
+                terminated(
+                    0,
+                    "Completed",
+                    Some(&outcome("2026-12-07T13:40:01.300Z", 0, Some("Completed"))),
+                    end,
+                ),
+            ),
+            (
+                "lint",
+                terminated(2, "Error", Some(&outcome("2026-12-07T13:40:01.310Z", 2, Some("Error"))), end),
+            ),
+            ("publish", terminated(1, "Error", Some(&skipped), end)),
+            ("oom", terminated(137, "OOMKilled", None, "2026-12-07T13:40:05Z")),
+            (
+                "report",
+                terminated(
+                    0,
+                    "Completed",
+                    Some(&outcome("2026-12-07T13:41:39.000Z", 0, Some("Completed"))),
+                    end,
+                ),
+            ),
+        ];
+        pod(BUILD, "Failed", &states)
+    }
+
+    /// Milliseconds since the epoch as RFC 3339 (`...T13:40:00.123Z`).
+    fn rfc3339(ms: u128) -> String {
+        let (secs, milli) = ((ms / 1000) as i64, ms % 1000);
+        let z = secs.div_euclid(86400) + 719_468;
+        let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        let sod = secs.rem_euclid(86400);
+        format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z", sod / 3600, sod / 60 % 60, sod % 60)
+    }
+
+    fn mtime(p: &Path) -> u128 {
+        let m = std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        m.modified().expect("mtime").duration_since(UNIX_EPOCH).expect("epoch").as_millis()
+    }
+
+    /// A table's lines with every run of blanks made one (the columns' widths aside).
+    fn collapsed(table: &str) -> Vec<String> {
+        table.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect()
+    }
+
+    /// `(name, state, exitCode, startedAt, startedAtExact, endedAt)` of each step of a JSON view.
+    fn steps_of(doc: &Value) -> Vec<(String, String, String, String, bool, String)> {
+        let show = |v: &Value| match v {
+            Value::Str(s) => s.clone(),
+            Value::Num(n) => n.clone(),
+            Value::Null => "-".to_string(),
+            other => format!("{other:?}"),
+        };
+        items(get(doc, &["steps"]))
+            .iter()
+            .map(|s| {
+                (
+                    show(get(s, &["name"])),
+                    show(get(s, &["state"])),
+                    show(get(s, &["exitCode"])),
+                    show(get(s, &["startedAt"])),
+                    *get(s, &["startedAtExact"]) == Value::Bool(true),
+                    show(get(s, &["endedAt"])),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_running_pod_is_read_through_one_exec_of_waitfor_status() {
+        let mut c = Cluster::new(&[running_pod()]);
+        c.run_build();
+        let r = c.status(&["build", "-n", "ci"]);
+        assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
+        let paths: Vec<String> = ["fetch", "test", "lint", "publish", "oom", "report"]
+            .iter()
+            .flat_map(|s| [format!("/steps/{s}/out"), format!("/steps/{s}/results")])
+            .chain(["/steps/db/out".to_string()])
+            .collect();
+        assert_eq!(
+            c.calls(),
+            [
+                "get pod build -n ci -o json".to_string(),
+                format!("exec build -n ci -c fetch -- /tools/waitfor --status {}", paths.join(" ")),
+            ]
+        );
+        let at = |p: &str| mtime(&c.path(p));
+        let clock = |p: &str| rfc3339(at(p))[11..23].to_string();
+        let lines = collapsed(&r.stdout);
+        assert_eq!(
+            lines[0],
+            "pod build (namespace ci): Running, started 2026-12-07 13:39:58 UTC; 1 done, 2 running, 1 waiting, 1 failed, 1 skipped, 1 died"
+        );
+        assert_eq!(lines[1], "STEP STATE EXIT STARTED ENDED DURATION NOTE");
+        let took = |a: &str, b: &str| {
+            let ms = at(b) - at(a);
+            if ms < 1000 {
+                format!("{ms}ms")
+            } else {
+                format!("{}.{:02}", ms / 1000, ms % 1000 / 10)
+                    .trim_end_matches('0')
+                    .trim_end_matches('.')
+                    .to_string()
+                    + "s"
+            }
+        };
+        assert_eq!(
+            lines[2],
+            format!(
+                "fetch done 0 {}* {} {}",
+                clock("fetch/results"),
+                clock("fetch/out"),
+                took("fetch/results", "fetch/out")
+            )
+        );
+        assert!(lines[3].starts_with(&format!("test running {}* ", clock("test/results"))), "{}", lines[3]);
+        assert_eq!(
+            lines[4],
+            format!(
+                "lint failed 2 {}* {} {}",
+                clock("lint/results"),
+                clock("lint/out.err"),
+                took("lint/results", "lint/out.err")
+            )
+        );
+        assert_eq!(lines[5], format!("publish skipped 1 {} Skipped", clock("publish/out.err")));
+        assert_eq!(
+            lines[6],
+            format!("oom died 137 {}* its wrapper was killed: no result", clock("oom/results"))
+        );
+        assert_eq!(lines[7], "report (finally) waiting");
+        assert!(lines[8].starts_with("db (sidecar) running 13:40:00.000 "), "{}", lines[8]);
+        assert_eq!(lines[9], "* the time of the step's results directory: its command started then at the latest (later if it wrote a result there)");
+        assert_eq!(lines.len(), 10, "{}", r.stdout);
+
+        // the same as JSON
+        c.rewind();
+        let r = c.status(&["build", "-n", "ci", "-o", "json"]);
+        assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
+        let doc = json::parse(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+        let t = |p: &str| rfc3339(at(p));
+        let row = |n: &str, s: &str, e: &str, st: String, exact: bool, end: String| {
+            (n.to_string(), s.to_string(), e.to_string(), st, exact, end)
+        };
+        let none = || "-".to_string();
+        assert_eq!(
+            steps_of(&doc),
+            [
+                row("fetch", "done", "0", t("fetch/results"), false, t("fetch/out")),
+                row("test", "running", "-", t("test/results"), false, none()),
+                row("lint", "failed", "2", t("lint/results"), false, t("lint/out.err")),
+                row("publish", "skipped", "1", none(), false, t("publish/out.err")),
+                row("oom", "died", "137", t("oom/results"), false, none()),
+                row("report", "waiting", "-", none(), false, none()),
+                row("db", "running", "-", "2026-12-07T13:40:00.000Z".to_string(), true, none()),
+            ]
+        );
+        assert_eq!(*get(&doc, &["stepFilesRead"]), Value::Bool(true));
+        assert_eq!(strings(get(&doc, &["steps", "3", "needs"])), ["test", "lint"]);
+        assert_eq!(text(get(&doc, &["steps", "5", "kind"])), "finally");
+        assert_eq!(text(get(&doc, &["steps", "6", "kind"])), "sidecar");
+    }
+
+    #[test]
+    fn an_ended_pod_is_read_from_its_messages_alone() {
+        let c = Cluster::new(&[ended_pod()]);
+        let r = c.status(&["build"]);
+        let want = "\
+pod build (namespace ci): Failed, started 2026-12-07 13:39:58 UTC; 4 done, 1 failed, 1 skipped, 1 died
+STEP              STATE    EXIT  STARTED       ENDED         DURATION  NOTE
+fetch             done     0     13:40:00.200
+test              done     0     13:40:01.300
+lint              failed   2     13:40:01.310                          Error
+publish           skipped  1     13:40:03.000                          Skipped: entrypoint: step '/steps/lint/out' failed
+oom               died     137                                         OOMKilled: its wrapper was killed: no result
+report (finally)  done     0     13:41:39.000  13:41:40.000  1s
+db (sidecar)      done     0     13:40:00.100  13:41:40.000  1m39s     Stopped
+";
+        assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, want, ""));
+        // no exec: an ended pod's files cannot be read, and need not be
+        assert_eq!(c.calls(), ["get pod build -o json"]);
+        c.rewind();
+        let r = c.status(&["build", "-o", "json"]);
+        let doc = json::parse(ok(&r)).expect("json");
+        assert_eq!(*get(&doc, &["ended"]), Value::Bool(true));
+        assert_eq!(*get(&doc, &["stepFilesRead"]), Value::Null);
+        assert_eq!(text(get(&doc, &["steps", "0", "results", "commit"])), "abc123");
+        assert_eq!(text(get(&doc, &["steps", "0", "startedAt"])), "2026-12-07T13:40:00.200Z");
+        assert_eq!(*get(&doc, &["steps", "0", "startedAtExact"]), Value::Bool(true));
+        assert_eq!(text(get(&doc, &["steps", "3", "message"])), "entrypoint: step '/steps/lint/out' failed");
+        assert_eq!(*get(&doc, &["steps", "6", "durationMs"]), Value::Num("99900".into()));
+    }
+
+    #[test]
+    fn watch_ends_when_the_pod_has_ended() {
+        let mut c = Cluster::new(&[running_pod(), running_pod(), ended_pod()]);
+        c.run_build();
+        let r = c.status(&["build", "--watch", "--interval", "100ms"]);
+        assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
+        let calls: Vec<&str> =
+            c.calls().iter().map(|l| if l.starts_with("exec") { "exec" } else { "get" }).collect();
+        assert_eq!(calls, ["get", "exec", "get", "exec", "get"]);
+        // the first view, a line a change (none between the two running looks), the final view
+        let (first, rest) = r.stdout.split_once("\n* the time").expect("the first table");
+        assert!(first.starts_with("pod build (namespace ci): Running"), "{first}");
+        let changes: Vec<&str> = rest.lines().skip(1).take_while(|l| !l.is_empty()).collect();
+        let words: Vec<String> =
+            changes.iter().map(|l| l.split_once(' ').expect("a time").1.to_string()).collect();
+        assert_eq!(
+            words,
+            [
+                "pod build: Running -> Failed",
+                "test: running -> done, exit 0",
+                "report (finally): waiting -> done, exit 0",
+                "db (sidecar): running -> done, exit 0 (Stopped)",
+            ]
+        );
+        let last = r.stdout.rsplit_once("\n\n").expect("the final view").1;
+        assert!(last.starts_with("pod build (namespace ci): Failed"), "{last}");
+        // the ends the earlier looks saw are kept once the files are gone
+        let fetch = collapsed(last)[2].clone();
+        let ended = rfc3339(mtime(&c.path("fetch/out")));
+        assert!(fetch.starts_with(&format!("fetch done 0 13:40:00.200 {} ", &ended[11..23])), "{fetch}");
+        // as JSON: a document each time the view changes, the final one last
+        c.rewind();
+        let r = c.status(&["build", "--watch", "--interval", "100ms", "-o", "json"]);
+        assert_eq!(r.code, 0, "{r:?}");
+        let docs: Vec<&str> = r.stdout.split_inclusive("\n}\n").collect();
+        assert_eq!(docs.len(), 2, "{}", r.stdout);
+        assert_eq!(*get(&json::parse(docs[1]).expect("json"), &["phase"]), Value::Str("Failed".into()));
+    }
+
+    #[test]
+    fn the_graph_coloured_by_state() {
+        let mut c = Cluster::new(&[running_pod()]);
+        c.run_build();
+        let r = c.status(&["build", "--graph"]);
+        let m = ok(&r);
+        // the DAG as steps graph draws it, then the states' classes
+        let (_d, g) = on_file(BUILD, &["graph"]);
+        assert!(m.starts_with(ok(&g)), "{m}");
+        for line in [
+            "  class s_fetch done",
+            "  class s_test,s_db running",
+            "  class s_report waiting",
+            "  class s_lint failed",
+            "  class s_publish skipped",
+            "  class s_oom died",
+            "  classDef died fill:#ecd9ff,stroke:#8250df,color:#1f2328",
+        ] {
+            assert!(m.lines().any(|l| l == line), "no {line:?} in {m}");
+        }
+        c.rewind();
+        let r = c.status(&["build", "--graph", "--format", "dot"]);
+        let d = ok(&r);
+        assert!(d.contains("  \"oom\" [style=\"rounded,filled\", fillcolor=\"#ecd9ff\", color=\"#8250df\", tooltip=\"died\"];\n"), "{d}");
+        let mut dot = Command::new("dot")
+            .arg("-Tsvg")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("dot");
+        use std::io::Write;
+        dot.stdin.take().expect("stdin").write_all(d.as_bytes()).expect("write");
+        let out = dot.wait_with_output().expect("dot");
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "dot: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn unreadable_step_files_leave_the_running_steps_unknown() {
+        let mut c = Cluster::new(&[running_pod()]);
+        c.run_build();
+        let refusal = "Error from server (Forbidden): pods \"build\" is forbidden: User \"dev\" cannot create resource \"pods/exec\"";
+        std::fs::write(c.dir.join("exec-fails"), refusal).expect("write");
+        let r = c.status(&["build", "-o", "json"]);
+        let want = format!(
+            "steps: warning: cannot read the step files of pod 'build' ({} exec build -c test: {refusal}): the states of its running steps are unknown\n",
+            c.dir.join("kubectl").display()
+        );
+        assert_eq!((r.code, r.stderr.as_str()), (0, want.as_str()), "{r:?}");
+        let doc = json::parse(&r.stdout).expect("json");
+        let states: Vec<(String, String)> = steps_of(&doc).into_iter().map(|s| (s.0, s.1)).collect();
+        let want: Vec<(String, String)> = [
+            ("fetch", "unknown"),
+            ("test", "unknown"),
+            ("lint", "unknown"),
+            ("publish", "unknown"),
+            ("oom", "died"),
+            ("report", "unknown"),
+            ("db", "unknown"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        assert_eq!(states, want);
+        assert_eq!(*get(&doc, &["stepFilesRead"]), Value::Bool(false));
+        // a second container is tried before giving up
+        assert_eq!(c.calls().iter().filter(|l| l.starts_with("exec")).count(), 2, "{:?}", c.calls());
+    }
+
+    #[test]
+    fn kubectl_failures_and_pods_that_are_not_ours_exit_125_with_one_line() {
+        let c = Cluster::new(&[ended_pod()]);
+        std::fs::write(c.dir.join("get-fails"), "Error from server (NotFound): pods \"nope\" not found\n")
+            .expect("write");
+        let r = c.status(&["nope"]);
+        let kubectl = c.dir.join("kubectl").display().to_string();
+        let want =
+            format!("steps: {kubectl} get pod nope: Error from server (NotFound): pods \"nope\" not found\n");
+        assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (125, "", want.as_str()));
+        // no kubectl at all
+        let mut cmd = Command::new(steps_bin());
+        cmd.args(["status", "build"]).env("KUBECTL", c.dir.join("no-such-kubectl"));
+        let r = run(&mut cmd);
+        let want = format!(
+            "steps: cannot run '{}': No such file or directory\n",
+            c.dir.join("no-such-kubectl").display()
+        );
+        assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (125, "", want.as_str()));
+        // a pod that runs no step
+        let plain = Cluster::new(&[r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"nginx","image":"nginx"}]},"status":{"phase":"Running"}}"#.to_string()]);
+        let r = plain.status(&["web"]);
+        let want = "steps: pod 'web' runs no step: no container's command is entrypoint with --post-file (was it rendered by steps render?)\n";
+        assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (125, "", want));
+        // usage
+        usage_error(&["status"], "status: no POD (the name of a pod steps render wrote)");
+        usage_error(
+            &["status", "build", "--graph", "-o", "json"],
+            "status: -o json and --graph: one or the other",
+        );
+    }
+}
