@@ -2532,7 +2532,11 @@ get)
   echo $n >"$FAKE/gets"
   f=$FAKE/pod.$n.json
   [ -f "$f" ] || f=$(ls "$FAKE"/pod.*.json | sort -t. -k2 -n | tail -1)
-  cat "$f" ;;
+  # a selector (a Job's pods): a List of the pod
+  case " $* " in
+  *" -l "*) printf '{"apiVersion":"v1","kind":"List","items":['; cat "$f"; printf ']}\n' ;;
+  *) cat "$f" ;;
+  esac ;;
 exec)
   [ -f "$FAKE/exec-fails" ] && { cat "$FAKE/exec-fails" >&2; exit 1; }
   while [ "$1" != -- ]; do shift; done
@@ -2997,6 +3001,50 @@ db (sidecar)      done     0     13:40:00.100  13:41:40.000  1m39s     Stopped
         assert_eq!(*get(&doc, &["steps", "0", "startedAtExact"]), Value::Bool(true));
         assert_eq!(text(get(&doc, &["steps", "3", "message"])), "entrypoint: step '/steps/lint/out' failed");
         assert_eq!(*get(&doc, &["steps", "6", "durationMs"]), Value::Num("99900".into()));
+    }
+
+    #[test]
+    fn the_pod_of_a_job() {
+        let named = |p: String| p.replacen("\"name\": \"build\"", "\"name\": \"build-x7k2p\"", 1);
+        let mut c = Cluster::new(&[named(running_pod()), named(ended_pod())]);
+        c.run_build();
+        let r = c.status(&["job/build", "-n", "ci"]);
+        assert!(ok(&r).starts_with("pod build-x7k2p (namespace ci): Running"), "{}", r.stdout);
+        let calls = c.calls();
+        assert_eq!(calls[0], "get pod -l job-name=build -n ci -o json");
+        assert!(
+            calls[1].starts_with("exec build-x7k2p -n ci -c fetch -- /tools/waitfor --status "),
+            "{calls:?}"
+        );
+        let r = c.status(&["job/build", "-n", "ci"]);
+        assert!(ok(&r).starts_with("pod build-x7k2p (namespace ci): Failed"), "{}", r.stdout);
+        // no pod yet
+        let empty = Cluster::new(&[r#"{"apiVersion":"v1","kind":"List","items":[]}"#.to_string()]);
+        std::fs::rename(empty.dir.join("pod.1.json"), empty.dir.join("list.json")).expect("rename");
+        std::fs::write(empty.dir.join("kubectl"), "#!/bin/sh\ncat \"$FAKE/list.json\"\n").expect("write");
+        let r = empty.status(&["job/build"]);
+        assert_eq!(
+            (r.code, r.stdout.as_str(), r.stderr.as_str()),
+            (125, "", "steps: job 'build' has no pod (yet)\n")
+        );
+    }
+
+    #[test]
+    fn the_tools_from_an_image_volume_answer_too() {
+        let states: Vec<(&str, String)> = ["db", "fetch", "test", "lint", "publish", "oom", "report"]
+            .iter()
+            .map(|c| (*c, RUNNING.to_string()))
+            .collect();
+        let file = format!("{BUILD}toolsFrom: image\n");
+        let mut c = Cluster::new(&[pod(&file, "Running", &states)]);
+        c.run_build();
+        let r = c.status(&["build"]);
+        assert_eq!(r.code, 0, "{r:?}");
+        let calls = c.calls();
+        assert!(
+            calls[1].starts_with("exec build -c fetch -- /tools/bin/waitfor --status /steps/fetch/out "),
+            "{calls:?}"
+        );
     }
 
     #[test]

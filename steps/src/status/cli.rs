@@ -13,7 +13,10 @@ pub enum Output {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
+    /// The pod's name; with `job`, the Job's (its newest pod is shown).
     pub pod: String,
+    /// `job/NAME`: the pod of a Job (`steps render --kind job`).
+    pub job: bool,
     pub namespace: Option<String>,
     pub watch: bool,
     /// The time between two looks with `--watch` (milliseconds).
@@ -89,12 +92,20 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
         (false, true, f) => Output::Graph(f.unwrap_or(Format::Mermaid)),
         (false, false, None) => Output::Table,
     };
-    let pod = match pods.as_slice() {
-        [pod] => pod.strip_prefix("pod/").or_else(|| pod.strip_prefix("pods/")).unwrap_or(pod).to_string(),
+    let (pod, job) = match pods.as_slice() {
+        [pod] => match pod.split_once('/') {
+            Some(("pod" | "pods", name)) => (name.to_string(), false),
+            Some(("job" | "jobs" | "job.batch", name)) => (name.to_string(), true),
+            Some(_) => return Err(format!("status: '{pod}' is not a POD or job/NAME")),
+            None => (pod.clone(), false),
+        },
         [] => return Err("status: no POD (the name of a pod steps render wrote)".to_string()),
         [_, extra, ..] => return Err(format!("status: one POD only ('{extra}' is a second)")),
     };
-    Ok(Some(Options { pod, namespace, watch, interval_ms, output }))
+    if pod.is_empty() {
+        return Err("status: no POD (the name of a pod steps render wrote)".to_string());
+    }
+    Ok(Some(Options { pod, job, namespace, watch, interval_ms, output }))
 }
 
 #[cfg(test)]
@@ -108,6 +119,7 @@ mod tests {
     fn opts(pod: &str, f: impl FnOnce(&mut Options)) -> Result<Option<Options>, String> {
         let mut o = Options {
             pod: pod.into(),
+            job: false,
             namespace: None,
             watch: false,
             interval_ms: 1000,
@@ -146,12 +158,20 @@ mod tests {
             opts("build", |o| o.output = Output::Graph(Format::Dot))
         );
         assert_eq!(p(&["--", "-odd"]), opts("-odd", |_| {}));
+        assert_eq!(p(&["job/build"]), opts("build", |o| o.job = true));
+        assert_eq!(
+            p(&["jobs/build", "-n", "ci"]),
+            opts("build", |o| {
+                o.job = true;
+                o.namespace = Some("ci".into())
+            })
+        );
         assert_eq!(p(&["build", "--help"]), Ok(None));
     }
 
     #[test]
     fn usage_errors() {
-        let cases: [(&[&str], &str); 9] = [
+        let cases: [(&[&str], &str); 11] = [
             (&[], "status: no POD (the name of a pod steps render wrote)"),
             (&["a", "b"], "status: one POD only ('b' is a second)"),
             (&["a", "-n"], "-n needs a namespace"),
@@ -161,6 +181,8 @@ mod tests {
             (&["a", "--graph", "--format", "png"], "--format: 'png' is not mermaid or dot"),
             (&["a", "--interval", "0"], "--interval: '0' is not a duration (like 1s or 500ms)"),
             (&["a", "--kind", "job"], "unknown option '--kind' for status"),
+            (&["deploy/a"], "status: 'deploy/a' is not a POD or job/NAME"),
+            (&["job/"], "status: no POD (the name of a pod steps render wrote)"),
         ];
         for (args, msg) in cases {
             assert_eq!(p(args), Err(msg.to_string()), "{args:?}");

@@ -32,6 +32,17 @@ pub fn get_pod(t: &Target) -> Result<String, String> {
     run(&args, &format!("get pod {}", t.pod))
 }
 
+/// `kubectl get pod -l job-name=JOB [-n NS] -o json`: the pods of a Job (a
+/// List), or the line that says why not. (`job-name` is the label every
+/// Kubernetes version sets; 1.27+ sets `batch.kubernetes.io/job-name` too.)
+pub fn get_job_pods(job: &str, namespace: Option<&str>) -> Result<String, String> {
+    let selector = format!("job-name={job}");
+    let mut args = vec!["get", "pod", "-l", &selector];
+    args.extend(namespace.map(|ns| ["-n", ns]).into_iter().flatten());
+    args.extend(["-o", "json"]);
+    run(&args, &format!("get pod -l {selector}"))
+}
+
 /// `kubectl exec POD [-n NS] -c CONTAINER -- WAITFOR --status PATH...`.
 pub fn status_files(t: &Target, container: &str, waitfor: &str, paths: &[&str]) -> Result<String, String> {
     let mut args = vec!["exec", t.pod];

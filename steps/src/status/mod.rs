@@ -43,7 +43,6 @@ use std::time::{Duration, Instant};
 
 /// `steps status`: one look, or (`--watch`) one a second until the pod has ended.
 pub fn run(o: &Options) -> ExitCode {
-    let target = Target { pod: &o.pod, namespace: o.namespace.as_deref() };
     let terminal = std::io::stdout().is_terminal();
     let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
         || std::env::var_os("TERM").is_some_and(|t| t == "dumb");
@@ -53,7 +52,7 @@ pub fn run(o: &Options) -> ExitCode {
     let mut last: Option<(View, String)> = None;
     loop {
         let began = Instant::now();
-        let view = match look(&target, &mut memory, &mut warned) {
+        let view = match look(o, &mut memory, &mut warned) {
             Ok(v) => v,
             Err(line) => {
                 crate::say(&line);
@@ -102,10 +101,15 @@ fn write_out(text: &str) -> std::io::Result<()> {
     out.flush()
 }
 
-/// One look at the pod: its status, and its step files while a step runs.
-fn look(target: &Target, memory: &mut Memory, warned: &mut bool) -> Result<View, String> {
-    let json = kubectl::get_pod(target)?;
-    let pod = pod::read(&json)?;
+/// One look at the pod (of the Job): its status, and its step files while a step runs.
+fn look(o: &Options, memory: &mut Memory, warned: &mut bool) -> Result<View, String> {
+    let namespace = o.namespace.as_deref();
+    let pod = if o.job {
+        pod::read_job(&kubectl::get_job_pods(&o.pod, namespace)?, &o.pod)?
+    } else {
+        pod::read(&kubectl::get_pod(&Target { pod: &o.pod, namespace })?)?
+    };
+    let target = &Target { pod: &pod.name, namespace };
     let running = pod.steps.iter().any(|s| matches!(s.container, pod::Container::Running { .. }));
     let files = if running && !pod.ended() { read_files(target, &pod, warned) } else { None };
     Ok(combine::combine(&pod, files.as_ref(), memory))

@@ -147,11 +147,32 @@ impl Pod {
 /// Reads the pod from `kubectl get pod -o json`'s output; `Err` says why it is
 /// not a pod of steps.
 pub fn read(json: &str) -> Result<Pod, String> {
-    let root = document::parse(json)
-        .map_err(|e| format!("kubectl's output is not JSON: line {}: {}", e.line, e.what))?;
+    let root = parse(json)?;
     if root.get("kind").and_then(Node::as_str) != Some("Pod") {
         return Err("kubectl's output is not a Pod".to_string());
     }
+    from_node(&root)
+}
+
+/// Reads the newest pod of Job `job` from `kubectl get pod -l job-name=JOB -o
+/// json`'s output (a List; the Job of `steps render --kind job` has one pod,
+/// `backoffLimit: 0`, unless its file says otherwise).
+pub fn read_job(json: &str, job: &str) -> Result<Pod, String> {
+    let root = parse(json)?;
+    let items = root.get("items").and_then(Node::as_seq).unwrap_or_default();
+    let created =
+        |p: &Node| p.get("metadata").and_then(|m| m.get("creationTimestamp")).and_then(Node::scalar_text);
+    // RFC 3339 in UTC, as the API writes it, sorts as text
+    let newest =
+        items.iter().max_by_key(|p| created(p)).ok_or_else(|| format!("job '{job}' has no pod (yet)"))?;
+    from_node(newest)
+}
+
+fn parse(json: &str) -> Result<Node, String> {
+    document::parse(json).map_err(|e| format!("kubectl's output is not JSON: line {}: {}", e.line, e.what))
+}
+
+fn from_node(root: &Node) -> Result<Pod, String> {
     let text = |n: Option<&Node>| n.and_then(Node::as_str).map(str::to_string);
     let meta = root.get("metadata");
     let name = text(meta.and_then(|m| m.get("name"))).unwrap_or_default();
