@@ -265,9 +265,13 @@ fn look(pod: &Pod, i: usize, files: Option<&Files>, memory: &Memory) -> (Row, Fo
         Container::Terminated(t) => {
             terminated(&mut row, t, post.map(|f| (f.state, f.status)), marker_ms, !w.hold_until.is_empty())
         }
-        // a sidecar's command starts with its container (it waits for nothing)
+        // A sidecar's command starts with its container (it waits for nothing).
+        // Its directory may not be mounted where the files are read (`--layout
+        // volumes` mounts it only in the steps that wait for its ready target):
+        // absent there, it runs all the same.
         Container::Running { started_ms }
-            if step.kind == Kind::Sidecar && post.is_some_and(|f| f.state == FileState::Alive) =>
+            if step.kind == Kind::Sidecar
+                && post.is_some_and(|f| matches!(f.state, FileState::Alive | FileState::Absent)) =>
         {
             (row.started_ms, row.started_exact) = (*started_ms, true);
             Found::Is(State::Running)
@@ -497,7 +501,7 @@ mod tests {
              absent\t-\t-\t/steps/next/results\n\
              alive\t-\t-\t/steps/report/out\n\
              absent\t-\t-\t/steps/report/results\n\
-             alive\t-\t-\t/steps/db/out\n",
+             absent\t-\t-\t/steps/db/out\n",
         )
         .unwrap();
         let mut memory = Memory::new();
