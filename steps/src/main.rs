@@ -5,7 +5,7 @@
 //!              [--layout subpath|volumes] [--scripts escaped|as-is] FILE
 //! steps check [CLUSTER OPTIONS] FILE
 //! steps graph [--format mermaid|dot] FILE
-//! steps status POD [-n NS] [--watch] [-o json] [--graph [--format mermaid|dot]]
+//! steps status POD|job/NAME [-n NS] [--watch] [-o json] [--graph [--format mermaid|dot]]
 //!
 //! CLUSTER OPTIONS: --kubernetes X.Y, --native-sidecars[=BOOL],
 //!                  --pod-resources[=BOOL], --tools-from copy|image

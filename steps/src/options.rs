@@ -10,7 +10,7 @@ usage: steps render [--kind pod|job] [-o yaml|json] [CLUSTER OPTIONS]
                     [--layout subpath|volumes] [--scripts escaped|as-is] FILE
        steps check [CLUSTER OPTIONS] FILE
        steps graph [--format mermaid|dot] FILE
-       steps status POD [-n NS] [-w] [-o table|json] [--graph [--format F]]
+       steps status POD|job/NAME [-n NS] [-w] [-o table|json] [--graph]
        steps help
 
 Turns a steps file (YAML; - reads standard input) into the Pod or Job that
@@ -30,10 +30,10 @@ after FILE.
   check              validate only: nothing on standard output
   graph              the DAG as Mermaid (default) or Graphviz DOT
     --format mermaid|dot
-  status POD         where a running pod of steps is: each step waiting,
-                     running, done, failed, skipped or died, its exit status
-                     and times (UTC), read through kubectl ($KUBECTL) and one
-                     kubectl exec of the pod's own waitfor --status
+  status POD         where a running pod of steps is (job/NAME: a Job's): each
+                     step waiting, running, done, failed, skipped or died, its
+                     exit status and times (UTC), read through kubectl
+                     ($KUBECTL) and one kubectl exec of the pod's waitfor --status
     -n, --namespace NS  the pod's namespace (default: kubectl's)
     -w, --watch      look again every second (--interval D) until the pod
                      has ended: redrawn on a terminal, else a line a change

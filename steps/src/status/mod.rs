@@ -4,14 +4,14 @@
 //! times.
 //!
 //! ```text
-//! steps status POD [-n NS] [-w|--watch] [--interval D] [-o table|json]
+//! steps status POD|job/NAME [-n NS] [-w|--watch] [--interval D] [-o table|json]
 //!              [--graph [--format mermaid|dot]]
 //! ```
 //!
 //! The lifecycle of one look (`--watch`: one a second, until the pod has ended):
 //!
 //! 1. `kubectl get pod POD -o json` ([`kubectl`]; `$KUBECTL` names another
-//!    kubectl). The steps, their dependencies and step files come from the
+//!    kubectl; `job/NAME`: the newest pod labelled `job-name=NAME`). The steps, their dependencies and step files come from the
 //!    wrappers' arguments in the pod itself ([`pod`]): no steps file needed.
 //! 2. While a step's container runs, one `kubectl exec` of `waitfor --status`
 //!    (the tools' own, in `/tools`) in one running step container reports every
