@@ -115,9 +115,9 @@ $(K8S_VENV)/bin/kubernetes-validate:
 	@"$(K8S_VENV)/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)"
 
 blackbox-steps: $(K8S_VENV)/bin/kubernetes-validate
-	@scripts/need dot:graphviz
+	@scripts/need dot:graphviz file $(QEMU):qemu-user-static
 	@echo "make: black-box tests of $(DIST)/steps (schemas of Kubernetes $(K8S_VERSION))"
-	STEPS=$(CURDIR)/$(DIST)/steps K8S_VENV=$(CURDIR)/$(K8S_VENV) K8S_VERSION=$(K8S_VERSION) \
+	STEPS=$(CURDIR)/$(DIST)/steps STEPS_ARCHS="$(ARCHS)" K8S_VENV=$(CURDIR)/$(K8S_VENV) K8S_VERSION=$(K8S_VERSION) \
 	  $(CARGO) test --quiet -p tests --features steps --test steps -- --test-threads=2
 
 # The Kubernetes suite: a real node (kubelet, control plane, containerd) on this machine.

@@ -2503,3 +2503,135 @@ fn every_rendering_validates_for_the_versions_it_targets() {
         validate_strictly(version, files);
     }
 }
+
+// --- install anywhere (issue 21) ------------------------------------------------------
+
+/// The directory `steps` was built into (`dist/`): the static builds are
+/// `ARCH/steps` there, the kubectl plugin `kubectl-steps`.
+fn dist() -> PathBuf {
+    steps_bin().parent().expect("the directory of STEPS").to_path_buf()
+}
+
+/// The architectures built (`STEPS_ARCHS`, as make's ARCHS; default both).
+fn built_archs() -> Vec<String> {
+    std::env::var("STEPS_ARCHS")
+        .unwrap_or_else(|_| "x86_64 aarch64".to_string())
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// `dist/ARCH/steps` for each architecture: a static executable (`file` says
+/// so) that runs here, the other architecture's under qemu-user
+/// (`qemu-ARCH-static`), and renders what the host's `steps` renders.
+#[test]
+fn the_static_builds_run_anywhere() {
+    let seed = root().join("examples/seed.steps.yaml");
+    let want = ok(&steps_in(&root(), &["render", "-o", "json", &seed.to_string_lossy()])).to_string();
+    let archs = built_archs();
+    assert!(!archs.is_empty(), "STEPS_ARCHS names no architecture");
+    for arch in archs {
+        let bin = dist().join(&arch).join("steps");
+        assert!(bin.is_file(), "{} is missing: run make", bin.display());
+        let r = run(Command::new("file").arg("-b").arg(&bin));
+        let machine = if arch == "aarch64" { "ARM aarch64" } else { "x86-64" };
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(
+            r.stdout.starts_with(&format!("ELF 64-bit LSB executable, {machine},"))
+                && r.stdout.contains(", statically linked,"),
+            "file {}: {}",
+            bin.display(),
+            r.stdout
+        );
+        let command = || {
+            if arch == std::env::consts::ARCH {
+                Command::new(&bin)
+            } else {
+                let mut c = Command::new(format!("qemu-{arch}-static"));
+                c.arg(&bin);
+                c
+            }
+        };
+        let r = run(command().arg("--version"));
+        let version = format!("steps {}\n", env!("CARGO_PKG_VERSION"));
+        assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, version.as_str(), ""), "{arch}");
+        let r = run(command().args(["render", "-o", "json"]).arg(&seed));
+        assert_eq!(ok(&r), want, "{arch}: its rendering of the seed differs from the host's");
+    }
+}
+
+/// `kubectl-steps`, found on PATH as kubectl finds its plugins: the same
+/// program as `steps` (its output byte for byte), named `kubectl steps` in its
+/// usage and in a usage error's hint; a problem keeps the prefix `steps:`.
+#[test]
+fn the_kubectl_plugin_is_steps_named_as_typed() {
+    let plugin = dist().join("kubectl-steps");
+    assert!(plugin.is_file(), "{} is missing: run make", plugin.display());
+    assert!(
+        std::fs::read(&plugin).expect("kubectl-steps") == std::fs::read(steps_bin()).expect("steps"),
+        "kubectl-steps is not steps"
+    );
+    let path = std::env::join_paths(
+        std::iter::once(dist()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .expect("PATH");
+    let plugin_in = |dir: &Path, args: &[&str]| -> Ran {
+        run(Command::new("kubectl-steps").env("PATH", &path).current_dir(dir).args(args))
+    };
+    let examples = root().join("examples");
+    // the same rendering, warnings and problems
+    for args in [&["render", "seed.steps.yaml"][..], &["render", "--kind=job", "-ojson", "dag.steps.yaml"]] {
+        let (as_plugin, as_steps) = (plugin_in(&examples, args), steps_in(&examples, args));
+        assert_eq!(ok(&as_plugin), ok(&as_steps), "{args:?}");
+    }
+    let d = TempDir::new("steps-plugin");
+    std::fs::write(
+        d.join("build.yaml"),
+        "name: x\nimage: alpine\nsteps:\n  - name: a\n    run: a\n    timout: 5\n",
+    )
+    .expect("write");
+    let r = plugin_in(d.path(), &["check", "build.yaml"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (1, "", "steps: build.yaml:6: step 'a': unknown key 'timout' (did you mean 'timeout'?)\n")
+    );
+    // named as the user types it
+    let help = plugin_in(&root(), &["--help"]);
+    let usage = ok(&help);
+    assert!(
+        usage.starts_with(
+            "usage: kubectl steps render [--kind pod|job] [-o yaml|json] [CLUSTER OPTIONS]\n\
+             \x20                           [--layout subpath|volumes] [--scripts escaped|as-is] FILE\n\
+             \x20      kubectl steps check [CLUSTER OPTIONS] FILE\n"
+        ),
+        "{usage}"
+    );
+    let own = steps_in(&root(), &["--help"]);
+    let (usage_rest, own_rest) =
+        (usage.split_once("\n\n").expect("usage").1, own.stdout.split_once("\n\n").expect("usage").1);
+    assert_eq!(usage_rest, own_rest, "the help after the usage lines is steps' own");
+    let r = plugin_in(&root(), &["draw", "f"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (125, "", "steps: unknown command 'draw' (render, check or graph) (try 'kubectl steps --help')\n")
+    );
+    let r = plugin_in(&root(), &["--version"]);
+    let version = format!("steps {}\n", env!("CARGO_PKG_VERSION"));
+    assert_eq!((r.code, r.stdout.as_str()), (0, version.as_str()));
+    let r = plugin_in(d.path(), &["check", "missing.yaml"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (125, "steps: cannot read 'missing.yaml': No such file or directory\n")
+    );
+}
+
+/// An argument that is not UTF-8 is a usage error, not a crash.
+#[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error() {
+    use std::os::unix::ffi::OsStrExt;
+    let r = run(Command::new(steps_bin()).args(["check".as_ref(), std::ffi::OsStr::from_bytes(b"a\xffb")]));
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (125, "", "steps: 'a\u{fffd}b' is not UTF-8 text (try 'steps --help')\n")
+    );
+}

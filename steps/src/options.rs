@@ -5,12 +5,29 @@ use crate::layout::Layout;
 use crate::picture::Format;
 use crate::render::Kind;
 
-pub const USAGE: &str = "\
-usage: steps render [--kind pod|job] [-o yaml|json] [CLUSTER OPTIONS]
-                    [--layout subpath|volumes] [--scripts escaped|as-is] FILE
-       steps check [CLUSTER OPTIONS] FILE
-       steps graph [--format mermaid|dot] FILE
-       steps help
+/// What the user types to run `steps`: its own name, or `kubectl steps` when
+/// kubectl runs it as the plugin `kubectl-steps` (kubectl execs the plugin
+/// with its path as argv[0]; a link of that name does the same).
+pub fn program(argv0: Option<&std::ffi::OsStr>) -> &'static str {
+    let name = argv0.and_then(|a| std::path::Path::new(a).file_name());
+    if name.is_some_and(|n| n == "kubectl-steps") {
+        "kubectl steps"
+    } else {
+        "steps"
+    }
+}
+
+/// The usage text, with the program named as the user types it ([`program`]).
+pub fn usage(program: &str) -> String {
+    USAGE.replace("{PROG}", program).replace("{PAD}", &" ".repeat(program.len()))
+}
+
+const USAGE: &str = "\
+usage: {PROG} render [--kind pod|job] [-o yaml|json] [CLUSTER OPTIONS]
+       {PAD}        [--layout subpath|volumes] [--scripts escaped|as-is] FILE
+       {PROG} check [CLUSTER OPTIONS] FILE
+       {PROG} graph [--format mermaid|dot] FILE
+       {PROG} help
 
 Turns a steps file (YAML; - reads standard input) into the Pod or Job that
 runs it with copier, waitfor and entrypoint. Options may come before or
@@ -336,6 +353,23 @@ mod tests {
                 "f"
             )
         );
+    }
+
+    #[test]
+    fn the_kubectl_plugin_is_named_as_kubectl_runs_it() {
+        let name = |a: &str| program(Some(std::ffi::OsStr::new(a)));
+        assert_eq!(name("steps"), "steps");
+        assert_eq!(name("/usr/local/bin/steps"), "steps");
+        assert_eq!(name("/home/u/.krew/bin/kubectl-steps"), "kubectl steps");
+        assert_eq!(name("kubectl-steps"), "kubectl steps");
+        assert_eq!(name("kubectl-steps-old"), "steps");
+        assert_eq!(program(None), "steps");
+        let text = usage("kubectl steps");
+        assert!(text.starts_with(
+            "usage: kubectl steps render [--kind pod|job] [-o yaml|json] [CLUSTER OPTIONS]\n                            [--layout"
+        ));
+        assert!(text.contains("\n       kubectl steps check [CLUSTER OPTIONS] FILE\n"));
+        assert!(!usage("steps").contains('{'));
     }
 
     #[test]
