@@ -103,10 +103,13 @@ blackbox-aarch64:
 
 # steps' suite checks every rendering against the Kubernetes API schema with
 # kubernetes-validate (PyPI), installed here once into a venv of its own: it
-# bundles the schemas of every Kubernetes version and works offline.
+# bundles the schemas of every Kubernetes version and works offline. The same
+# venv holds jsonschema (draft 2020-12), which checks files against the schema
+# of steps schema, and PyYAML, which reads them.
 K8S_VENV    ?= target/k8s-venv
 K8S_VERSION ?= 1.33.0
 KUBERNETES_VALIDATE_VERSION ?= 1.37.0
+JSONSCHEMA_VERSION ?= 4.26.0
 
 $(K8S_VENV)/bin/kubernetes-validate:
 	@scripts/need python3
@@ -114,7 +117,12 @@ $(K8S_VENV)/bin/kubernetes-validate:
 	@python3 -m venv "$(K8S_VENV)" || { echo "make: python3 -m venv failed (Debian: apt-get install python3-venv)"; exit 1; }
 	@"$(K8S_VENV)/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)"
 
-blackbox-steps: $(K8S_VENV)/bin/kubernetes-validate
+$(K8S_VENV)/.jsonschema-$(JSONSCHEMA_VERSION): $(K8S_VENV)/bin/kubernetes-validate
+	@echo "make: installing jsonschema $(JSONSCHEMA_VERSION) from PyPI into the venv $(K8S_VENV) (pip; once)"
+	@"$(K8S_VENV)/bin/pip" install --quiet --disable-pip-version-check "jsonschema==$(JSONSCHEMA_VERSION)"
+	@touch "$@"
+
+blackbox-steps: $(K8S_VENV)/bin/kubernetes-validate $(K8S_VENV)/.jsonschema-$(JSONSCHEMA_VERSION)
 	@scripts/need dot:graphviz file $(QEMU):qemu-user-static
 	@echo "make: black-box tests of $(DIST)/steps (schemas of Kubernetes $(K8S_VERSION))"
 	STEPS=$(CURDIR)/$(DIST)/steps STEPS_ARCHS="$(ARCHS)" K8S_VENV=$(CURDIR)/$(K8S_VENV) K8S_VERSION=$(K8S_VERSION) \

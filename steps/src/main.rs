@@ -5,6 +5,7 @@
 //!              [--layout subpath|volumes] [--scripts escaped|as-is] FILE
 //! steps check [CLUSTER OPTIONS] FILE
 //! steps graph [--format mermaid|dot] FILE
+//! steps schema
 //!
 //! CLUSTER OPTIONS: --kubernetes X.Y, --native-sidecars[=BOOL],
 //!                  --pod-resources[=BOOL], --tools-from copy|image
@@ -50,6 +51,7 @@ mod options;
 mod picture;
 mod quantity;
 mod render;
+mod schema;
 mod stepsfile;
 mod target;
 mod wiring;
@@ -74,6 +76,15 @@ fn main() -> ExitCode {
     let (command, file) = match parsed {
         Ok(Parsed::Run { command, file }) => (command, file),
         Ok(Parsed::Help) => return print(&options::usage(program)),
+        Ok(Parsed::Schema) => {
+            return match schema::schema() {
+                Ok(text) => print(&text),
+                Err(why) => {
+                    say(&why);
+                    ExitCode::from(USAGE_ERROR)
+                }
+            }
+        }
         Ok(Parsed::Version) => return print(&format!("steps {}\n", env!("CARGO_PKG_VERSION"))),
         Err(msg) => {
             say(&format!("{msg} (try '{program} --help')"));
