@@ -133,7 +133,8 @@ kube: build
 	@scripts/need python3
 	@echo "make: the Kubernetes suite (tests/kube/run): node $$(sed -n 's/^require k8s.io\/kubernetes //p' tests/kube/build/k8s/go.mod)"
 	tests/kube/run
-# The Container fields steps check accepts: from the newest schema of the
+# The Container fields steps check accepts, and the Kubernetes types steps
+# schema gives them and pod, job, metadata: from the newest schema of the
 # kubernetes-validate above (raise KUBERNETES_VALIDATE_VERSION, then this).
 container-fields: $(K8S_VENV)/bin/kubernetes-validate
 	scripts/container_fields "$(K8S_VENV)"

@@ -2749,6 +2749,9 @@ fn every_file_check_accepts_is_valid_against_the_schema() {
                 .to_string(),
         ),
     ];
+    // the README's editor file names the schema as `steps schema > steps.schema.json` writes it
+    assert!(edges[1].1.starts_with("# yaml-language-server: $schema=steps.schema.json\n"), "{}", edges[1].1);
+    assert_eq!(readme_block("### Editors", "```sh\n"), "steps schema > steps.schema.json\n");
     for (name, text) in &edges {
         std::fs::write(d.join(name), text).expect("write");
         files.push(name.to_string());
