@@ -110,7 +110,9 @@ pub fn set_by_steps(role: Role, key: &str) -> Option<String> {
         (_, "terminationMessagePath") => Some(format!("to {STEPS_DIR}/NAME/termination")),
         (Role::Sidecar, "restartPolicy") => Some("Always with --native-sidecars".to_string()),
         // The API server takes a container's restartPolicy on init containers only.
-        (_, "restartPolicy") => Some("the pod's Never; Kubernetes refuses it on a step's container".to_string()),
+        (_, "restartPolicy") => {
+            Some("the pod's Never; Kubernetes refuses it on a step's container".to_string())
+        }
         _ => None,
     }
 }
