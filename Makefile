@@ -1,7 +1,9 @@
 # A thin wrapper over cargo. Every variable can be overridden: make ARCHS=x86_64
 #
-#   make            build both architectures into dist/ARCH/, steps for this
-#                   machine as dist/steps, and print sizes
+#   make            build both architectures into dist/ARCH/ (the three tools
+#                   and steps, all static), steps for this machine as
+#                   dist/steps and dist/kubectl-steps (the kubectl plugin), and
+#                   print sizes
 #   make test       unit tests, black-box tests (x86_64, then aarch64 under
 #                   qemu-user; steps with the Kubernetes schema), pod tests
 #                   (podman), and the Kubernetes suite on a real node (make kube)
@@ -9,7 +11,7 @@
 #                   cached in ~/.cache/ordered-steps/kube), starts it, plays every
 #                   pod with kubectl, takes it down (tests/kube/run)
 #   make demo       the seed's three steps: rendered by steps, played by podman
-#   make size       sizes of the built binaries against the 32 KiB budget
+#   make size       sizes of the built tools against their budgets (steps' own, unbudgeted)
 #   make lint       clippy (warnings are errors) and rustfmt --check
 #   make container-fields  regenerate steps/src/container_fields.rs from the
 #                   newest Kubernetes schema kubernetes-validate bundles
@@ -44,12 +46,18 @@ build: targets
 	@for a in $(ARCHS); do \
 	  echo "make: building $$a-unknown-linux-musl (release)"; \
 	  $(CARGO) build --quiet --release --target "$$a-unknown-linux-musl" $(foreach t,$(TOOLS),-p $(t)) || exit 1; \
+	  $(CARGO) build --quiet --release --target "$$a-unknown-linux-musl" -p steps || exit 1; \
 	  mkdir -p "$(DIST)/$$a"; \
-	  for t in $(TOOLS); do cp -f "target/$$a-unknown-linux-musl/release/$$t" "$(DIST)/$$a/$$t"; done; \
+	  for t in $(TOOLS) steps; do cp -f "target/$$a-unknown-linux-musl/release/$$t" "$(DIST)/$$a/$$t"; done; \
 	done
-	@echo "make: building steps for this machine (release)"
-	$(CARGO) build --quiet --release -p steps
-	@cp -f target/release/steps "$(DIST)/steps"
+	@host=$$(uname -m); \
+	if [ "$$(uname -s)" = Linux ] && [ -f "$(DIST)/$$host/steps" ]; then \
+	  cp -f "$(DIST)/$$host/steps" "$(DIST)/steps"; \
+	else \
+	  echo "make: building steps for this machine (release)"; \
+	  $(CARGO) build --quiet --release -p steps && cp -f target/release/steps "$(DIST)/steps" || exit 1; \
+	fi
+	@ln -f "$(DIST)/steps" "$(DIST)/kubectl-steps"
 
 size:
 	@printf '%-8s %-11s %7s %7s  %s\n' arch tool bytes budget ""
@@ -59,6 +67,9 @@ size:
 	  s=$$(stat -c %s "$$f"); ok="ok, $$((b - s)) to spare"; [ "$$s" -le $$b ] || ok="OVER by $$((s - b))"; \
 	  printf '%-8s %-11s %7d %7d  %s\n' "$$a" "$$t" "$$s" "$$b" "$$ok"; \
 	done; done
+	@for a in $(ARCHS); do f="$(DIST)/$$a/steps"; [ -f "$$f" ] && \
+	  printf '%-8s %-11s %7d %7s  %s\n' "$$a" steps "$$(stat -c %s "$$f")" - "the host tool: no budget"; \
+	done; true
 
 # Every suite appends what it could not check to $(SKIP_LOG): the summary
 # counts them (under CI=true a skip is a failure in the suite itself).
@@ -92,10 +103,13 @@ blackbox-aarch64:
 
 # steps' suite checks every rendering against the Kubernetes API schema with
 # kubernetes-validate (PyPI), installed here once into a venv of its own: it
-# bundles the schemas of every Kubernetes version and works offline.
+# bundles the schemas of every Kubernetes version and works offline. The same
+# venv holds jsonschema (draft 2020-12), which checks files against the schema
+# of steps schema, and PyYAML, which reads them.
 K8S_VENV    ?= target/k8s-venv
 K8S_VERSION ?= 1.33.0
 KUBERNETES_VALIDATE_VERSION ?= 1.37.0
+JSONSCHEMA_VERSION ?= 4.26.0
 
 $(K8S_VENV)/bin/kubernetes-validate:
 	@scripts/need python3
@@ -103,10 +117,15 @@ $(K8S_VENV)/bin/kubernetes-validate:
 	@python3 -m venv "$(K8S_VENV)" || { echo "make: python3 -m venv failed (Debian: apt-get install python3-venv)"; exit 1; }
 	@"$(K8S_VENV)/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)"
 
-blackbox-steps: $(K8S_VENV)/bin/kubernetes-validate
-	@scripts/need dot:graphviz
+$(K8S_VENV)/.jsonschema-$(JSONSCHEMA_VERSION): $(K8S_VENV)/bin/kubernetes-validate
+	@echo "make: installing jsonschema $(JSONSCHEMA_VERSION) from PyPI into the venv $(K8S_VENV) (pip; once)"
+	@"$(K8S_VENV)/bin/pip" install --quiet --disable-pip-version-check "jsonschema==$(JSONSCHEMA_VERSION)"
+	@touch "$@"
+
+blackbox-steps: $(K8S_VENV)/bin/kubernetes-validate $(K8S_VENV)/.jsonschema-$(JSONSCHEMA_VERSION)
+	@scripts/need dot:graphviz file $(QEMU):qemu-user-static
 	@echo "make: black-box tests of $(DIST)/steps (schemas of Kubernetes $(K8S_VERSION))"
-	STEPS=$(CURDIR)/$(DIST)/steps K8S_VENV=$(CURDIR)/$(K8S_VENV) K8S_VERSION=$(K8S_VERSION) \
+	STEPS=$(CURDIR)/$(DIST)/steps STEPS_ARCHS="$(ARCHS)" K8S_VENV=$(CURDIR)/$(K8S_VENV) K8S_VERSION=$(K8S_VERSION) \
 	  $(CARGO) test --quiet -p tests --features steps --test steps -- --test-threads=2
 
 # The Kubernetes suite: a real node (kubelet, control plane, containerd) on this machine.
@@ -114,7 +133,8 @@ kube: build
 	@scripts/need python3
 	@echo "make: the Kubernetes suite (tests/kube/run): node $$(sed -n 's/^require k8s.io\/kubernetes //p' tests/kube/build/k8s/go.mod)"
 	tests/kube/run
-# The Container fields steps check accepts: from the newest schema of the
+# The Container fields steps check accepts, and the Kubernetes types steps
+# schema gives them and pod, job, metadata: from the newest schema of the
 # kubernetes-validate above (raise KUBERNETES_VALIDATE_VERSION, then this).
 container-fields: $(K8S_VENV)/bin/kubernetes-validate
 	scripts/container_fields "$(K8S_VENV)"

@@ -8,7 +8,11 @@
 //! sidecars and the join, the pictures, and the options for today's clusters
 //! (`--kubernetes`, pod-level resources, the tools from an image volume,
 //! retries, Pod Security "restricted"), each rendering validated against the
-//! schema of every version it targets.
+//! schema of every version it targets; the static builds of every
+//! architecture (`dist/ARCH/steps`, `STEPS_ARCHS`; aarch64 under qemu-user)
+//! and the kubectl plugin `kubectl-steps`; and `steps schema`, with which a
+//! real validator (jsonschema in the venv) accepts every file `check`
+//! accepts and refuses, for the same reason, what `check` refuses for its form.
 
 use harness::json::{self, Value};
 use harness::{run, Ran, TempDir};
@@ -465,8 +469,8 @@ fn a_duplicate_need_of_the_list_order_and_a_missing_name() {
 
 #[test]
 fn usage_errors_exit_125_with_one_line() {
-    usage_error(&[], "no command (render, check, graph or status)");
-    usage_error(&["build.yaml"], "unknown command 'build.yaml' (render, check, graph or status)");
+    usage_error(&[], "no command (render, check, graph, schema or status)");
+    usage_error(&["build.yaml"], "unknown command 'build.yaml' (render, check, graph, schema or status)");
     usage_error(&["render"], "render: no FILE (a steps file, or - for standard input)");
     usage_error(&["render", "--kind", "deployment", "f"], "--kind: 'deployment' is not pod or job");
     usage_error(&["render", "-o", "toml", "f"], "-o: 'toml' is not yaml or json");
@@ -2506,6 +2510,413 @@ fn every_rendering_validates_for_the_versions_it_targets() {
     for (version, files) in &jobs {
         validate_strictly(version, files);
     }
+}
+
+// --- install anywhere (issue 21) ------------------------------------------------------
+
+/// The directory `steps` was built into (`dist/`): the static builds are
+/// `ARCH/steps` there, the kubectl plugin `kubectl-steps`.
+fn dist() -> PathBuf {
+    steps_bin().parent().expect("the directory of STEPS").to_path_buf()
+}
+
+/// The architectures built (`STEPS_ARCHS`, as make's ARCHS; default both).
+fn built_archs() -> Vec<String> {
+    std::env::var("STEPS_ARCHS")
+        .unwrap_or_else(|_| "x86_64 aarch64".to_string())
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// `dist/ARCH/steps` for each architecture: a static executable (`file` says
+/// so) that runs here, the other architecture's under qemu-user
+/// (`qemu-ARCH-static`), and renders what the host's `steps` renders.
+#[test]
+fn the_static_builds_run_anywhere() {
+    let seed = root().join("examples/seed.steps.yaml");
+    let want = ok(&steps_in(&root(), &["render", "-o", "json", &seed.to_string_lossy()])).to_string();
+    let archs = built_archs();
+    assert!(!archs.is_empty(), "STEPS_ARCHS names no architecture");
+    for arch in archs {
+        let bin = dist().join(&arch).join("steps");
+        assert!(bin.is_file(), "{} is missing: run make", bin.display());
+        let r = run(Command::new("file").arg("-b").arg(&bin));
+        let machine = if arch == "aarch64" { "ARM aarch64" } else { "x86-64" };
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(
+            r.stdout.starts_with(&format!("ELF 64-bit LSB executable, {machine},"))
+                && r.stdout.contains(", statically linked,"),
+            "file {}: {}",
+            bin.display(),
+            r.stdout
+        );
+        let command = || {
+            if arch == std::env::consts::ARCH {
+                Command::new(&bin)
+            } else {
+                let mut c = Command::new(format!("qemu-{arch}-static"));
+                c.arg(&bin);
+                c
+            }
+        };
+        let r = run(command().arg("--version"));
+        let version = format!("steps {}\n", env!("CARGO_PKG_VERSION"));
+        assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, version.as_str(), ""), "{arch}");
+        let r = run(command().args(["render", "-o", "json"]).arg(&seed));
+        assert_eq!(ok(&r), want, "{arch}: its rendering of the seed differs from the host's");
+    }
+}
+
+/// `kubectl-steps`, found on PATH as kubectl finds its plugins: the same
+/// program as `steps` (its output byte for byte), named `kubectl steps` in its
+/// usage and in a usage error's hint; a problem keeps the prefix `steps:`.
+#[test]
+fn the_kubectl_plugin_is_steps_named_as_typed() {
+    let plugin = dist().join("kubectl-steps");
+    assert!(plugin.is_file(), "{} is missing: run make", plugin.display());
+    assert!(
+        std::fs::read(&plugin).expect("kubectl-steps") == std::fs::read(steps_bin()).expect("steps"),
+        "kubectl-steps is not steps"
+    );
+    let path = std::env::join_paths(
+        std::iter::once(dist()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .expect("PATH");
+    let plugin_in = |dir: &Path, args: &[&str]| -> Ran {
+        run(Command::new("kubectl-steps").env("PATH", &path).current_dir(dir).args(args))
+    };
+    let examples = root().join("examples");
+    // the same rendering, warnings and problems
+    for args in [&["render", "seed.steps.yaml"][..], &["render", "--kind=job", "-ojson", "dag.steps.yaml"]] {
+        let (as_plugin, as_steps) = (plugin_in(&examples, args), steps_in(&examples, args));
+        assert_eq!(ok(&as_plugin), ok(&as_steps), "{args:?}");
+    }
+    let d = TempDir::new("steps-plugin");
+    std::fs::write(
+        d.join("build.yaml"),
+        "name: x\nimage: alpine\nsteps:\n  - name: a\n    run: a\n    timout: 5\n",
+    )
+    .expect("write");
+    let r = plugin_in(d.path(), &["check", "build.yaml"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (1, "", "steps: build.yaml:6: step 'a': unknown key 'timout' (did you mean 'timeout'?)\n")
+    );
+    // named as the user types it
+    let help = plugin_in(&root(), &["--help"]);
+    let usage = ok(&help);
+    assert!(
+        usage.starts_with(
+            "usage: kubectl steps render [--kind pod|job] [-o yaml|json] [CLUSTER OPTIONS]\n\
+             \x20                           [--layout subpath|volumes] [--scripts escaped|as-is] FILE\n\
+             \x20      kubectl steps check [CLUSTER OPTIONS] FILE\n"
+        ),
+        "{usage}"
+    );
+    let own = steps_in(&root(), &["--help"]);
+    let (usage_rest, own_rest) =
+        (usage.split_once("\n\n").expect("usage").1, own.stdout.split_once("\n\n").expect("usage").1);
+    assert_eq!(usage_rest, own_rest, "the help after the usage lines is steps' own");
+    let r = plugin_in(&root(), &["draw", "f"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (
+            125,
+            "",
+            "steps: unknown command 'draw' (render, check, graph, schema or status) (try 'kubectl steps --help')\n"
+        )
+    );
+    let r = plugin_in(&root(), &["--version"]);
+    let version = format!("steps {}\n", env!("CARGO_PKG_VERSION"));
+    assert_eq!((r.code, r.stdout.as_str()), (0, version.as_str()));
+    let r = plugin_in(d.path(), &["check", "missing.yaml"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (125, "steps: cannot read 'missing.yaml': No such file or directory\n")
+    );
+}
+
+/// An argument that is not UTF-8 is a usage error, not a crash.
+#[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error() {
+    use std::os::unix::ffi::OsStrExt;
+    let r = run(Command::new(steps_bin()).args(["check".as_ref(), std::ffi::OsStr::from_bytes(b"a\xffb")]));
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (125, "", "steps: 'a\u{fffd}b' is not UTF-8 text (try 'steps --help')\n")
+    );
+}
+
+// --- editor support: steps schema (issue 21) -----------------------------------------
+
+/// Checks YAML files against a JSON Schema with jsonschema (draft 2020-12) in
+/// the venv, reading them with PyYAML (YAML 1.1, as steps and Kubernetes
+/// read them): one line `FILE: /PATH: message` per error, exit 1 if any. The
+/// schema itself is checked against the draft's meta-schema first, and a
+/// file whose verdict differs under draft-07 (what editors evaluate) is told.
+const VALIDATE: &str = r#"
+import json, sys, yaml
+from jsonschema import Draft202012Validator, Draft7Validator
+schema = json.load(open(sys.argv[1]))
+Draft202012Validator.check_schema(schema)
+new, old = Draft202012Validator(schema), Draft7Validator(schema)
+bad = 0
+for path in sys.argv[2:]:
+    doc = yaml.safe_load(open(path))
+    errors = sorted(new.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
+    for e in errors:
+        print(f"{path}: /{'/'.join(str(p) for p in e.absolute_path)}: {e.message}")
+    if bool(errors) != (not old.is_valid(doc)):
+        print(f"{path}: draft-07 says otherwise")
+    bad += bool(errors) or not old.is_valid(doc)
+sys.exit(1 if bad else 0)
+"#;
+
+/// `steps schema`, written as `steps.schema.json` in `dir`.
+fn schema_in(dir: &Path) -> PathBuf {
+    let r = steps_in(dir, &["schema"]);
+    let path = dir.join("steps.schema.json");
+    std::fs::write(&path, ok(&r)).expect("write the schema");
+    path
+}
+
+/// The validator's verdict on `files` (in `dir`, named relative to it).
+fn validate(dir: &Path, files: &[&str]) -> Ran {
+    let schema = schema_in(dir);
+    run(Command::new(venv().join("bin/python"))
+        .current_dir(dir)
+        .args(["-c", VALIDATE])
+        .arg(&schema)
+        .args(files))
+}
+
+#[test]
+fn the_schema_is_json_schema_2020_12_and_takes_no_arguments() {
+    let r = steps_in(&root(), &["schema"]);
+    assert!(
+        ok(&r).starts_with("{\n  \"$schema\": \"https://json-schema.org/draft/2020-12/schema\",\n  \"title\": \"steps file\",\n"),
+        "{}",
+        &r.stdout[..200.min(r.stdout.len())]
+    );
+    let parsed = json::parse(&r.stdout).expect("the schema is JSON");
+    let required: Vec<&str> = strings(get(&parsed, &["required"]));
+    assert_eq!(required, ["name", "steps"]);
+    // the same whoever runs it
+    let plugin = run(Command::new(dist().join("kubectl-steps")).arg("schema"));
+    assert_eq!(ok(&plugin), r.stdout);
+    usage_error(&["schema", "build.yaml"], "schema takes no FILE or option ('build.yaml')");
+    usage_error(&["schema", "--kind", "job"], "schema takes no FILE or option ('--kind')");
+    usage_error(&["frob"], "unknown command 'frob' (render, check, graph, schema or status)");
+}
+
+/// Every example, the README's reference of the file, and files that use what
+/// `check` accepts at its edges: valid, under draft 2020-12 and draft-07 alike.
+#[test]
+fn every_file_check_accepts_is_valid_against_the_schema() {
+    let d = TempDir::new("steps-schema-ok");
+    let mut files: Vec<String> = Vec::new();
+    for ex in examples() {
+        let name = ex.file_name().expect("name").to_string_lossy().into_owned();
+        std::fs::copy(&ex, d.join(&name)).expect("copy");
+        files.push(name);
+    }
+    let edges = [
+        ("reference.yaml", readme_block("### The file", "```yaml\n")),
+        ("editor.yaml", readme_block("### Editors", "```yaml\n")),
+        (
+            "edges.yaml",
+            "x-base: &base {image: alpine, env: [{name: A, value: 'yes'}, {name: B, value: }]}\n\
+             name: edges.example\n\
+             hold: yes\n\
+             kubernetes: v1.36.2\n\
+             timeout: 1.5\n\
+             metadata:\n\
+             finally:\n\
+             workspace: /work/\n\
+             pod: {serviceAccountName: ci, restartPolicy: Never, volumes: [{name: cache, emptyDir: {}}]}\n\
+             job: {backoffLimit: 1}\n\
+             steps:\n\
+             \x20 - <<: *base\n\
+             \x20   name: a\n\
+             \x20   needs: []\n\
+             \x20   command: [make]\n\
+             \x20   args: [test]\n\
+             \x20   onError: stop\n\
+             \x20   retries: 0\n\
+             \x20   retryDelay: 0\n\
+             \x20   timeout: \"90\"\n\
+             \x20   volumeMounts: [{name: cache, mountPath: /cache}]\n\
+             \x20 - {name: b, image: alpine, run: '#!/bin/sh\\necho $HOME', resources: {requests: {cpu: 1}, limits: {cpu: 1}}}\n\
+             sidecars:\n\
+             \x20 - {name: db, image: postgres, command: [postgres], ready: 'tcp://127.0.0.1:5432', ports: [{containerPort: 5432}]}\n"
+                .to_string(),
+        ),
+    ];
+    // the README's editor file names the schema as `steps schema > steps.schema.json` writes it
+    assert!(edges[1].1.starts_with("# yaml-language-server: $schema=steps.schema.json\n"), "{}", edges[1].1);
+    assert_eq!(readme_block("### Editors", "```sh\n"), "steps schema > steps.schema.json\n");
+    for (name, text) in &edges {
+        std::fs::write(d.join(name), text).expect("write");
+        files.push(name.to_string());
+    }
+    for f in &files {
+        let r = steps_in(d.path(), &["check", f]);
+        assert_eq!((r.code, r.stderr.as_str()), (0, ""), "steps check {f}");
+    }
+    assert!(files.len() >= 11 + 3, "{files:?}");
+    let names: Vec<&str> = files.iter().map(String::as_str).collect();
+    let r = validate(d.path(), &names);
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""), "the validator");
+}
+
+/// A file `check` refuses for its keys, types or forms, the validator refuses
+/// too, each for the same reason: an unknown key, a wrong type, a missing
+/// `steps`, and every other rule a schema can say.
+#[test]
+fn what_check_refuses_for_its_form_the_schema_refuses() {
+    const H: &str = "name: x\nimage: alpine\n";
+    let one = "steps: [{name: a, run: a}]\n";
+    #[rustfmt::skip]
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        ("unknown-key", format!("{H}steps:\n  - name: a\n    run: a\n    timout: 5\n"),
+         "6: step 'a': unknown key 'timout' (did you mean 'timeout'?)",
+         "/steps/0: Additional properties are not allowed ('timout' was unexpected)"),
+        ("unknown-top", format!("{H}label: {{a: b}}\n{one}"),
+         "3: unknown key 'label' (the keys are name, image, tools, timeout, hold, workspace, metadata, pod, steps, finally, sidecars, job, kubernetes, nativeSidecars, podResources, toolsFrom, and x-* for anchors)",
+         "/: 'label' does not match any of the regexes: '^x-'"),
+        ("wrong-type", format!("{H}steps:\n  - name: a\n    run: [a]\n"),
+         "5: step 'a': run: expected a string, found a list",
+         "/steps/0/run: ['a'] is not of type 'string'"),
+        ("hold-string", format!("{H}hold: \"yes\"\n{one}"),
+         "3: hold: expected true or false, found a string",
+         "/hold: 'yes' is not of type 'boolean'"),
+        ("no-steps", H.to_string(),
+         "1: no steps (steps: a list of at least one step)",
+         "/: 'steps' is a required property"),
+        ("empty-steps", format!("{H}steps: []\n"),
+         "3: no steps (steps: a list of at least one step)",
+         "/steps: [] should be non-empty"),
+        ("both", format!("{H}steps:\n  - name: a\n    run: a\n    command: [a]\n"),
+         "6: step 'a': both run and command (give one)",
+         "/steps/0: {'name': 'a', 'run': 'a', 'command': ['a']} is valid under each of {'required': ['command']}, {'required': ['run']}"),
+        ("neither", format!("{H}steps:\n  - name: a\n    env: []\n"),
+         "4: step 'a': no run or command (give one)",
+         "/steps/0: {'name': 'a', 'env': []} is not valid under any of the given schemas"),
+        ("args-with-run", format!("{H}steps:\n  - name: a\n    run: a\n    args: [b]\n"),
+         "6: step 'a': args goes with command (a run script takes no args)",
+         "/steps/0: {'name': 'a', 'run': 'a', 'args': ['b']} should not be valid under {'required': ['args']}"),
+        ("no-image", "name: x\nsteps:\n  - name: a\n    run: a\n".to_string(),
+         "3: step 'a': no image (give image: here or at the top)",
+         "/steps/0: 'image' is a required property"),
+        ("image-blank", format!("name: x\nimage: alpine 3\n{one}"),
+         "2: image: 'alpine 3' is not an image reference",
+         "/image: 'alpine 3' does not match '^\\\\S+$'"),
+        ("env-number", format!("{H}steps:\n  - name: a\n    run: a\n    env: [{{name: A, value: 1}}]\n"),
+         "6: step 'a': env 'A': value must be a string: quote it (found a number)",
+         "/steps/0/env/0/value: 1 is not of type 'string', 'null'"),
+        ("termination", format!("{H}steps:\n  - name: a\n    run: a\n    terminationMessagePath: /t\n"),
+         "6: step 'a': terminationMessagePath is set by steps (to /steps/NAME/termination)",
+         "/steps/0/terminationMessagePath: '/t' should not be valid under {}"),
+        ("step-restart", format!("{H}steps:\n  - name: a\n    run: a\n    restartPolicy: Always\n"),
+         "6: step 'a': restartPolicy is set by steps (the pod's Never; Kubernetes refuses it on a step's container)",
+         "/steps/0/restartPolicy: 'Always' should not be valid under {}"),
+        ("sidecar-restart", format!("{H}{one}sidecars:\n  - name: s\n    run: s\n    restartPolicy: Always\n"),
+         "7: sidecar 's': restartPolicy is set by steps (Always with --native-sidecars)",
+         "/sidecars/0/restartPolicy: 'Always' should not be valid under {}"),
+        ("sidecar-needs", format!("{H}{one}sidecars:\n  - name: s\n    run: s\n    needs: [a]\n"),
+         "7: sidecar 's': a sidecar has no needs (it starts with the pod)",
+         "/sidecars/0: Additional properties are not allowed ('needs' was unexpected)"),
+        ("finally-needs", format!("{H}{one}finally:\n  - name: f\n    run: f\n    needs: [a]\n"),
+         "7: finally step 'f': a finally step has no needs (each runs after every step, and after the finally step before it)",
+         "/finally/0: Additional properties are not allowed ('needs' was unexpected)"),
+        ("step-ready", format!("{H}steps:\n  - name: a\n    run: a\n    ready: /steps/a/ok\n"),
+         "6: step 'a': only a sidecar has ready (what the steps wait for)",
+         "/steps/0: Additional properties are not allowed ('ready' was unexpected)"),
+        ("on-error", format!("{H}steps:\n  - name: a\n    run: a\n    onError: ignore\n"),
+         "6: step 'a': bad onError 'ignore' (continue or stopAndFail)",
+         "/steps/0/onError: 'ignore' is not one of ['continue', 'stopAndFail', 'stop']"),
+        ("bad-name", format!("{H}steps:\n  - name: Build\n    run: a\n"),
+         "4: invalid name 'Build': a name is a DNS-1123 label (1 to 63 of a-z, 0-9, '-'; a letter or digit at each end)",
+         "/steps/0/name: 'Build' does not match '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'"),
+        ("kubernetes-number", format!("{H}kubernetes: 1.30\n{one}"),
+         "3: kubernetes: expected a version as a string, found a number (quote it: \"1.3\"; unquoted, YAML reads 1.30 as the number 1.3)",
+         "/kubernetes: 1.3 is not of type 'string'"),
+        ("tools-from", format!("{H}toolsFrom: oci\n{one}"),
+         "3: toolsFrom: 'oci' is not copy or image",
+         "/toolsFrom: 'oci' is not one of ['copy', 'image']"),
+        ("retry-delay", format!("{H}steps:\n  - name: a\n    run: a\n    retryDelay: 5s\n"),
+         "6: step 'a': retryDelay without retries (give retries: N, the attempts after the first)",
+         "/steps/0: 'retries' is a required property"),
+        ("retries-101", format!("{H}steps:\n  - name: a\n    run: a\n    retries: 101\n"),
+         "6: step 'a': retries: 101 is not from 0 to 100",
+         "/steps/0/retries: 101 is greater than the maximum of 100"),
+        ("timeout-1d", format!("{H}steps:\n  - name: a\n    run: a\n    timeout: 1d\n"),
+         "6: step 'a': timeout: bad duration '1d' (like 30, 1.5s, 10m, 1h30m)",
+         "/steps/0/timeout: '1d' does not match '^(([0-9]+(\\\\.[0-9]*)?|\\\\.[0-9]+)|(([0-9]+(\\\\.[0-9]*)?|\\\\.[0-9]+)(ns|us|µs|ms|s|m|h))+)$'"),
+        ("pod-containers", format!("{H}pod:\n  containers: []\n{one}"),
+         "4: pod.containers: give the containers as steps, finally or sidecars",
+         "/pod/containers: [] should not be valid under {}"),
+        ("pod-restart", format!("{H}pod:\n  restartPolicy: OnFailure\n{one}"),
+         "4: pod.restartPolicy: must be Never (a step that ran is never run again)",
+         "/pod/restartPolicy: 'OnFailure' is not one of ['Never']"),
+        ("job-template", format!("{H}job:\n  template: {{}}\n{one}"),
+         "4: job.template: the pod is rendered from the steps (give pod: for its spec)",
+         "/job/template: {} should not be valid under {}"),
+        ("workspace", format!("{H}workspace: work\n{one}"),
+         "3: workspace: 'work' is not an absolute path below / (like /workspace)",
+         "/workspace: 'work' does not match '^/(?!/*$)'"),
+        ("command-empty", format!("{H}steps:\n  - name: a\n    command: []\n"),
+         "5: step 'a': command: empty",
+         "/steps/0/command: [] should be non-empty"),
+        ("needs-twice", format!("{H}steps:\n  - name: a\n    run: a\n  - name: b\n    run: b\n    needs: [a, a]\n"),
+         "8: step 'b': 'a' twice in needs",
+         "/steps/1/needs: ['a', 'a'] has non-unique elements"),
+    ];
+    let d = TempDir::new("steps-schema-bad");
+    for (name, text, problem, error) in &cases {
+        let file = format!("{name}.yaml");
+        std::fs::write(d.join(&file), text).expect("write");
+        let r = steps_in(d.path(), &["check", &file]);
+        let want = format!("steps: {file}:{problem}\n");
+        assert_eq!(
+            (r.code, r.stdout.as_str(), r.stderr.as_str()),
+            (1, "", want.as_str()),
+            "steps check {file}"
+        );
+        let r = validate(d.path(), &[&file]);
+        let want = format!("{file}: {error}\n");
+        assert_eq!(
+            (r.code, r.stdout.as_str(), r.stderr.as_str()),
+            (1, want.as_str(), ""),
+            "the validator on {file}"
+        );
+    }
+}
+
+/// The schema is stricter than `check` where `check` leaves the API server
+/// to judge: inside `pod`, `job`, `metadata` and the container fields, an
+/// unknown field or a wrong type is an error of the schema too.
+#[test]
+fn the_schema_checks_the_kubernetes_types_inside() {
+    let d = TempDir::new("steps-schema-types");
+    std::fs::write(
+        d.join("types.yaml"),
+        "name: x\nimage: alpine\npod: {serviceAccountNme: ci}\nmetadata: {labels: {n: 1}}\nsteps:\n  - name: a\n    run: a\n    securityContext: {runAsUser: root}\n",
+    )
+    .expect("write");
+    let r = steps_in(d.path(), &["check", "types.yaml"]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "check leaves these to the API server");
+    let r = validate(d.path(), &["types.yaml"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (
+            1,
+            "types.yaml: /metadata/labels/n: 1 is not of type 'string', 'null'\n\
+             types.yaml: /pod: Additional properties are not allowed ('serviceAccountNme' was unexpected)\n\
+             types.yaml: /steps/0/securityContext/runAsUser: 'root' is not of type 'integer', 'null'\n"
+        )
+    );
 }
 
 // --- steps status: a pod's steps through a fake kubectl --------------------------------

@@ -86,13 +86,40 @@ fn what(s: &Step) -> String {
     format!("{} '{}'", s.role.noun(), s.name)
 }
 
+/// `steps`' own keys that a `role`'s entry takes: `needs` steps only, `ready`
+/// sidecars only, `onError`, `retries` and `retryDelay` not sidecars (the
+/// others are refused with the reason, [`crate::stepsfile`]).
+pub fn own_keys(role: Role) -> impl Iterator<Item = &'static str> {
+    OWN_KEYS.into_iter().filter(move |k| match role {
+        Role::Step => *k != "ready",
+        Role::Finally => !matches!(*k, "ready" | "needs"),
+        Role::Sidecar => !matches!(*k, "needs" | "onError" | "retries" | "retryDelay"),
+    })
+}
+
+/// Every key a `role`'s entry may have: its own ([`own_keys`]) and the
+/// Container fields; `steps schema` lists the same.
+pub fn keys(role: Role) -> impl Iterator<Item = &'static str> {
+    own_keys(role).chain(CONTAINER_FIELDS)
+}
+
+/// A Container field that `steps` sets itself in a `role`'s container, and
+/// to what: the file may not give it.
+pub fn set_by_steps(role: Role, key: &str) -> Option<String> {
+    match (role, key) {
+        (_, "terminationMessagePath") => Some(format!("to {STEPS_DIR}/NAME/termination")),
+        (Role::Sidecar, "restartPolicy") => Some("Always with --native-sidecars".to_string()),
+        // The API server takes a container's restartPolicy on init containers only.
+        (_, "restartPolicy") => {
+            Some("the pod's Never; Kubernetes refuses it on a step's container".to_string())
+        }
+        _ => None,
+    }
+}
+
 /// Keys that are neither `steps`' own nor a Container field.
 fn unknown_keys(s: &Step, p: &mut Problems) {
-    let sidecar_only = |k: &str| k == "ready";
-    let steps_only = |k: &str| k == "retries" || k == "retryDelay";
-    let own =
-        OWN_KEYS.iter().filter(|k| if s.role == Role::Sidecar { !steps_only(k) } else { !sidecar_only(k) });
-    let known: Vec<&str> = own.chain(CONTAINER_FIELDS.iter()).copied().collect();
+    let known: Vec<&str> = keys(s.role).collect();
     for e in &s.fields {
         if known.contains(&e.key.as_str()) {
             continue;
@@ -277,6 +304,34 @@ fn user_mounts(s: &Step) -> Vec<(String, String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `own_keys` says a role takes is what reading the file accepts.
+    #[test]
+    fn own_keys_are_what_each_role_takes() {
+        let value = |k: &str| match k {
+            "needs" => "[]",
+            "onError" => "continue",
+            "timeout" | "retryDelay" => "5s",
+            "ready" => "tcp://127.0.0.1:80",
+            "retries" => "1",
+            _ => "x",
+        };
+        for (role, list) in [(Role::Step, "steps"), (Role::Finally, "finally"), (Role::Sidecar, "sidecars")] {
+            for key in OWN_KEYS.iter().filter(|k| !matches!(**k, "name" | "run")) {
+                let other = if role == Role::Step { "finally" } else { "steps" };
+                // (retryDelay goes with retries)
+                let also = if *key == "retryDelay" { ", retries: 1" } else { "" };
+                let text = format!(
+                    "name: x\nimage: i\n{other}: [{{name: s, run: s}}]\n{list}:\n  - {{name: a, run: a, {key}: {}{also}}}\n",
+                    value(key)
+                );
+                let mut p = Problems::default();
+                crate::stepsfile::read(&crate::document::parse(&text).unwrap(), &mut p);
+                let refused = p.sorted().iter().any(|x| x.line == 5);
+                assert_eq!(refused, !own_keys(role).any(|k| k == *key), "{list}: {key}");
+            }
+        }
+    }
 
     #[test]
     fn suggestions() {

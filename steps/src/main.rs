@@ -5,6 +5,7 @@
 //!              [--layout subpath|volumes] [--scripts escaped|as-is] FILE
 //! steps check [CLUSTER OPTIONS] FILE
 //! steps graph [--format mermaid|dot] FILE
+//! steps schema
 //! steps status POD|job/NAME [-n NS] [--watch] [-o json] [--graph [--format mermaid|dot]]
 //!
 //! CLUSTER OPTIONS: --kubernetes X.Y, --native-sidecars[=BOOL],
@@ -14,7 +15,12 @@
 //! A host tool (it runs where kubectl runs), built with std; the format of the
 //! file and every rule of rendering are DESIGN.md section 7. The lifecycle:
 //!
-//! 1. Parse the command line ([`options`]); a usage error exits 125.
+//! 1. Parse the command line ([`options`]); a usage error exits 125. Run as
+//!    `kubectl-steps` (the kubectl plugin: `kubectl steps render ...`), the
+//!    usage text and a usage error's hint name it `kubectl steps`, as the user
+//!    types it; every message keeps the prefix `steps:` (the word the user
+//!    typed after `kubectl`), so a problem is `steps: FILE:LINE: what` however
+//!    it was run.
 //! 2. Read FILE (`-`: standard input); an I/O error exits 125.
 //! 3. Parse it into a tree that keeps every line ([`document`]).
 //! 4. Read what `steps` itself reads ([`stepsfile`]) and build the graph
@@ -48,6 +54,7 @@ mod options;
 mod picture;
 mod quantity;
 mod render;
+mod schema;
 mod status;
 mod stepsfile;
 mod target;
@@ -63,16 +70,30 @@ const USAGE_ERROR: u8 = 125;
 static ALLOCATOR: memory::OneLineWhenOut = memory::OneLineWhenOut;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut argv = std::env::args_os();
+    let program = options::program(argv.next().as_deref());
     // 1. The command line.
-    let (command, file) = match options::parse(&args) {
+    let parsed = argv
+        .map(|a| a.into_string().map_err(|a| format!("'{}' is not UTF-8 text", a.to_string_lossy())))
+        .collect::<Result<Vec<String>, String>>()
+        .and_then(|args| options::parse(&args));
+    let (command, file) = match parsed {
         Ok(Parsed::Run { command, file }) => (command, file),
-        Ok(Parsed::Help) => return print(options::USAGE),
+        Ok(Parsed::Help) => return print(&options::usage(program)),
+        Ok(Parsed::Schema) => {
+            return match schema::schema() {
+                Ok(text) => print(&text),
+                Err(why) => {
+                    say(&why);
+                    ExitCode::from(USAGE_ERROR)
+                }
+            }
+        }
         Ok(Parsed::Version) => return print(&format!("steps {}\n", env!("CARGO_PKG_VERSION"))),
         // `steps status POD`: a pod's steps, read through kubectl ([`status`])
         Ok(Parsed::Status(o)) => return status::run(&o),
         Err(msg) => {
-            say(&format!("{msg} (try 'steps --help')"));
+            say(&format!("{msg} (try '{program} --help')"));
             return ExitCode::from(USAGE_ERROR);
         }
     };

@@ -5,13 +5,31 @@ use crate::layout::Layout;
 use crate::picture::Format;
 use crate::render::Kind;
 
-pub const USAGE: &str = "\
-usage: steps render [--kind pod|job] [-o yaml|json] [CLUSTER OPTIONS]
-                    [--layout subpath|volumes] [--scripts escaped|as-is] FILE
-       steps check [CLUSTER OPTIONS] FILE
-       steps graph [--format mermaid|dot] FILE
-       steps status POD|job/NAME [-n NS] [-w] [-o table|json] [--graph]
-       steps help
+/// What the user types to run `steps`: its own name, or `kubectl steps` when
+/// kubectl runs it as the plugin `kubectl-steps` (kubectl execs the plugin
+/// with its path as argv[0]; a link of that name does the same).
+pub fn program(argv0: Option<&std::ffi::OsStr>) -> &'static str {
+    let name = argv0.and_then(|a| std::path::Path::new(a).file_name());
+    if name.is_some_and(|n| n == "kubectl-steps") {
+        "kubectl steps"
+    } else {
+        "steps"
+    }
+}
+
+/// The usage text, with the program named as the user types it ([`program`]).
+pub fn usage(program: &str) -> String {
+    USAGE.replace("{PROG}", program).replace("{PAD}", &" ".repeat(program.len()))
+}
+
+const USAGE: &str = "\
+usage: {PROG} render [--kind pod|job] [-o yaml|json] [CLUSTER OPTIONS]
+       {PAD}        [--layout subpath|volumes] [--scripts escaped|as-is] FILE
+       {PROG} check [CLUSTER OPTIONS] FILE
+       {PROG} graph [--format mermaid|dot] FILE
+       {PROG} schema
+       {PROG} status POD|job/NAME [-n NS] [-w] [-o table|json] [--graph]
+       {PROG} help
 
 Turns a steps file (YAML; - reads standard input) into the Pod or Job that
 runs it with copier, waitfor and entrypoint. Options may come before or
@@ -30,6 +48,9 @@ after FILE.
   check              validate only: nothing on standard output
   graph              the DAG as Mermaid (default) or Graphviz DOT
     --format mermaid|dot
+  schema             the JSON Schema (draft 2020-12) of the steps file, for
+                     editors: steps schema > steps.schema.json, then a first
+                     line # yaml-language-server: $schema=steps.schema.json
   status POD         where a running pod of steps is (job/NAME: a Job's): each
                      step waiting, running, done, failed, skipped or died, its
                      exit status and times (UTC), read through kubectl
@@ -120,6 +141,7 @@ pub enum Parsed {
         command: Command,
         file: String,
     },
+    Schema,
     /// `steps status`: no FILE, a pod.
     Status(crate::status::cli::Options),
     Help,
@@ -130,7 +152,7 @@ pub enum Parsed {
 /// message. Options may come before or after FILE; `--` ends them.
 pub fn parse(args: &[String]) -> Result<Parsed, String> {
     let Some((word, rest)) = args.split_first() else {
-        return Err("no command (render, check, graph or status)".to_string());
+        return Err("no command (render, check, graph, schema or status)".to_string());
     };
     let mut command = match word.as_str() {
         "--help" | "-h" | "help" => return Ok(Parsed::Help),
@@ -138,9 +160,16 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         "render" => Command::Render(Render::default()),
         "check" => Command::Check { cluster: Choices::default() },
         "graph" => Command::Graph { format: Format::Mermaid },
+        "schema" => {
+            return match rest {
+                [] => Ok(Parsed::Schema),
+                [h] if h == "--help" || h == "-h" => Ok(Parsed::Help),
+                [extra, ..] => Err(format!("schema takes no FILE or option ('{extra}')")),
+            }
+        }
         "status" => return Ok(crate::status::cli::parse(rest)?.map_or(Parsed::Help, Parsed::Status)),
         other if other.starts_with('-') => return Err(format!("unknown option '{other}'")),
-        other => return Err(format!("unknown command '{other}' (render, check, graph or status)")),
+        other => return Err(format!("unknown command '{other}' (render, check, graph, schema or status)")),
     };
     let mut operands = Vec::new();
     let mut i = 0;
@@ -303,6 +332,8 @@ mod tests {
         assert_eq!(p(&["help"]), Ok(Parsed::Help));
         assert_eq!(p(&["render", "--help"]), Ok(Parsed::Help));
         assert_eq!(p(&["--version"]), Ok(Parsed::Version));
+        assert_eq!(p(&["schema"]), Ok(Parsed::Schema));
+        assert_eq!(p(&["schema", "--help"]), Ok(Parsed::Help));
         // after --, a FILE that looks like an option
         assert_eq!(p(&["check", "--", "-f"]), run(check(Choices::default()), "-f"));
     }
@@ -357,9 +388,31 @@ mod tests {
     }
 
     #[test]
+    fn the_kubectl_plugin_is_named_as_kubectl_runs_it() {
+        let name = |a: &str| program(Some(std::ffi::OsStr::new(a)));
+        assert_eq!(name("steps"), "steps");
+        assert_eq!(name("/usr/local/bin/steps"), "steps");
+        assert_eq!(name("/home/u/.krew/bin/kubectl-steps"), "kubectl steps");
+        assert_eq!(name("kubectl-steps"), "kubectl steps");
+        assert_eq!(name("kubectl-steps-old"), "steps");
+        assert_eq!(program(None), "steps");
+        let text = usage("kubectl steps");
+        assert!(text.starts_with(
+            "usage: kubectl steps render [--kind pod|job] [-o yaml|json] [CLUSTER OPTIONS]\n                            [--layout"
+        ));
+        assert!(text.contains("\n       kubectl steps check [CLUSTER OPTIONS] FILE\n"));
+        assert!(!usage("steps").contains('{'));
+    }
+
+    #[test]
     fn usage_errors() {
-        assert_eq!(p(&[]), Err("no command (render, check, graph or status)".into()));
-        assert_eq!(p(&["draw", "f"]), Err("unknown command 'draw' (render, check, graph or status)".into()));
+        assert_eq!(p(&[]), Err("no command (render, check, graph, schema or status)".into()));
+        assert_eq!(
+            p(&["draw", "f"]),
+            Err("unknown command 'draw' (render, check, graph, schema or status)".into())
+        );
+        assert_eq!(p(&["schema", "f.yaml"]), Err("schema takes no FILE or option ('f.yaml')".into()));
+        assert_eq!(p(&["schema", "-o", "json"]), Err("schema takes no FILE or option ('-o')".into()));
         assert_eq!(p(&["render"]), Err("render: no FILE (a steps file, or - for standard input)".into()));
         assert_eq!(p(&["check", "a", "b"]), Err("check: one FILE only ('b' is a second)".into()));
         assert_eq!(p(&["render", "--kind"]), Err("--kind needs pod or job".into()));

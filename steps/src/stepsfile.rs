@@ -146,7 +146,8 @@ pub struct File {
     pub cluster: Choices,
 }
 
-const TOP_KEYS: [&str; 16] = [
+/// The file's own keys (and `x-*`), as `steps schema` lists them too.
+pub const TOP_KEYS: [&str; 16] = [
     "name",
     "image",
     "tools",
@@ -341,6 +342,10 @@ fn step(item: &Node, role: Role, p: &mut Problems) -> Option<Step> {
     let (mut run, mut command) = (None, None);
     for e in map {
         let v = &e.value;
+        if let Some(how) = apirules::set_by_steps(role, &e.key) {
+            p.add(e.line, format!("{what}: {} is set by steps ({how})", e.key));
+            continue;
+        }
         match e.key.as_str() {
             "name" => {}
             "needs" if role == Role::Sidecar => {
@@ -417,14 +422,6 @@ fn step(item: &Node, role: Role, p: &mut Problems) -> Option<Step> {
                     s.ready = Some(t);
                 }
             }
-            "terminationMessagePath" => p.add(
-                e.line,
-                format!("{what}: terminationMessagePath is set by steps (to {STEPS_DIR}/NAME/termination)"),
-            ),
-            "restartPolicy" if role == Role::Sidecar => p.add(
-                e.line,
-                format!("{what}: restartPolicy is set by steps (Always with --native-sidecars)"),
-            ),
             "image" => {
                 image(v, &format!("{what}: image"), p);
                 s.fields.push(e.clone());
