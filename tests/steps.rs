@@ -3498,6 +3498,26 @@ db (sidecar)      done     0     13:40:00.100  13:41:40.000  1m39s     Stopped
     }
 
     #[test]
+    fn watch_ends_when_every_step_has_ended_though_the_pod_still_runs() {
+        let pair =
+            "name: pair\nimage: alpine\nsteps:\n  - name: a\n    run: echo a\n  - name: b\n    run: exit 4\n";
+        let running = [("a", RUNNING.to_string()), ("b", RUNNING.to_string())];
+        let c = Cluster::new(&[pod(pair, "Running", &running)]);
+        assert_eq!(c.finish("a", &[], "true"), 0);
+        assert_eq!(c.finish("b", &[format!("--wait={}", c.path("a/out").display())], "exit 4"), 4);
+        let r = c.status(&["pair", "-w", "--interval", "100ms"]);
+        assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
+        // one look: the steps' files say they have all ended (containers still holding)
+        assert_eq!(c.calls().len(), 2, "{:?}", c.calls());
+        let lines = collapsed(&r.stdout);
+        assert_eq!(
+            lines[0],
+            "pod pair (namespace ci): Running, started 2026-12-07 13:39:58 UTC; 1 done, 1 failed"
+        );
+        assert!(lines[3].starts_with("b failed 4 "), "{}", r.stdout);
+    }
+
+    #[test]
     fn the_graph_coloured_by_state() {
         let mut c = Cluster::new(&[running_pod()]);
         c.run_build();

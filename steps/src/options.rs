@@ -57,8 +57,8 @@ after FILE.
                      ($KUBECTL) and one kubectl exec of the pod's waitfor --status
     -n, --namespace NS  the pod's namespace (default: kubectl's)
     -w, --watch      look again every second (--interval D) until the pod
-                     has ended: redrawn on a terminal, else a line a change
-                     and the final view
+                     (or every step) has ended: redrawn on a terminal, else a
+                     line a change and the final view
     -o table|json    a table (default), or a JSON document (README: steps status)
     --graph          the DAG coloured by state (--format mermaid|dot)
 

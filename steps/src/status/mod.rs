@@ -8,7 +8,8 @@
 //!              [--graph [--format mermaid|dot]]
 //! ```
 //!
-//! The lifecycle of one look (`--watch`: one a second, until the pod has ended):
+//! The lifecycle of one look (`--watch`: one a second, until the pod, or
+//! every one of its steps, has ended):
 //!
 //! 1. `kubectl get pod POD -o json` ([`kubectl`]; `$KUBECTL` names another
 //!    kubectl; `job/NAME`: the newest pod labelled `job-name=NAME`). The steps, their dependencies and step files come from the
@@ -41,7 +42,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-/// `steps status`: one look, or (`--watch`) one a second until the pod has ended.
+/// `steps status`: one look, or (`--watch`) one a second until the pod (or every step) has ended.
 pub fn run(o: &Options) -> ExitCode {
     let terminal = std::io::stdout().is_terminal();
     let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
@@ -73,7 +74,7 @@ pub fn run(o: &Options) -> ExitCode {
             // otherwise only what changed, and the final view at the end
             (Some((before, _)), true) if o.output == Output::Table => {
                 let mut changed = view::changes(before, &view, now);
-                if view.ended {
+                if over(&view) {
                     changed.push('\n');
                     changed.push_str(&text);
                 }
@@ -86,13 +87,23 @@ pub fn run(o: &Options) -> ExitCode {
             crate::say(&format!("cannot write the output: {}", crate::reason(&e)));
             return ExitCode::from(crate::USAGE_ERROR);
         }
-        if !o.watch || view.ended {
+        if !o.watch || over(&view) {
             return ExitCode::SUCCESS;
         }
         last = Some((view, text));
         let interval = Duration::from_millis(o.interval_ms);
         std::thread::sleep(interval.saturating_sub(began.elapsed()));
     }
+}
+
+/// Whether a watch is over: the pod has ended, or every step and sidecar
+/// has (done, failed, skipped or died). The second comes first on a real
+/// node: a pod's containers end together when their steps hold, and the
+/// runtime reports many exits at once one by one, so the pod's phase can lag
+/// the work's end by minutes (docs/design.md, "Holding until the end").
+fn over(v: &View) -> bool {
+    use combine::State::{Died, Done, Failed, Skipped};
+    v.ended || v.rows.iter().all(|r| matches!(r.state, Done | Failed | Skipped | Died))
 }
 
 fn write_out(text: &str) -> std::io::Result<()> {
