@@ -133,7 +133,14 @@ pub fn combine(pod: &Pod, files: Option<&Files>, memory: &mut Memory) -> View {
     let mut rows: Vec<Row> = Vec::new();
     let mut found = Vec::new();
     for &i in &shown {
-        let (row, f) = look(pod, i, files, memory);
+        let (mut row, mut f) = look(pod, i, files, memory);
+        // A native sidecar (no --stop-when) is stopped by the kubelet's TERM once
+        // the steps have ended: its wrapper's 143 is its normal end.
+        let step = &pod.steps[i];
+        let native = step.kind == Kind::Sidecar && step.wrapper.stop_when.is_empty();
+        if native && f == Found::Is(State::Failed) && row.exit_code == Some(143) {
+            (f, row.reason) = (Found::Is(State::Done), Some("Stopped".to_string()));
+        }
         rows.push(Row { needs: pod.needs(i).into_iter().filter_map(row_of).collect(), ..row });
         found.push(f);
     }
@@ -593,8 +600,11 @@ mod tests {
                 step("start", Kind::Step, &[], ended(128, "StartError", None)),
                 step("never", Kind::Step, &[], Container::Waiting { reason: Some("PodInitializing".into()) }),
                 step("db", Kind::Sidecar, &[], ended(0, "Completed", msg(0, Some("Stopped")))),
+                step("native", Kind::Sidecar, &[], ended(143, "Error", msg(143, Some("Signaled")))),
             ],
         );
+        let mut p = p;
+        p.steps[14].wrapper.stop_when.clear();
         let v = combine(&p, None, &mut Memory::new());
         assert_eq!(
             states(&v),
@@ -613,6 +623,8 @@ mod tests {
                 ("start", State::Failed, Some(128), Some("StartError")),
                 ("never", State::Skipped, None, Some("NotStarted (PodInitializing)")),
                 ("db", State::Done, Some(0), Some("Stopped")),
+                // a native sidecar's end: the kubelet's TERM
+                ("native", State::Done, Some(143), Some("Stopped")),
             ]
         );
         assert_eq!(v.files_read, None);
