@@ -50,10 +50,11 @@ pub fn run(o: &Options) -> ExitCode {
     let colour = terminal && !no_colour;
     let mut memory = Memory::new();
     let mut warned = false;
+    let mut files_seen: Option<query::Files> = None;
     let mut last: Option<(View, String)> = None;
     loop {
         let began = Instant::now();
-        let view = match look(o, &mut memory, &mut warned) {
+        let view = match look(o, &mut memory, &mut files_seen, &mut warned) {
             Ok(v) => v,
             Err(line) => {
                 crate::say(&line);
@@ -113,7 +114,16 @@ fn write_out(text: &str) -> std::io::Result<()> {
 }
 
 /// One look at the pod (of the Job): its status, and its step files while a step runs.
-fn look(o: &Options, memory: &mut Memory, warned: &mut bool) -> Result<View, String> {
+/// When the files cannot be read now but were before (`--watch`), the last
+/// reading stands: on a real node the containers that hold end together and
+/// are reported as ended a while later, so for a moment none answers an exec
+/// though the pod still shows them running; a step's state never goes back.
+fn look(
+    o: &Options,
+    memory: &mut Memory,
+    files_seen: &mut Option<query::Files>,
+    warned: &mut bool,
+) -> Result<View, String> {
     let namespace = o.namespace.as_deref();
     let pod = if o.job {
         pod::read_job(&kubectl::get_job_pods(&o.pod, namespace)?, &o.pod)?
@@ -122,15 +132,33 @@ fn look(o: &Options, memory: &mut Memory, warned: &mut bool) -> Result<View, Str
     };
     let target = &Target { pod: &pod.name, namespace };
     let running = pod.steps.iter().any(|s| matches!(s.container, pod::Container::Running { .. }));
-    let files = if running && !pod.ended() { read_files(target, &pod, warned) } else { None };
+    let files = match running && !pod.ended() {
+        false => None,
+        true => match read_files(target, &pod) {
+            Ok(files) => {
+                *files_seen = Some(files.clone());
+                Some(files)
+            }
+            Err(_) if files_seen.is_some() => files_seen.clone(),
+            Err(why) => {
+                if !std::mem::replace(warned, true) {
+                    crate::say(&format!(
+                        "warning: cannot read the step files of pod '{}' ({why}): the states of its running steps are unknown",
+                        pod.name
+                    ));
+                }
+                None
+            }
+        },
+    };
     Ok(combine::combine(&pod, files.as_ref(), memory))
 }
 
 /// Every step's files, through `waitfor --status` in one running container
 /// (a step's, which sees every step directory; else the join's or a
 /// sidecar's); a second one is tried if the first fails (it may just have
-/// ended). `None`, said once, when none answers.
-fn read_files(target: &Target, pod: &pod::Pod, warned: &mut bool) -> Option<query::Files> {
+/// ended). The last failure's reason when none answers.
+fn read_files(target: &Target, pod: &pod::Pod) -> Result<query::Files, String> {
     let mut paths: Vec<&str> = Vec::new();
     for s in pod.steps.iter().filter(|s| s.kind != pod::Kind::Join) {
         paths.push(&s.wrapper.post_file);
@@ -148,15 +176,9 @@ fn read_files(target: &Target, pod: &pod::Pod, warned: &mut bool) -> Option<quer
             format!("{}/waitfor", c.wrapper.tools)
         };
         match kubectl::status_files(target, &c.name, &waitfor, &paths).and_then(|out| query::parse(&out)) {
-            Ok(files) => return Some(files),
+            Ok(files) => return Ok(files),
             Err(e) => why = e,
         }
     }
-    if !std::mem::replace(warned, true) {
-        crate::say(&format!(
-            "warning: cannot read the step files of pod '{}' ({why}): the states of its running steps are unknown",
-            pod.name
-        ));
-    }
-    None
+    Err(why)
 }
