@@ -10,12 +10,15 @@
 #   make kube       only the Kubernetes suite: builds the node once (Go modules,
 #                   cached in ~/.cache/ordered-steps/kube), starts it, plays every
 #                   pod with kubectl, takes it down (tests/kube/run)
-#   make demo       the seed's three steps: rendered by steps, played by podman
+#   make demo       examples/seed.steps.yaml's three steps: rendered by steps,
+#                   played by podman, shown in order
 #   make size       sizes of the built tools against their budgets (steps' own, unbudgeted)
 #   make lint       clippy (warnings are errors) and rustfmt --check
 #   make container-fields  regenerate steps/src/container_fields.rs from the
 #                   newest Kubernetes schema kubernetes-validate bundles
-#   make bench      performance figures beside baselines (QUICK=1: < 1 min)
+#   make bench      performance figures beside baselines, to docs/benchmarks.md
+#                   (QUICK=1: a shorter run, to target/BENCHMARKS.quick.md)
+#   make docs       the docs' links, repository paths and snippets checked
 #   make image      the scratch image, both platforms, as dist/image.oci.tar
 #   make fuzz       libFuzzer on the parsers (entrypoint's options too) (nightly + cargo-fuzz; not in CI):
 #                   FUZZ_SECONDS per target (default 600)
@@ -31,7 +34,7 @@ BUDGET_copier     := 32768
 BUDGET_waitfor    := 32768
 BUDGET_entrypoint := 40960
 
-.PHONY: all build targets size test skip-log unit blackbox blackbox-x86_64 blackbox-aarch64 blackbox-steps container-fields pods kube demo lint bench image fuzz clean
+.PHONY: all build targets size test skip-log unit blackbox blackbox-x86_64 blackbox-aarch64 blackbox-steps container-fields docs pods kube demo lint bench image fuzz clean
 
 all: build size
 
@@ -76,7 +79,7 @@ size:
 SKIP_LOG ?= $(CURDIR)/target/skipped.log
 export SKIP_LOG
 
-test: build skip-log unit blackbox pods kube
+test: build skip-log unit blackbox docs pods kube
 	@n=$$(grep -c '^SKIPPED' "$(SKIP_LOG)" 2>/dev/null); n=$${n:-0}; \
 	q=$$(grep -c '^NOT UNDER QEMU' "$(SKIP_LOG)" 2>/dev/null); q=$${q:-0}; \
 	if [ "$$n" -gt 0 ] || [ "$$q" -gt 0 ]; then cat "$(SKIP_LOG)"; fi; \
@@ -127,6 +130,13 @@ blackbox-steps: $(K8S_VENV)/bin/kubernetes-validate $(K8S_VENV)/.jsonschema-$(JS
 	@echo "make: black-box tests of $(DIST)/steps (schemas of Kubernetes $(K8S_VERSION))"
 	STEPS=$(CURDIR)/$(DIST)/steps STEPS_ARCHS="$(ARCHS)" K8S_VENV=$(CURDIR)/$(K8S_VENV) K8S_VERSION=$(K8S_VERSION) \
 	  $(CARGO) test --quiet -p tests --features steps --test steps -- --test-threads=2
+
+# The docs: every link and repository path exists, every marked snippet is what
+# its file holds or its command prints (tests/docs/check).
+docs: build
+	@scripts/need python3
+	@echo "make: the docs' links, paths and snippets (tests/docs/check)"
+	tests/docs/check
 
 # The Kubernetes suite: a real node (kubelet, control plane, containerd) on this machine.
 kube: build

@@ -1073,30 +1073,34 @@ fn graph_as_dot() {
     );
 }
 
-// --- the README keeps true ------------------------------------------------------------
+// --- the README and docs/steps.md keep true ------------------------------------------
 
-/// The code block after `heading` in the README that starts with `fence`.
+/// The code block after `heading` in the README (or, not there, in
+/// docs/steps.md) that starts with `fence`.
 fn readme_block(heading: &str, fence: &str) -> String {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
-    let after = readme.split_once(heading).unwrap_or_else(|| panic!("README has no {heading}")).1;
+    let steps = std::fs::read_to_string(root().join("docs/steps.md")).expect("docs/steps.md");
+    let text = if readme.contains(heading) { &readme } else { &steps };
+    let after =
+        text.split_once(heading).unwrap_or_else(|| panic!("README and docs/steps.md have no {heading}")).1;
     let body = after.split_once(fence).unwrap_or_else(|| panic!("no {fence} after {heading}")).1;
     body.split_once("```\n").unwrap_or_else(|| panic!("unclosed block after {heading}")).0.to_string()
 }
 
 #[test]
 fn the_readme_shows_what_steps_renders() {
-    let seed = readme_block("### The rendered pod", "```yaml\n");
+    let seed = readme_block("## The rendered pod", "```yaml\n");
     let r = steps_in(&root().join("examples"), &["render", "seed.steps.yaml"]);
     assert_eq!(ok(&r), seed, "README's rendering of the seed differs from steps' own");
     // the quick start: its file renders, to as many lines as it says
     let hello = readme_block("## Quick start", "```yaml\n");
     let (_d, r) = on_file(&hello, &["render"]);
-    let commands = readme_block("Then two commands:", "```sh\n");
+    let commands = readme_block("Then:", "```sh\n");
     let lines = ok(&r).lines().count();
     assert!(commands.contains(&format!("# the whole Pod: {lines} lines")), "{commands}");
     assert_eq!(hello.lines().count(), 10, "the quick start's file");
     // the reference of the file's keys is a file steps takes
-    let reference = readme_block("### The file", "```yaml\n");
+    let reference = readme_block("## The file", "```yaml\n");
     let (_d, r) = on_file(&reference, &["check"]);
     assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{reference}");
 }
@@ -1238,7 +1242,7 @@ fn every_example_draws_with_graphviz() {
 
 #[test]
 fn the_readme_shows_what_steps_draws() {
-    let picture = readme_block("### Pictures", "```mermaid\n");
+    let picture = readme_block("## Pictures", "```mermaid\n");
     let r = steps_in(&root().join("examples"), &["graph", "finally.steps.yaml"]);
     assert_eq!(ok(&r), picture);
 }
@@ -2722,8 +2726,8 @@ fn every_file_check_accepts_is_valid_against_the_schema() {
         files.push(name);
     }
     let edges = [
-        ("reference.yaml", readme_block("### The file", "```yaml\n")),
-        ("editor.yaml", readme_block("### Editors", "```yaml\n")),
+        ("reference.yaml", readme_block("## The file", "```yaml\n")),
+        ("editor.yaml", readme_block("## Editors", "```yaml\n")),
         (
             "edges.yaml",
             "x-base: &base {image: alpine, env: [{name: A, value: 'yes'}, {name: B, value: }]}\n\
@@ -2755,7 +2759,7 @@ fn every_file_check_accepts_is_valid_against_the_schema() {
     ];
     // the README's editor file names the schema as `steps schema > steps.schema.json` writes it
     assert!(edges[1].1.starts_with("# yaml-language-server: $schema=steps.schema.json\n"), "{}", edges[1].1);
-    assert_eq!(readme_block("### Editors", "```sh\n"), "steps schema > steps.schema.json\n");
+    assert_eq!(readme_block("## Editors", "```sh\n"), "steps schema > steps.schema.json\n");
     for (name, text) in &edges {
         std::fs::write(d.join(name), text).expect("write");
         files.push(name.to_string());

@@ -59,7 +59,7 @@ after FILE.
     -w, --watch      look again every second (--interval D) until the pod
                      (or every step) has ended: redrawn on a terminal, else a
                      line a change and the final view
-    -o table|json    a table (default), or a JSON document (README: steps status)
+    -o table|json    a table (default), or a JSON document (docs/steps.md: steps status)
     --graph          the DAG coloured by state (--format mermaid|dot)
 
 Cluster options (render, check; each also a key of the file; the command

@@ -1,6 +1,6 @@
 //! The wait engine: waits, event-driven, until step files exist.
 //!
-//! The state of a dependency `P` (DESIGN.md section 2; README "Step files"):
+//! The state of a dependency `P` (docs/protocol.md):
 //! - `P` exists (with `nonempty`: a regular file of size > 0): done.
 //! - else `P.err` exists: failed.
 //! - else its lock `DIR/.NAME.lock` exists and nobody holds it (the step's

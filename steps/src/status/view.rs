@@ -187,7 +187,7 @@ fn int(i: impl Into<i128>) -> Node {
     Node::new(Value::Int(i.into()))
 }
 
-/// The view as a JSON document (its shape is in `steps status --help` and the README).
+/// The view as a JSON document (its shape is in docs/steps.md).
 pub fn json(v: &View) -> Node {
     let steps = v
         .rows
