@@ -118,7 +118,7 @@ fn run(mut args: Args) -> u8 {
     }
 
     // 2. Options.
-    let mut step = Step::new(clock::unix_millis());
+    let mut step = Step::new();
     let mut opts = Options::new(args.len());
     match options::parse(&args, &mut step, &mut opts, USAGE, VERSION) {
         Ok(true) => {}
@@ -201,7 +201,8 @@ fn hold_the_lock(step: &mut Step) -> Ended<Option<OwnedFd>> {
 }
 
 /// Phase 4: waits for the `--wait` paths, if any. A wait that ends the step (a
-/// failed dependency, the deadline, a TERM) is when it started (`StartedAt`).
+/// failed dependency, the deadline, a TERM) leaves no `StartedAt`: COMMAND
+/// never started.
 fn wait_for_dependencies(
     step: &mut Step,
     opts: &mut Options,
@@ -214,7 +215,6 @@ fn wait_for_dependencies(
     if matches!(waited, Ok(o) if o.status() == status::OK) {
         return Ok(());
     }
-    step.started_ms = clock::unix_millis();
     let outcome = match waited {
         Ok(outcome) => outcome,
         Err(sig) => {

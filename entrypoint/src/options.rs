@@ -380,7 +380,7 @@ mod tests {
     }
 
     fn step() -> Step {
-        Step::new(0)
+        Step::new()
     }
 
     fn opts(list: &[&str]) -> (Options, Step) {

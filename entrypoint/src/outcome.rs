@@ -59,11 +59,12 @@ pub struct Step {
     pub post_file: Option<&'static [u8]>,
     /// The termination message path, if any.
     pub termination_path: Option<&'static [u8]>,
-    /// When the step started (ms since the epoch).
+    /// When COMMAND was started (ms since the epoch); meaningful once `ran`.
     pub started_ms: u64,
     /// Where the results are read from once COMMAND has ended.
     pub results: Results,
-    /// COMMAND was started: its results and `exitCode` are written.
+    /// COMMAND was started: the message has `StartedAt`, its results and
+    /// `exitCode` are written.
     pub ran: bool,
     /// The lock could not be made and a line said why: the marker is still
     /// tried (P's directory may take a file), but a failure is not told twice.
@@ -71,13 +72,12 @@ pub struct Step {
 }
 
 impl Step {
-    /// A step known by nothing yet (the options fill it in), started at
-    /// `started_ms` until it starts for real.
-    pub fn new(started_ms: u64) -> Step {
+    /// A step known by nothing yet (the options fill it in), not started.
+    pub fn new() -> Step {
         Step {
             post_file: None,
             termination_path: None,
-            started_ms,
+            started_ms: 0,
             results: Results::default(),
             ran: false,
             marker_told: false,
@@ -268,7 +268,8 @@ impl Step {
                 json.truncate(merged.0);
                 kept = merged.1;
             }
-            let ours = Entries { started_ms: self.started_ms, exit_code, reason, note };
+            // A step whose command never started has no `StartedAt`.
+            let ours = Entries { started_ms: self.ran.then_some(self.started_ms), exit_code, reason, note };
             if !json.message(&ours, kept) {
                 Line::new(TOOL)
                     .text("cannot keep the entries already in ")
@@ -435,8 +436,8 @@ fn key_of(entry: &[u8]) -> Option<&[u8]> {
 
 /// Our entries of the message.
 pub struct Entries<'n> {
-    /// `StartedAt`, ms since the epoch.
-    pub started_ms: u64,
+    /// `StartedAt`, ms since the epoch; none when COMMAND never started.
+    pub started_ms: Option<u64>,
     /// `ExitCode`: COMMAND's real status.
     pub exit_code: u8,
     /// `Reason`, except for a failure `--on-error continue` let pass.
@@ -562,8 +563,10 @@ impl Json {
         // The note is cut to leave room for the end of its entry and the array.
         let limit = MAX - br#"","type":3}"#.len() - 2;
         self.raw(if kept > 0 { b"," } else { b"[" });
-        self.entry([b"StartedAt", &clock::rfc3339_millis(ours.started_ms)], 3, limit);
-        self.raw(b",");
+        if let Some(ms) = ours.started_ms {
+            self.entry([b"StartedAt", &clock::rfc3339_millis(ms)], 3, limit);
+            self.raw(b",");
+        }
         self.entry([b"ExitCode", decimal::format(u64::from(ours.exit_code), &mut digits)], 3, limit);
         if let Some(r) = ours.reason {
             self.raw(b",");
@@ -606,7 +609,7 @@ mod tests {
     use super::*;
 
     fn ours(note: Option<&[u8]>) -> Entries<'_> {
-        Entries { started_ms: 1_795_770_900_123, exit_code: 137, reason: Some(Reason::Signaled), note }
+        Entries { started_ms: Some(1_795_770_900_123), exit_code: 137, reason: Some(Reason::Signaled), note }
     }
 
     fn msg(note: Option<&[u8]>) -> String {
@@ -660,6 +663,17 @@ mod tests {
         assert_eq!(
             msg(None),
             r#"[{"key":"StartedAt","value":"2026-11-27T09:15:00.123Z","type":3},{"key":"ExitCode","value":"137","type":3},{"key":"Reason","value":"Signaled","type":3}]"#
+        );
+    }
+
+    #[test]
+    fn a_step_that_never_started_has_no_started_at() {
+        let mut j = Json::new();
+        let skipped = Entries { started_ms: None, exit_code: 1, reason: Some(Reason::Skipped), note: None };
+        assert!(j.message(&skipped, 0));
+        assert_eq!(
+            String::from_utf8(j.as_bytes().to_vec()).unwrap(),
+            r#"[{"key":"ExitCode","value":"1","type":3},{"key":"Reason","value":"Skipped","type":3}]"#
         );
     }
 

@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     // SAFETY: `argv` outlives everything the parser hands out: the options
     // and the step are dropped before it.
     let args = unsafe { argv.args() };
-    let mut step = outcome::Step::new(0);
+    let mut step = outcome::Step::new();
     let mut opts = options::Options::new(args.len());
     match options::parse(&args, &mut step, &mut opts, "", "") {
         Ok(true) => {
