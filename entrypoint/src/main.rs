@@ -28,8 +28,9 @@
 //! 4. `wait_for_dependencies`: the `--wait` paths (the wait engine `waitfor` uses). A failed
 //!    dependency skips the step (status 1, `Skipped`); TERM, INT, HUP or QUIT
 //!    cancels it (128+N, `Cancelled`), other signals are dropped. With
-//!    `--while-alive P`, a wait not over when P's step ends is skipped
-//!    (`Skipped`; `DependencyDied` if P's wrapper died).
+//!    `--while-alive P`, COMMAND starts only while P's step lives: a wait
+//!    not over when it ends, or, without `--wait` paths, a P already ended,
+//!    skips the step (`Skipped`; `DependencyDied` if P's wrapper died).
 //! 5. `start_command`: COMMAND in its own process group with an empty signal mask, given
 //!    the terminal if stdin is ours; 127 not found, 126 not executable, 125
 //!    when the child cannot be made (fork, pipe).
@@ -89,7 +90,7 @@ Usage: entrypoint [OPTION]... -- COMMAND [ARG]...
        entrypoint cp SOURCE DEST
 Runs COMMAND as a step, then writes P (or P.err) holding its status.
  --wait P  --wait-nonempty  --wait-timeout D  --always   dependencies
- --while-alive P   the wait fails once step P has ended
+ --while-alive P   start only while step P has not ended
  --post-file P  --termination-path T  --results-dir D    outcome
  --timeout D  --grace D (10s)  --on-error continue  --stop-when P
  --stdout-path F  --stderr-path F  --hold-until P
