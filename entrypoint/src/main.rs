@@ -124,17 +124,13 @@ fn run(mut args: Args) -> u8 {
     match options::parse(&args, &mut step, &mut opts, USAGE, VERSION) {
         Ok(true) => {}
         Ok(false) => return status::OK,
+        // P and T are known wherever they are among the options.
         Err(Refused::Usage(e)) => {
             let line = say::usage_line(TOOL, e);
             line.emit();
-            options::find_outcome_paths(&args, &mut step);
             return step.finish(status::TOOL_FAILED, status::TOOL_FAILED, Some(Reason::Error), Some(&line));
         }
-        Err(Refused::Path(path, e)) => {
-            // As for a usage error: P and T may come after the option that failed.
-            options::find_outcome_paths(&args, &mut step);
-            return fail(&step, say::failure(TOOL, "cannot wait for", path, e));
-        }
+        Err(Refused::Path(path, e)) => return fail(&step, say::failure(TOOL, "cannot wait for", path, e)),
     }
     let signals = match signals {
         Ok(fd) => fd,
