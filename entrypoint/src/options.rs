@@ -7,7 +7,7 @@
 use core::ffi::CStr;
 use rustix::io::Errno;
 use stepkit::cli::args::{self, flag_value, Item, Parser, UsageError};
-use stepkit::cli::duration;
+use stepkit::cli::{decimal, duration};
 use stepkit::os::argv::Args;
 use stepkit::os::clock::Duration;
 use stepkit::wait::engine::{self as wait_engine, Engine};
@@ -24,6 +24,9 @@ pub enum OnError {
     Continue,
 }
 
+/// The longest wait between two attempts (DESIGN.md section 3).
+pub const MAX_RETRY_DELAY: Duration = Duration::secs(300);
+
 /// The parsed command line.
 pub struct Options {
     /// The `--wait` / `-wait_file` paths (comma lists split), if any.
@@ -34,6 +37,9 @@ pub struct Options {
     pub timeout: Option<Duration>,
     /// `--grace D`: from SIGTERM to SIGKILL.
     pub grace: Duration,
+    /// `--retry-delay D`: the wait before the first retry (doubled before
+    /// each next one, each at most [`MAX_RETRY_DELAY`]).
+    pub retry_delay: Duration,
     /// `--on-error` / `-on_error`.
     pub on_error: OnError,
     /// The `--stop-when` paths, if any: one of them (or its `.err`) is enough.
@@ -58,6 +64,7 @@ impl Options {
             wait_timeout: None,
             timeout: None,
             grace: Duration::secs(10),
+            retry_delay: Duration::secs(1),
             on_error: OnError::Stop,
             stop_when: None,
             program: None,
@@ -127,6 +134,10 @@ enum Key {
     HoldUntil,
     /// `--while-alive P`: the wait fails once P's step has ended.
     WhileAlive,
+    /// `--retries N`: a failing COMMAND runs again, up to N more times.
+    Retries,
+    /// `--retry-delay D`: the first wait between attempts.
+    RetryDelay,
     /// A Tekton flag that is not implemented and takes a value.
     Unsupported,
     /// A Tekton switch that is not implemented (accepted as `=false`).
@@ -142,7 +153,7 @@ impl Key {
 /// Every option's names, native and Tekton's, each with its key: the one
 /// table. The binary holds it as [`NAMES`] and [`KEYS`], which the compiler
 /// makes from it.
-const OPTIONS: [(&str, Key); 38] = {
+const OPTIONS: [(&str, Key); 40] = {
     use Key::*;
     [
         ("post-file", PostFile),
@@ -171,6 +182,8 @@ const OPTIONS: [(&str, Key); 38] = {
         ("stderr_path", StderrPath),
         ("hold-until", HoldUntil),
         ("while-alive", WhileAlive),
+        ("retries", Retries),
+        ("retry-delay", RetryDelay),
         // Tekton's flags that are not implemented: refused by name, never ignored.
         ("when_expressions", Unsupported),
         ("result_from", Unsupported),
@@ -371,6 +384,9 @@ fn option(
         Key::WaitTimeout => o.wait_timeout = duration::limit(v)?,
         Key::Timeout => o.timeout = duration::limit(v)?,
         Key::Grace => o.grace = duration::option(v)?,
+        // Any count of up to 9 digits (`decimal::parse`, as the tools read numbers).
+        Key::Retries => step.retries = decimal::parse(v).ok_or(UsageError::Invalid("--retries value", v))?,
+        Key::RetryDelay => o.retry_delay = duration::option(v)?,
         Key::OnError => {
             o.on_error = match args::word_index(b"stop stopAndFail continue", v) {
                 Some(0 | 1) => OnError::Stop,
@@ -471,6 +487,17 @@ mod tests {
     }
 
     #[test]
+    fn retries() {
+        let (o, st) = opts(&["entrypoint", "--retries", "3", "--retry-delay=250ms", "--", "x"]);
+        assert_eq!((st.retries, o.retry_delay), (3, Duration(250_000_000)));
+        let (o, st) = opts(&["entrypoint", "--retries=999999999", "--retry-delay", "0", "--", "x"]);
+        assert_eq!((st.retries, o.retry_delay), (999_999_999, Duration(0)));
+        // The defaults: no retry, 1 s.
+        let (o, st) = opts(&["entrypoint", "--", "x"]);
+        assert_eq!((st.retries, o.retry_delay), (0, Duration::secs(1)));
+    }
+
+    #[test]
     fn command_without_double_dash() {
         let (o, _) = opts(&["entrypoint", "--post-file", "/p", "true"]);
         assert_eq!(o.command, 3);
@@ -491,6 +518,15 @@ mod tests {
             Some(UsageError::Invalid("--on-error value", b"maybe"))
         );
         assert_eq!(bad(&["e", "--post-file"]), Some(UsageError::MissingValue(b"--post-file")));
+        for n in ["", "x", "-1", "+1", "1.5", "1000000000", " 1"] {
+            let list = ["e", "--retries", n, "--", "x"];
+            let value = Box::leak(n.to_string().into_boxed_str()).as_bytes();
+            assert_eq!(bad(&list), Some(UsageError::Invalid("--retries value", value)), "{n:?}");
+        }
+        assert_eq!(
+            bad(&["e", "--retry-delay", "1x", "--", "x"]),
+            Some(UsageError::Invalid("duration", b"1x"))
+        );
     }
 
     #[test]

@@ -279,10 +279,13 @@ fuzz_target!(|data: &[u8]| {
     let note = &data[10..];
 
     let mut j = Json::new();
+    // With --retries: how many attempts (0: no Attempts entry).
+    let attempts = [0, 1, 3, 999_999_999][usize::from(data[9] >> 4 & 3)];
     let ours = Entries {
         started_ms: started.then_some(ms),
         exit_code: code,
         reason: Some(reason),
+        attempts,
         note: has_note.then_some(note),
     };
     j.message(&ours, 0);
@@ -305,6 +308,7 @@ fuzz_target!(|data: &[u8]| {
             "StartedAt" => check_started_at(val, ms),
             "ExitCode" => assert_eq!(val, &code.to_string()),
             "Reason" => assert_eq!(val, reason_text),
+            "Attempts" => assert_eq!(val, &attempts.to_string()),
             "Message" => {
                 let want = expected_text(note);
                 assert!(
@@ -319,9 +323,12 @@ fuzz_target!(|data: &[u8]| {
             other => panic!("unexpected key {other}"),
         }
     }
-    let mut want = vec!["StartedAt", "ExitCode", "Reason", "Message"];
+    let mut want = vec!["StartedAt", "ExitCode", "Reason", "Attempts", "Message"];
     if !has_note {
         want.pop();
+    }
+    if attempts == 0 {
+        want.retain(|&k| k != "Attempts");
     }
     if !started {
         want.remove(0);
