@@ -379,15 +379,13 @@ fn outcome(
 /// Between two attempts: sleeps `delay` in `ppoll` on the signalfd, which
 /// alone can wake it. SIGCHLD reaps what the last attempt left behind; TERM,
 /// INT, HUP or QUIT cancel the step (128+N, `Cancelled`, the outcome
-/// written); other signals are dropped (the rule of every wait).
+/// written); other signals are dropped (the rule of every wait). The
+/// signals already pending are read first, and at the end of the delay too,
+/// so that one sent as an attempt ended, or with no delay at all, still
+/// cancels the step instead of reaching the next attempt.
 fn wait_to_retry(step: &Step, delay: Duration, signals: &OwnedFd, terminated: &mut bool) -> Ended<()> {
     let end = Instant::now().after(delay);
     loop {
-        let now = Instant::now();
-        if now >= end {
-            return Ok(());
-        }
-        wait_any(&[(signals.as_fd(), Want::Read)], Some(end.remaining(now)));
         while let Some((sig, _)) = read_signal_from(signals.as_fd()) {
             if signals::ends_wait(sig) {
                 return Err(cancel(step, sig, terminated));
@@ -396,6 +394,11 @@ fn wait_to_retry(step: &Step, delay: Duration, signals: &OwnedFd, terminated: &m
                 supervise::reap_all();
             }
         }
+        let now = Instant::now();
+        if now >= end {
+            return Ok(());
+        }
+        wait_any(&[(signals.as_fd(), Want::Read)], Some(end.remaining(now)));
     }
 }
 
