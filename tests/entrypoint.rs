@@ -272,7 +272,9 @@ use harness::json;
 /// A termination message, checked and decoded.
 #[derive(Debug)]
 struct Message {
-    started_at: String,
+    /// None when COMMAND never started (a skip, a wait that ended the step, a
+    /// usage error).
+    started_at: Option<String>,
     exit_code: String,
     reason: String,
     message: Option<String>,
@@ -315,8 +317,8 @@ fn check_started_at(v: &str) {
 
 /// Reads and validates the termination message at `path`: at most 4096
 /// bytes of UTF-8, valid JSON, an array of `{"key","value","type":3}`
-/// objects with the keys StartedAt, ExitCode, Reason (and Message), in
-/// that order.
+/// objects with the keys StartedAt (only when COMMAND started), ExitCode,
+/// Reason (and Message), in that order.
 #[track_caller]
 fn read_message(path: &Path) -> Message {
     let raw = fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
@@ -349,21 +351,32 @@ fn read_message(path: &Path) -> Message {
         assert_eq!(ty.as_deref(), Some("3"), "type of an entry: {text}");
         pairs.push((key.expect("key"), value.expect("value")));
     }
+    let started_at = match pairs.first() {
+        Some((k, v)) if k == "StartedAt" => {
+            check_started_at(v);
+            let v = v.clone();
+            pairs.remove(0);
+            Some(v)
+        }
+        _ => None,
+    };
     // With `--on-error continue`, a failure has no Reason (Tekton's controller
     // then reports the step as "Continued" with the ExitCode): reason "".
     let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-    let has_reason = keys.get(2) == Some(&"Reason");
+    let has_reason = keys.get(1) == Some(&"Reason");
     assert!(
-        [&["StartedAt", "ExitCode", "Reason"][..], &["StartedAt", "ExitCode", "Reason", "Message"]]
-            .contains(&keys.as_slice())
-            || [&["StartedAt", "ExitCode"][..], &["StartedAt", "ExitCode", "Message"]]
-                .contains(&keys.as_slice()),
+        [
+            &["ExitCode", "Reason"][..],
+            &["ExitCode", "Reason", "Message"],
+            &["ExitCode"],
+            &["ExitCode", "Message"]
+        ]
+        .contains(&keys.as_slice()),
         "keys {keys:?} in {text}"
     );
-    check_started_at(&pairs[0].1);
     let mut it = pairs.into_iter().map(|(_, v)| v);
     Message {
-        started_at: it.next().expect("StartedAt"),
+        started_at,
         exit_code: it.next().expect("ExitCode"),
         reason: if has_reason { it.next().expect("Reason") } else { String::new() },
         message: it.next(),
@@ -371,10 +384,32 @@ fn read_message(path: &Path) -> Message {
     }
 }
 
-/// The termination message at `path` says `code`, `reason` and exactly
-/// `message` (None: no Message key).
+/// The termination message at `path` of a step whose COMMAND started: it has
+/// StartedAt and says `code`, `reason` and exactly `message` (None: no
+/// Message key).
 #[track_caller]
 fn assert_message(path: &Path, code: u8, reason: &str, message: Option<&str>) -> Message {
+    let m = assert_outcome_message(path, code, reason, message);
+    assert!(m.started_at.is_some(), "no StartedAt: {}", String::from_utf8_lossy(&m.raw));
+    m
+}
+
+/// The same for a step whose COMMAND never started (skipped, a wait that
+/// ended the step, a usage error): no StartedAt.
+#[track_caller]
+fn assert_unstarted_message(path: &Path, code: u8, reason: &str, message: Option<&str>) -> Message {
+    let m = assert_outcome_message(path, code, reason, message);
+    assert_eq!(
+        m.started_at,
+        None,
+        "StartedAt of a step that never started: {}",
+        String::from_utf8_lossy(&m.raw)
+    );
+    m
+}
+
+#[track_caller]
+fn assert_outcome_message(path: &Path, code: u8, reason: &str, message: Option<&str>) -> Message {
     let m = read_message(path);
     assert_eq!(
         (m.exit_code.as_str(), m.reason.as_str(), m.message.as_deref()),
@@ -401,7 +436,7 @@ fn success_writes_p_holding_0_and_a_completed_message() {
     // The exact bytes, as Tekton writes them.
     let want = format!(
         r#"[{{"key":"StartedAt","value":"{}","type":3}},{{"key":"ExitCode","value":"0","type":3}},{{"key":"Reason","value":"Completed","type":3}}]"#,
-        m.started_at
+        m.started_at.expect("StartedAt")
     );
     assert_eq!(String::from_utf8_lossy(&m.raw), want);
     // Nothing else is left behind (no temporary file): the marker, the
@@ -924,7 +959,7 @@ fn on_error_continue_writes_p_and_exits_0() {
     let m = assert_message(&tm, 3, "", None);
     let want = format!(
         r#"[{{"key":"StartedAt","value":"{}","type":3}},{{"key":"ExitCode","value":"3","type":3}}]"#,
-        m.started_at
+        m.started_at.expect("StartedAt")
     );
     assert_eq!(String::from_utf8_lossy(&m.raw), want);
     // Killed by a signal: the same, the real status in the message.
@@ -988,7 +1023,7 @@ fn a_failed_dependency_skips_the_cascade_unless_always() {
     let line = format!("step '{}' failed", s(&a));
     assert_ran(&r, 1, "", &format!("entrypoint: {line}\n"));
     assert_marker(&b, 1);
-    assert_message(&tb, 1, "Skipped", Some(&line));
+    assert_unstarted_message(&tb, 1, "Skipped", Some(&line));
     assert!(!t.join("ran-b").exists(), "a skipped step ran its command");
     // c waits on b: skipped too.
     let tc = t.join("tc");
@@ -1010,7 +1045,7 @@ fn a_failed_dependency_skips_the_cascade_unless_always() {
     let line = format!("step '{}' failed", s(&b));
     assert_ran(&r, 1, "", &format!("entrypoint: {line}\n"));
     assert_marker(&c, 1);
-    assert_message(&tc, 1, "Skipped", Some(&line));
+    assert_unstarted_message(&tc, 1, "Skipped", Some(&line));
     assert!(!t.join("ran-c").exists(), "a skipped step ran its command");
     // --always runs regardless (a finally step).
     let td = t.join("td");
@@ -1072,7 +1107,7 @@ fn a_dependency_with_a_free_lock_and_no_marker_died() {
     let line = format!("step '{}' died without a result", s(&a));
     assert_ran(&r, 1, "", &format!("entrypoint: {line}\n"));
     assert_marker(&b, 1);
-    assert_message(&tm, 1, "DependencyDied", Some(&line));
+    assert_unstarted_message(&tm, 1, "DependencyDied", Some(&line));
     assert!(!t.join("ran").exists());
 }
 
@@ -1160,7 +1195,7 @@ fn signals_during_the_wait_batch(t: &TempDir, sigs: &[i32]) {
             assert_ran(&r, i32::from(code), "", "");
             if tool_name == "entrypoint" {
                 assert_marker(&d.join("p"), code);
-                assert_message(&d.join("t"), code, "Cancelled", None);
+                assert_unstarted_message(&d.join("t"), code, "Cancelled", None);
             }
             assert!(!d.join("ran").exists(), "{what}: a cancelled wait ran its command");
         } else {
@@ -1196,7 +1231,7 @@ fn wait_timeout_gives_124() {
     let line = format!("timed out waiting for '{}'", s(&never));
     assert_ran(&r, 124, "", &format!("entrypoint: {line}\n"));
     assert_marker(&p, 124);
-    assert_message(&tm, 124, "TimeoutExceeded", Some(&line));
+    assert_unstarted_message(&tm, 124, "TimeoutExceeded", Some(&line));
     assert!(!t.join("ran").exists());
 }
 
@@ -1298,7 +1333,7 @@ fn usage_error_after_the_post_file_leaves_p_err() {
     );
     assert_ran(&r, 125, "", &usage_line("invalid duration 'soon'"));
     assert_marker(&p, 125);
-    assert_message(&tm, 125, "Error", Some("invalid duration 'soon' (try 'entrypoint --help')"));
+    assert_unstarted_message(&tm, 125, "Error", Some("invalid duration 'soon' (try 'entrypoint --help')"));
     // After `--` they are COMMAND's: not a post file.
     let p = t.join("g");
     let r = run_ep(t.path(), ["--bogus", "--", "true", "--post-file", &s(&p)]);
@@ -1317,7 +1352,7 @@ fn usage_error_after_the_termination_path_writes_the_message() {
     assert_marker(&p, 125);
     assert!(tm.exists(), "no termination message after a usage error");
     // The Message is the diagnostic without its `entrypoint: `.
-    assert_message(&tm, 125, "Error", Some("unknown option '--bogus' (try 'entrypoint --help')"));
+    assert_unstarted_message(&tm, 125, "Error", Some("unknown option '--bogus' (try 'entrypoint --help')"));
 }
 
 #[test]
@@ -1765,7 +1800,7 @@ fn a_post_file_that_cannot_be_created_is_named_in_full() {
     // One line: P.err is tried too, and its failure (the same cause) is not told twice.
     let want = format!("entrypoint: {line}\n");
     assert_ran(&r, 125, "", &want);
-    assert_message(&tm, 125, "Error", Some(&line));
+    assert_unstarted_message(&tm, 125, "Error", Some(&line));
     assert!(!t.join("ran").exists());
 }
 
@@ -1926,7 +1961,7 @@ fn a_path_list_that_cannot_be_allocated_is_125_with_p_err_even_when_p_comes_late
     let r = seen.expect("no address-space limit from 64 to 512 KiB let the wrapper start");
     assert_ran(&r, 125, "", &format!("entrypoint: {line}\n"));
     assert_marker(&p, 125);
-    assert_message(&tm, 125, "Error", Some(line));
+    assert_unstarted_message(&tm, 125, "Error", Some(line));
 }
 
 /// The real uid of process `pid`.

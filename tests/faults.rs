@@ -318,26 +318,44 @@ fn termination(p: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Checks the termination message at `p`: the keys in order, ExitCode,
-/// Reason, and Message (None: no Message entry).
+/// Checks the termination message at `p` of a step whose COMMAND started:
+/// the keys in order (StartedAt first), ExitCode, Reason, and Message (None:
+/// no Message entry).
 #[track_caller]
 fn assert_termination(p: &Path, code: u8, reason: &str, message: Option<&str>) {
-    let pairs = termination(p);
+    check_termination(p, true, code, reason, message);
+}
+
+/// The same for a step whose COMMAND never started (skipped, its wait timed
+/// out): no StartedAt.
+#[track_caller]
+fn assert_unstarted_termination(p: &Path, code: u8, reason: &str, message: Option<&str>) {
+    check_termination(p, false, code, reason, message);
+}
+
+#[track_caller]
+fn check_termination(p: &Path, started: bool, code: u8, reason: &str, message: Option<&str>) {
+    let mut pairs = termination(p);
     let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
     let mut want = vec!["StartedAt", "ExitCode", "Reason"];
     if message.is_some() {
         want.push("Message");
     }
+    if !started {
+        want.remove(0);
+    }
     assert_eq!(keys, want, "keys of {pairs:?}");
-    let started = &pairs[0].1;
-    assert!(
-        started.len() == 24 && started.ends_with('Z') && started.as_bytes()[10] == b'T',
-        "StartedAt {started:?}"
-    );
-    assert_eq!(pairs[1].1, code.to_string(), "ExitCode");
-    assert_eq!(pairs[2].1, reason, "Reason");
+    if started {
+        let started = pairs.remove(0).1;
+        assert!(
+            started.len() == 24 && started.ends_with('Z') && started.as_bytes()[10] == b'T',
+            "StartedAt {started:?}"
+        );
+    }
+    assert_eq!(pairs[0].1, code.to_string(), "ExitCode");
+    assert_eq!(pairs[1].1, reason, "Reason");
     if let Some(m) = message {
-        assert_eq!(pairs[3].1, m, "Message");
+        assert_eq!(pairs[2].1, m, "Message");
     }
 }
 
@@ -452,10 +470,20 @@ fn kill_and_check_cascade(t: &TempDir, a: &Path, mut victim: Proc, deps: Depende
         let r = p.finish(LIMIT, "a dependent of a dead step");
         if i == 0 {
             assert_raw(&r, 1, &died("entrypoint", &prev));
-            assert_termination(&term, 1, "DependencyDied", Some(&message_of(&died("entrypoint", &prev))));
+            assert_unstarted_termination(
+                &term,
+                1,
+                "DependencyDied",
+                Some(&message_of(&died("entrypoint", &prev))),
+            );
         } else {
             assert_raw(&r, 1, &failed("entrypoint", &prev));
-            assert_termination(&term, 1, "Skipped", Some(&message_of(&failed("entrypoint", &prev))));
+            assert_unstarted_termination(
+                &term,
+                1,
+                "Skipped",
+                Some(&message_of(&failed("entrypoint", &prev))),
+            );
         }
         assert_file(&with(&post, ".err"), "1\n");
         assert_absent(&post);
@@ -543,7 +571,12 @@ fn step_that_never_started_is_still_waited_for() {
     );
     assert_raw(&r, 124, &timed_out("entrypoint", &a_path));
     assert_file(&with(&b_path, ".err"), "124\n");
-    assert_termination(&term, 124, "TimeoutExceeded", Some(&message_of(&timed_out("entrypoint", &a_path))));
+    assert_unstarted_termination(
+        &term,
+        124,
+        "TimeoutExceeded",
+        Some(&message_of(&timed_out("entrypoint", &a_path))),
+    );
 
     // Waiters without a limit keep waiting past several safety re-checks...
     let mut w = start("waitfor", argv([&"--interval", &"100ms", &a_path]));
@@ -900,7 +933,12 @@ fn dependency_in_an_unreadable_directory_cannot_be_observed_and_times_out() {
     );
     assert_raw(&r, 124, &timed_out("entrypoint", &bad));
     assert_file(&with(&c, ".err"), "124\n");
-    assert_termination(&term, 124, "TimeoutExceeded", Some(&message_of(&timed_out("entrypoint", &bad))));
+    assert_unstarted_termination(
+        &term,
+        124,
+        "TimeoutExceeded",
+        Some(&message_of(&timed_out("entrypoint", &bad))),
+    );
 }
 
 // ------------------------------------------------- signal storm
@@ -1386,7 +1424,7 @@ fn hostile_paths_make_correct_markers_lines_and_json() {
     assert_file(&with(&p, ".err"), "1\n");
     let message = message_of(&line);
     assert!(message.contains("\\x0a") && message.contains('\u{fffd}') && message.contains('é'));
-    assert_termination(&term, 1, "Skipped", Some(&message));
+    assert_unstarted_termination(&term, 1, "Skipped", Some(&message));
     let r = run("waitfor", [&dep]);
     assert_raw(&r, 1, &failed("waitfor", &dep));
 
@@ -1473,13 +1511,15 @@ fn paths_of_4000_bytes_work_for_markers_waits_and_messages() {
     let line = failed("entrypoint", &q);
     assert_raw(&r, 1, &line);
     let pairs = termination(&term);
-    assert_eq!(pairs.len(), 4);
-    assert_eq!((pairs[1].1.as_str(), pairs[2].1.as_str()), ("1", "Skipped"));
+    let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+    // Skipped: COMMAND never started, so no StartedAt.
+    assert_eq!(keys, ["ExitCode", "Reason", "Message"]);
+    assert_eq!((pairs[0].1.as_str(), pairs[1].1.as_str()), ("1", "Skipped"));
     let full = message_of(&line);
     assert!(
-        full.starts_with(&pairs[3].1) && pairs[3].1.len() > 3500,
+        full.starts_with(&pairs[2].1) && pairs[2].1.len() > 3500,
         "Message {} bytes of {}",
-        pairs[3].1.len(),
+        pairs[2].1.len(),
         full.len()
     );
     assert_no_temporaries(p.parent().expect("parent"));

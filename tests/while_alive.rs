@@ -4,7 +4,9 @@
 //! failed dependency does. Real processes: the sidecar is an `entrypoint`
 //! wrapper, its death a SIGKILL. Every waiter runs with `--interval 1h`, so
 //! only events (a directory watch before the sidecar starts, its lock pipe
-//! after) can end its wait within the test's bound.
+//! after) can end its wait within the test's bound. With guards alone (no
+//! TARGET, no `--wait` path) P is looked at once: the command starts only
+//! while P's step lives.
 
 use harness::{children, eventually, lock_held, lock_of, tool, Ran, TempDir};
 use std::net::TcpListener;
@@ -170,4 +172,216 @@ fn entrypoint_skips_its_step_when_the_sidecar_ends_without_its_ready_file() {
         let json_line = line.replace('\\', "\\\\").replace('"', "\\\"");
         assert!(msg.contains(&format!(r#"{{"key":"Message","value":"{json_line}","type":3}}"#)), "{msg}");
     }
+}
+
+// ------------------------------------------------- guards alone (no path)
+//
+// `--while-alive P` with no TARGET (waitfor) or no `--wait` path (entrypoint):
+// the command starts only while step P is alive. P is looked at once: ended
+// (`P`, `P.err`) or died (its lock free), the wait fails as for a failed
+// dependency; alive or not started yet, the command runs at once.
+
+/// How the sidecar `db` is left for a guard-only wait.
+#[derive(Clone, Copy, Debug)]
+enum Db {
+    /// Its wrapper ran `exit 1`: `db/out.err`.
+    Failed,
+    /// Its wrapper ran `exit 0`: `db/out`.
+    Done,
+    /// Its wrapper was SIGKILLed: the lock is free, no marker.
+    Killed,
+    /// Its wrapper holds its lock (running `sleep 60`); returned to be ended.
+    Alive,
+    /// Nothing yet: not started.
+    NotStarted,
+}
+
+/// Puts the sidecar `db` (post file `db`) in state `how`; a live one is returned.
+fn prepare(db: &Path, end: &Path, how: Db) -> Option<Child> {
+    let script = match how {
+        Db::Failed => "exit 1",
+        Db::Done => "exit 0",
+        Db::Killed | Db::Alive => "exec sleep 60",
+        Db::NotStarted => return None,
+    };
+    let mut side = sidecar(db, end, script);
+    match how {
+        Db::Failed | Db::Done => {
+            let code = if matches!(how, Db::Failed) { 1 } else { 0 };
+            assert_ran(&finish(side, LIMIT, "sidecar"), code, "", "");
+            None
+        }
+        _ => {
+            // Its command has exec'd `sleep` (before that, the forked child
+            // still shares the wrapper's lock, and would hold it a moment more).
+            let is_sleep = |pid: &u32| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+            };
+            let started = eventually(LIMIT, || children(side.id()).iter().any(is_sleep));
+            assert!(started && lock_held(&lock_of(db)), "the sidecar's command never started");
+            if matches!(how, Db::Alive) {
+                return Some(side);
+            }
+            let grandchildren = children(side.id());
+            side.kill().expect("SIGKILL the wrapper");
+            let _ = side.wait();
+            for pid in grandchildren {
+                // SAFETY: kill(2) of the wrapper's command, an orphan now.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            }
+            None
+        }
+    }
+}
+
+/// Ends a live sidecar through its `--stop-when` path.
+fn stop(side: Option<Child>, end: &Path) {
+    if let Some(side) = side {
+        std::fs::write(end, "").expect("end");
+        assert_ran(&finish(side, LIMIT, "sidecar"), 0, "", "");
+    }
+}
+
+/// The wait's line for a guard whose step has ended (`None`: it has not).
+fn ended_line(db: &Path, how: Db) -> Option<String> {
+    match how {
+        Db::Failed | Db::Done => Some(format!("step '{}' ended", s(db))),
+        Db::Killed => Some(format!("step '{}' died without a result", s(db))),
+        Db::Alive | Db::NotStarted => None,
+    }
+}
+
+const EVERY_STATE: [Db; 5] = [Db::Failed, Db::Done, Db::Killed, Db::Alive, Db::NotStarted];
+
+#[test]
+fn entrypoint_with_a_guard_and_no_wait_runs_only_while_the_guarded_step_is_alive() {
+    for how in EVERY_STATE {
+        let t = TempDir::new("wa-ep-alone");
+        let (db, end) = (t.join("db/out"), t.join("end"));
+        let (p, tm, ran) = (t.join("a/out"), t.join("a/termination"), t.join("ran"));
+        let side = prepare(&db, &end, how);
+        let step = spawn(tool("entrypoint").args([
+            &format!("--while-alive={}", s(&db)),
+            &format!("--post-file={}", s(&p)),
+            &format!("--termination-path={}", s(&tm)),
+            "--",
+            "sh",
+            "-c",
+            &format!("echo ran; : > {}", s(&ran)),
+        ]));
+        let r = finish(step, LIMIT, "entrypoint");
+        let msg = std::fs::read_to_string(&tm).expect("termination message");
+        match ended_line(&db, how) {
+            Some(line) => {
+                assert_ran(&r, 1, "", &format!("entrypoint: {line}\n"));
+                assert_eq!(std::fs::read_to_string(t.join("a/out.err")).expect("P.err"), "1\n", "{how:?}");
+                assert!(!p.exists() && !ran.exists(), "{how:?}: the command ran");
+                let reason = if matches!(how, Db::Killed) { "DependencyDied" } else { "Skipped" };
+                // Never started: no StartedAt.
+                let want = format!(
+                    r#"[{{"key":"ExitCode","value":"1","type":3}},{{"key":"Reason","value":"{reason}","type":3}},{{"key":"Message","value":"{line}","type":3}}]"#
+                );
+                assert_eq!(msg, want, "{how:?}");
+            }
+            None => {
+                assert_ran(&r, 0, "ran\n", "");
+                assert_eq!(std::fs::read_to_string(&p).expect("P"), "0\n", "{how:?}");
+                assert!(msg.contains(r#"{"key":"Reason","value":"Completed","type":3}"#), "{how:?}: {msg}");
+            }
+        }
+        stop(side, &end);
+    }
+}
+
+#[test]
+fn entrypoint_with_a_guard_no_wait_and_always_runs_whatever_the_guarded_step_did() {
+    for how in [Db::Failed, Db::Killed] {
+        let t = TempDir::new("wa-ep-alone-always");
+        let (db, end, p) = (t.join("db/out"), t.join("end"), t.join("a/out"));
+        prepare(&db, &end, how);
+        let r = finish(
+            spawn(tool("entrypoint").args([
+                "--always",
+                "--while-alive",
+                &s(&db),
+                "--post-file",
+                &s(&p),
+                "--",
+                "echo",
+                "ran",
+            ])),
+            LIMIT,
+            "entrypoint",
+        );
+        assert_ran(&r, 0, "ran\n", "");
+        assert_eq!(std::fs::read_to_string(&p).expect("P"), "0\n", "{how:?}");
+    }
+}
+
+#[test]
+fn waitfor_with_a_guard_and_no_target_runs_only_while_the_guarded_step_is_alive() {
+    for how in EVERY_STATE {
+        let t = TempDir::new("wa-wf-alone");
+        let (db, end) = (t.join("db/out"), t.join("end"));
+        let side = prepare(&db, &end, how);
+        let guard = format!("--while-alive={}", s(&db));
+        // No COMMAND: the exit status says it.
+        let alone = finish(spawn(tool("waitfor").arg(&guard)), LIMIT, "waitfor");
+        // With one: the first `--` ends the options, the second the (empty) TARGETs.
+        let chained =
+            finish(spawn(tool("waitfor").args([&guard, "--", "--", "echo", "ran"])), LIMIT, "waitfor");
+        match ended_line(&db, how) {
+            Some(line) => {
+                let want = format!("waitfor: {line}\n");
+                assert_ran(&alone, 1, "", &want);
+                assert_ran(&chained, 1, "", &want);
+            }
+            None => {
+                assert_ran(&alone, 0, "", "");
+                assert_ran(&chained, 0, "ran\n", "");
+            }
+        }
+        let always = finish(
+            spawn(tool("waitfor").args(["--always", &guard, "--", "--", "echo", "ran"])),
+            LIMIT,
+            "waitfor --always",
+        );
+        assert_ran(&always, 0, "ran\n", "");
+        stop(side, &end);
+    }
+}
+
+#[test]
+fn waitfor_without_a_target_or_a_guard_is_a_usage_error() {
+    for args in [&[][..], &["--", "--", "echo", "ran"], &["--always"]] {
+        let r = finish(spawn(tool("waitfor").args(args)), LIMIT, "waitfor");
+        assert_ran(&r, 125, "", "waitfor: missing PATH (try 'waitfor --help')\n");
+    }
+}
+
+/// The rendering of a step that waits for a sidecar's ready target, played
+/// with real wrappers: `waitfor --always --while-alive=P TARGET -- entrypoint
+/// --while-alive=P --post-file=... -- CMD`. The sidecar exits at start:
+/// waitfor hands over (`--always`), and entrypoint, with no `--wait`, records
+/// the step as skipped, so that the skip cascades.
+#[test]
+fn the_rendered_ready_wait_records_the_step_as_skipped_when_the_sidecar_ends() {
+    let t = TempDir::new("wa-rendered");
+    let (db, end) = (t.join("db/out"), t.join("end"));
+    let (p, tm) = (t.join("a/out"), t.join("a/termination"));
+    let target = format!("tcp://127.0.0.1:{}", free_port());
+    let guard = format!("--while-alive={}", s(&db));
+    let mut c = tool("waitfor");
+    c.args(["--interval", "1h", "--always", &guard, &target, "--"]);
+    c.args(harness::tool_argv("entrypoint"));
+    c.args([&guard, &format!("--post-file={}", s(&p)), &format!("--termination-path={}", s(&tm))]);
+    c.args(["--", "echo", "ran"]);
+    let step = spawn(&mut c);
+    thread::sleep(Duration::from_millis(300));
+    assert_ran(&finish(sidecar(&db, &end, "exit 1"), LIMIT, "sidecar"), 1, "", "");
+    let line = format!("step '{}' ended", s(&db));
+    assert_ran(&finish(step, LIMIT, "the step"), 1, "", &format!("entrypoint: {line}\n"));
+    assert_eq!(std::fs::read_to_string(t.join("a/out.err")).expect("P.err"), "1\n");
+    let msg = std::fs::read_to_string(&tm).expect("termination message");
+    assert!(msg.contains(r#"{"key":"Reason","value":"Skipped","type":3}"#), "{msg}");
 }

@@ -8,6 +8,7 @@
 //!            [--post-file P] [--termination-path T] [--timeout D] [--grace D]
 //!            [--on-error stop|continue] [--stop-when PATH]... [--results-dir DIR]
 //!            [--stdout-path F] [--stderr-path F] [--hold-until PATH]...
+//!            [--retries N] [--retry-delay D]
 //!            -- COMMAND [ARG...]
 //! entrypoint cp SOURCE DEST
 //! ```
@@ -28,16 +29,28 @@
 //! 4. `wait_for_dependencies`: the `--wait` paths (the wait engine `waitfor` uses). A failed
 //!    dependency skips the step (status 1, `Skipped`); TERM, INT, HUP or QUIT
 //!    cancels it (128+N, `Cancelled`), other signals are dropped. With
-//!    `--while-alive P`, a wait not over when P's step ends is skipped
-//!    (`Skipped`; `DependencyDied` if P's wrapper died).
+//!    `--while-alive P`, COMMAND starts only while P's step lives: a wait
+//!    not over when it ends, or, without `--wait` paths, a P already ended,
+//!    skips the step (`Skipped`; `DependencyDied` if P's wrapper died).
 //! 5. `start_command`: COMMAND in its own process group with an empty signal mask, given
 //!    the terminal if stdin is ours; 127 not found, 126 not executable, 125
 //!    when the child cannot be made (fork, pipe).
 //! 6. `supervise_command`: forward signals to the group, reap every child, enforce
 //!    `--timeout` (TERM, then KILL to the whole group after `--grace`; 124)
 //!    and `--stop-when` (the same, counted as success); take the terminal back.
-//! 7. `outcome`: the results read, marker `P` (status 0) or `P.err`, holding
-//!    the status, then the termination message (Tekton's JSON).
+//!    Phases 5 and 6 are one `attempt`. With `--retries N`, an attempt that
+//!    failed (a non-zero status or a signal, or timed out; not one that
+//!    could not be run, 125 to 127, nor one cancelled by TERM, INT, HUP or
+//!    QUIT) is followed by another, up to N more: `wait_to_retry` sleeps D,
+//!    then 2D, 4D... (`--retry-delay`, 1s by default, each at most 5
+//!    minutes) in `ppoll` on the signalfd, where TERM, INT, HUP or QUIT
+//!    cancel the step (128+N, `Cancelled`); the result files are removed
+//!    before the next attempt, so the results are the last attempt's.
+//! 7. `outcome`: once, after the last attempt: the results read, marker `P`
+//!    (status 0) or `P.err`, holding the status, then the termination message
+//!    (Tekton's JSON; `StartedAt` is the first attempt's start, and with
+//!    `--retries` an `Attempts` entry counts the attempts). `--on-error
+//!    continue` applies to the last attempt's status.
 //! 8. `--hold-until`: release the lock, wait for the paths (unless a TERM,
 //!    INT, HUP or QUIT for the step came already), then exit with the status.
 //!
@@ -60,7 +73,7 @@ mod outcome;
 mod relay;
 mod supervise;
 
-use options::{OnError, Options, Refused};
+use options::{OnError, Options, Refused, MAX_RETRY_DELAY};
 use outcome::{Reason, Step};
 use relay::Relay;
 use rustix::fd::AsRawFd;
@@ -73,12 +86,14 @@ use stepkit::cli::status::{self, Ended as Exit};
 use stepkit::files::copy::{self, CopyError};
 use stepkit::files::path::{create_dirs, dirname};
 use stepkit::os::argv::Args;
-use stepkit::os::clock::{self, Instant};
+use stepkit::os::clock::{self, Duration, Instant};
 use stepkit::os::io;
 use stepkit::os::process::{self, SpawnError};
+use stepkit::os::signal::read_signal_from;
 use stepkit::os::terminal::{owns_terminal, take_terminal};
 use stepkit::wait::engine::{self, Engine, Outcome};
 use stepkit::wait::liveness;
+use stepkit::wait::poll_set::{wait_any, Want};
 use supervise::{supervise, Cause, Limits};
 
 pub(crate) const TOOL: &str = "entrypoint";
@@ -88,11 +103,11 @@ const USAGE: &str = "\
 Usage: entrypoint [OPTION]... -- COMMAND [ARG]...
        entrypoint cp SOURCE DEST
 Runs COMMAND as a step, then writes P (or P.err) holding its status.
- --wait P  --wait-nonempty  --wait-timeout D  --always   dependencies
- --while-alive P   the wait fails once step P has ended
- --post-file P  --termination-path T  --results-dir D    outcome
+ --wait P  --wait-nonempty  --wait-timeout D  --always  --while-alive P
+ --post-file P  --termination-path T  --results-dir D  --hold-until P
  --timeout D  --grace D (10s)  --on-error continue  --stop-when P
- --stdout-path F  --stderr-path F  --hold-until P
+ --retries N  --retry-delay D (1s, doubled each time, at most 5m)
+ --stdout-path F  --stderr-path F
 Tekton: -post_file= -wait_file=A,B -wait_file_content -termination_path=
  -timeout= -on_error= -entrypoint=PROG -results=A,B -step_metadata_dir=
  -stdout_path= -stderr_path=
@@ -118,22 +133,18 @@ fn run(mut args: Args) -> u8 {
     }
 
     // 2. Options.
-    let mut step = Step::new(clock::unix_millis());
+    let mut step = Step::new();
     let mut opts = Options::new(args.len());
     match options::parse(&args, &mut step, &mut opts, USAGE, VERSION) {
         Ok(true) => {}
         Ok(false) => return status::OK,
+        // P and T are known wherever they are among the options.
         Err(Refused::Usage(e)) => {
             let line = say::usage_line(TOOL, e);
             line.emit();
-            options::find_outcome_paths(&args, &mut step);
             return step.finish(status::TOOL_FAILED, status::TOOL_FAILED, Some(Reason::Error), Some(&line));
         }
-        Err(Refused::Path(path, e)) => {
-            // As for a usage error: P and T may come after the option that failed.
-            options::find_outcome_paths(&args, &mut step);
-            return fail(&step, say::failure(TOOL, "cannot wait for", path, e));
-        }
+        Err(Refused::Path(path, e)) => return fail(&step, say::failure(TOOL, "cannot wait for", path, e)),
     }
     let signals = match signals {
         Ok(fd) => fd,
@@ -164,6 +175,7 @@ fn run(mut args: Args) -> u8 {
 type Ended<T> = Result<T, u8>;
 
 /// Phases 3 to 7, in order; the step's status (`Err`: a phase ended it).
+/// Phases 5 and 6 run once per attempt (`--retries`).
 fn run_step(
     args: &mut Args,
     step: &mut Step,
@@ -174,6 +186,31 @@ fn run_step(
 ) -> Ended<u8> {
     *lock = hold_the_lock(step)?;
     wait_for_dependencies(step, opts, signals, terminated)?;
+    let mut delay = opts.retry_delay;
+    loop {
+        let (ended, cause, name) = attempt(args, step, opts, signals, terminated)?;
+        // A failure runs again while attempts are left, unless the step was
+        // cancelled meanwhile (TERM, INT, HUP, QUIT).
+        let again = step.attempts <= step.retries && !*terminated;
+        if let Some(status) = outcome(step, opts.on_error, ended, cause, name, again) {
+            return Ok(status);
+        }
+        wait_to_retry(step, delay.min(MAX_RETRY_DELAY), signals, terminated)?;
+        delay = Duration(delay.0.saturating_mul(2));
+        // The results are the last attempt's.
+        step.results.clear().map_err(|line| fail(step, line))?;
+    }
+}
+
+/// Phases 5 and 6, one attempt: COMMAND started, then supervised to its end.
+#[inline(never)]
+fn attempt(
+    args: &mut Args,
+    step: &mut Step,
+    opts: &mut Options,
+    signals: &OwnedFd,
+    terminated: &mut bool,
+) -> Ended<(Exit, Cause, &'static [u8])> {
     // COMMAND's stdout and stderr, relayed to `--stdout-path`/`--stderr-path`.
     let mut relays = [None, None];
     let command = start_command(args, step, opts, &mut relays)?;
@@ -181,7 +218,7 @@ fn run_step(
     // an inotify instance that had a watch waits for a kernel grace period.
     drop(opts.waits.take());
     let (ended, cause) = supervise_command(&command, opts, signals, &mut relays, terminated);
-    Ok(outcome(step, opts.on_error, ended, cause, command.name))
+    Ok((ended, cause, command.name))
 }
 
 /// Phase 3, liveness: the step's lock, held for the wrapper's life (see
@@ -201,7 +238,8 @@ fn hold_the_lock(step: &mut Step) -> Ended<Option<OwnedFd>> {
 }
 
 /// Phase 4: waits for the `--wait` paths, if any. A wait that ends the step (a
-/// failed dependency, the deadline, a TERM) is when it started (`StartedAt`).
+/// failed dependency, the deadline, a TERM) leaves no `StartedAt`: COMMAND
+/// never started.
 fn wait_for_dependencies(
     step: &mut Step,
     opts: &mut Options,
@@ -214,15 +252,7 @@ fn wait_for_dependencies(
     if matches!(waited, Ok(o) if o.status() == status::OK) {
         return Ok(());
     }
-    step.started_ms = clock::unix_millis();
-    let outcome = match waited {
-        Ok(outcome) => outcome,
-        Err(sig) => {
-            *terminated = true;
-            let code = status::for_signal(sig);
-            return Err(step.finish(code, code, Some(Reason::Cancelled), None));
-        }
-    };
+    let outcome = waited.map_err(|sig| cancel(step, sig, terminated))?;
     let code = outcome.status();
     let mut note = Line::new(TOOL);
     if engine::report_into(&mut note, engine, outcome) {
@@ -273,14 +303,17 @@ fn start_command(
     let stdio = ends.each_ref().map(|w: &Option<OwnedFd>| w.as_ref().map(AsRawFd::as_raw_fd));
     // A command on a terminal gets it (as tini does), or its first read stops it.
     let terminal = owns_terminal();
-    step.started_ms = clock::unix_millis();
+    // `StartedAt` is the first attempt's start.
+    if step.attempts == 0 {
+        step.started_ms = clock::unix_millis();
+    }
     let spawned = match args.command(command) {
         Some(argv) => process::spawn(argv, terminal, stdio),
         None => Err(SpawnError::Exec(rustix::io::Errno::NOENT)),
     };
     // The command has its ends of the pipes; the wrapper keeps the others.
     drop(ends);
-    step.ran = true;
+    step.attempts += 1;
     match spawned {
         Ok(child) => Ok(Command { child, name, terminal }),
         Err(SpawnError::Setup(e)) => Err(fail(step, say::failure(TOOL, "cannot start", name, e))),
@@ -313,23 +346,68 @@ fn supervise_command(
     how
 }
 
-/// Phase 7: the outcome of a COMMAND that ran: the status, `Reason`, the marker
-/// and the message (a timed-out step fails, `--on-error continue` or not:
-/// Tekton checks the deadline first).
-fn outcome(step: &Step, on_error: OnError, ended: Exit, cause: Cause, name: &[u8]) -> u8 {
+/// Phase 7: the outcome of an attempt of COMMAND: `None` when it failed
+/// (a timeout too) and is to run `again`; else the status, `Reason`, the
+/// marker and the message (a timed-out step fails, `--on-error continue` or
+/// not: Tekton checks the deadline first).
+fn outcome(
+    step: &Step,
+    on_error: OnError,
+    ended: Exit,
+    cause: Cause,
+    name: &[u8],
+    again: bool,
+) -> Option<u8> {
     let (code, reason) = match (cause, ended) {
-        (Cause::TimedOut, _) => {
-            let line = Line::new(TOOL).text("timed out: stopped ").quoted(name);
-            line.emit();
-            let code = status::TIMED_OUT;
-            return step.finish(code, code, Some(Reason::TimeoutExceeded), Some(&line));
-        }
+        (Cause::TimedOut, _) => (status::TIMED_OUT, Reason::TimeoutExceeded),
         (Cause::Stopped, _) => (status::OK, Reason::Stopped),
         (Cause::Exited, Exit::Exited(0)) => (0, Reason::Completed),
         (Cause::Exited, Exit::Exited(_)) => (ended.status(), Reason::Error),
         (Cause::Exited, Exit::Signaled(_)) => (ended.status(), Reason::Signaled),
     };
-    finish_command(step, on_error, code, reason, None)
+    if code != 0 && again {
+        return None;
+    }
+    if cause == Cause::TimedOut {
+        let line = Line::new(TOOL).text("timed out: stopped ").quoted(name);
+        line.emit();
+        return Some(step.finish(code, code, Some(reason), Some(&line)));
+    }
+    Some(finish_command(step, on_error, code, reason, None))
+}
+
+/// Between two attempts: sleeps `delay` in `ppoll` on the signalfd, which
+/// alone can wake it. SIGCHLD reaps what the last attempt left behind; TERM,
+/// INT, HUP or QUIT cancel the step (128+N, `Cancelled`, the outcome
+/// written); other signals are dropped (the rule of every wait). The
+/// signals already pending are read first, and at the end of the delay too,
+/// so that one sent as an attempt ended, or with no delay at all, still
+/// cancels the step instead of reaching the next attempt.
+fn wait_to_retry(step: &Step, delay: Duration, signals: &OwnedFd, terminated: &mut bool) -> Ended<()> {
+    let end = Instant::now().after(delay);
+    loop {
+        while let Some((sig, _)) = read_signal_from(signals.as_fd()) {
+            if signals::ends_wait(sig) {
+                return Err(cancel(step, sig, terminated));
+            }
+            if sig == libc::SIGCHLD {
+                supervise::reap_all();
+            }
+        }
+        let now = Instant::now();
+        if now >= end {
+            return Ok(());
+        }
+        wait_any(&[(signals.as_fd(), Want::Read)], Some(end.remaining(now)));
+    }
+}
+
+/// A TERM, INT, HUP or QUIT (`sig`) while no attempt runs: the step is
+/// cancelled (128+N, `Cancelled`), and does not hold.
+fn cancel(step: &Step, sig: i32, terminated: &mut bool) -> u8 {
+    *terminated = true;
+    let code = status::for_signal(sig);
+    step.finish(code, code, Some(Reason::Cancelled), None)
 }
 
 /// Waits with `engine` (the engine's one wait with signals); SIGCHLD reaps

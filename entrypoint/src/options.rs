@@ -7,7 +7,7 @@
 use core::ffi::CStr;
 use rustix::io::Errno;
 use stepkit::cli::args::{self, flag_value, Item, Parser, UsageError};
-use stepkit::cli::duration;
+use stepkit::cli::{decimal, duration};
 use stepkit::os::argv::Args;
 use stepkit::os::clock::Duration;
 use stepkit::wait::engine::{self as wait_engine, Engine};
@@ -24,6 +24,9 @@ pub enum OnError {
     Continue,
 }
 
+/// The longest wait between two attempts (DESIGN.md section 3).
+pub const MAX_RETRY_DELAY: Duration = Duration::secs(300);
+
 /// The parsed command line.
 pub struct Options {
     /// The `--wait` / `-wait_file` paths (comma lists split), if any.
@@ -34,6 +37,9 @@ pub struct Options {
     pub timeout: Option<Duration>,
     /// `--grace D`: from SIGTERM to SIGKILL.
     pub grace: Duration,
+    /// `--retry-delay D`: the wait before the first retry (doubled before
+    /// each next one, each at most [`MAX_RETRY_DELAY`]).
+    pub retry_delay: Duration,
     /// `--on-error` / `-on_error`.
     pub on_error: OnError,
     /// The `--stop-when` paths, if any: one of them (or its `.err`) is enough.
@@ -58,6 +64,7 @@ impl Options {
             wait_timeout: None,
             timeout: None,
             grace: Duration::secs(10),
+            retry_delay: Duration::secs(1),
             on_error: OnError::Stop,
             stop_when: None,
             program: None,
@@ -127,6 +134,10 @@ enum Key {
     HoldUntil,
     /// `--while-alive P`: the wait fails once P's step has ended.
     WhileAlive,
+    /// `--retries N`: a failing COMMAND runs again, up to N more times.
+    Retries,
+    /// `--retry-delay D`: the first wait between attempts.
+    RetryDelay,
     /// A Tekton flag that is not implemented and takes a value.
     Unsupported,
     /// A Tekton switch that is not implemented (accepted as `=false`).
@@ -142,7 +153,7 @@ impl Key {
 /// Every option's names, native and Tekton's, each with its key: the one
 /// table. The binary holds it as [`NAMES`] and [`KEYS`], which the compiler
 /// makes from it.
-const OPTIONS: [(&str, Key); 38] = {
+const OPTIONS: [(&str, Key); 40] = {
     use Key::*;
     [
         ("post-file", PostFile),
@@ -171,6 +182,8 @@ const OPTIONS: [(&str, Key); 38] = {
         ("stderr_path", StderrPath),
         ("hold-until", HoldUntil),
         ("while-alive", WhileAlive),
+        ("retries", Retries),
+        ("retry-delay", RetryDelay),
         // Tekton's flags that are not implemented: refused by name, never ignored.
         ("when_expressions", Unsupported),
         ("result_from", Unsupported),
@@ -236,23 +249,6 @@ fn lookup(name: &[u8]) -> Option<Key> {
     KEYS.get(args::word_index(&NAMES, name)?).copied()
 }
 
-/// After a usage error: the post file and the termination path wherever they
-/// are among the options (DESIGN.md section 3: the outcome is written when a
-/// post file is given anywhere on the command line; after `--` or COMMAND,
-/// the words are COMMAND's).
-pub fn find_outcome_paths(args: &Args, step: &mut Step) {
-    let mut p = Parser::new(args, 1);
-    while let Some(Item::Opt { name, inline, .. }) = p.next_item() {
-        let Some(key) = lookup(name).filter(|k| k.takes_value()) else { continue };
-        let value = p.value(inline).ok();
-        match key {
-            Key::PostFile => step.post_file = value.or(step.post_file),
-            Key::TerminationPath => step.termination_path = value.or(step.termination_path),
-            _ => {}
-        }
-    }
-}
-
 /// Why the command line was not accepted.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refused {
@@ -270,8 +266,12 @@ impl From<UsageError> for Refused {
 
 /// Parses the command line (after `entrypoint`) into `o`; false when
 /// `--help` or `--version` was answered. The post file and termination path go into
-/// `step` as soon as they are read, so that a usage error after them still
-/// leaves `P.err` and a termination message for the steps that wait on this one.
+/// `step` as soon as they are read. After a refusal the options are still
+/// read to their end (and only the first refusal is returned), so that the
+/// post file and the termination path are known wherever they are among the
+/// options (DESIGN.md section 3: the outcome is written when a post file is
+/// given anywhere on the command line; after `--` or COMMAND, the words are
+/// COMMAND's), and the steps that wait on this one get `P.err`.
 // Not inlined: its code is smaller in a frame of its own than in `main`'s.
 #[inline(never)]
 pub fn parse(
@@ -286,74 +286,25 @@ pub fn parse(
         .map(|i| 1 + args.get(i).unwrap_or_default().iter().filter(|&&c| c == b',').count())
         .sum();
     let mut wait = wait_engine::Options::default();
+    let mut refused = None;
     let mut p = Parser::new(args, 1);
     while let Some(item) = p.next_item() {
-        let (name, inline, raw) = match item {
-            Item::Opt { name, inline, raw, .. } => (name, inline, raw),
+        let (name, inline) = match item {
+            Item::Opt { name, inline, .. } => (name, inline),
             Item::Operand(i) | Item::End(i) => {
                 o.command = i;
                 break;
             }
         };
-        if args::answer_standard(name, inline, usage, version) {
+        if refused.is_none() && args::answer_standard(name, inline, usage, version) {
             return Ok(false);
         }
-        let key = lookup(name).ok_or(UsageError::Unknown(raw))?;
-        if matches!(key, Key::Unsupported | Key::UnsupportedSwitch) {
-            // A switch set to false asks for nothing.
-            if !(key == Key::UnsupportedSwitch && flag_value(name, inline) == Ok(false)) {
-                return Err(UsageError::Unsupported(raw).into());
-            }
-            continue;
+        if let Err(e) = option(&mut p, item, step, o, &mut wait, capacity) {
+            refused.get_or_insert(e);
         }
-        if !key.takes_value() {
-            let on = flag_value(name, inline)?;
-            match key {
-                Key::WaitNonempty => wait.nonempty = on,
-                _ => wait.always = on,
-            }
-            continue;
-        }
-        if key == Key::Program {
-            o.program = Some(p.value_cstr(inline)?);
-            continue;
-        }
-        let v = p.value(inline)?;
-        match key {
-            Key::PostFile => step.post_file = Some(v),
-            Key::TerminationPath => step.termination_path = Some(v),
-            Key::ResultsDir => step.results.dir = Some(v),
-            Key::Results => step.results.names = Some(v),
-            Key::StepMetadataDir => step.results.metadata = Some(v),
-            Key::Wait | Key::WaitFile if v.windows(3).any(|w| w == b"://") => {
-                return Err(UsageError::Other(
-                    "--wait takes step files, not network targets: use waitfor TARGET -- entrypoint ...",
-                )
-                .into())
-            }
-            Key::Wait => add_path(&mut o.waits, capacity, v)?,
-            Key::WaitFile => {
-                for path in v.split(|&c| c == b',').filter(|s| !s.is_empty()) {
-                    add_path(&mut o.waits, capacity, path)?;
-                }
-            }
-            Key::StopWhen => add_path(&mut o.stop_when, capacity, v)?,
-            Key::HoldUntil => add_path(&mut o.hold_until, capacity, v)?,
-            Key::WhileAlive => add_guard(&mut o.waits, capacity, v)?,
-            Key::StdoutPath => o.stdout_path = Some(v),
-            Key::StderrPath => o.stderr_path = Some(v),
-            Key::WaitTimeout => o.wait_timeout = duration::limit(v)?,
-            Key::Timeout => o.timeout = duration::limit(v)?,
-            Key::Grace => o.grace = duration::option(v)?,
-            Key::OnError => {
-                o.on_error = match args::word_index(b"stop stopAndFail continue", v) {
-                    Some(0 | 1) => OnError::Stop,
-                    Some(_) => OnError::Continue,
-                    None => return Err(UsageError::Invalid("--on-error value", v).into()),
-                }
-            }
-            _ => {}
-        }
+    }
+    if let Some(e) = refused {
+        return Err(e);
     }
     if let Some(e) = o.waits.as_mut() {
         e.set_options(wait);
@@ -371,6 +322,83 @@ pub fn parse(
     Ok(true)
 }
 
+/// The option `item`, its value read from `p` if it takes one.
+#[inline(never)]
+fn option(
+    p: &mut Parser<'_>,
+    item: Item,
+    step: &mut Step,
+    o: &mut Options,
+    wait: &mut wait_engine::Options,
+    capacity: usize,
+) -> Result<(), Refused> {
+    let Item::Opt { name, inline, raw, .. } = item else { return Ok(()) };
+    let key = lookup(name).ok_or(UsageError::Unknown(raw))?;
+    if matches!(key, Key::Unsupported | Key::UnsupportedSwitch) {
+        // A switch set to false asks for nothing.
+        if key == Key::UnsupportedSwitch && flag_value(name, inline) == Ok(false) {
+            return Ok(());
+        }
+        if key == Key::Unsupported {
+            // Its value is no option of ours (nor COMMAND).
+            let _ = p.value(inline);
+        }
+        return Err(UsageError::Unsupported(raw).into());
+    }
+    if !key.takes_value() {
+        let on = flag_value(name, inline)?;
+        match key {
+            Key::WaitNonempty => wait.nonempty = on,
+            _ => wait.always = on,
+        }
+        return Ok(());
+    }
+    if key == Key::Program {
+        o.program = Some(p.value_cstr(inline)?);
+        return Ok(());
+    }
+    let v = p.value(inline)?;
+    match key {
+        Key::PostFile => step.post_file = Some(v),
+        Key::TerminationPath => step.termination_path = Some(v),
+        Key::ResultsDir => step.results.dir = Some(v),
+        Key::Results => step.results.names = Some(v),
+        Key::StepMetadataDir => step.results.metadata = Some(v),
+        Key::Wait | Key::WaitFile if v.windows(3).any(|w| w == b"://") => {
+            return Err(UsageError::Other(
+                "--wait takes step files, not network targets: use waitfor TARGET -- entrypoint ...",
+            )
+            .into())
+        }
+        Key::Wait => add_path(&mut o.waits, capacity, v)?,
+        Key::WaitFile => {
+            for path in v.split(|&c| c == b',').filter(|s| !s.is_empty()) {
+                add_path(&mut o.waits, capacity, path)?;
+            }
+        }
+        Key::StopWhen => add_path(&mut o.stop_when, capacity, v)?,
+        Key::HoldUntil => add_path(&mut o.hold_until, capacity, v)?,
+        Key::WhileAlive => add_guard(&mut o.waits, capacity, v)?,
+        Key::StdoutPath => o.stdout_path = Some(v),
+        Key::StderrPath => o.stderr_path = Some(v),
+        Key::WaitTimeout => o.wait_timeout = duration::limit(v)?,
+        Key::Timeout => o.timeout = duration::limit(v)?,
+        Key::Grace => o.grace = duration::option(v)?,
+        // Any count of up to 9 digits (`decimal::parse`, as the tools read numbers).
+        Key::Retries => step.retries = decimal::parse(v).ok_or(UsageError::Invalid("--retries value", v))?,
+        Key::RetryDelay => o.retry_delay = duration::option(v)?,
+        Key::OnError => {
+            o.on_error = match args::word_index(b"stop stopAndFail continue", v) {
+                Some(0 | 1) => OnError::Stop,
+                Some(_) => OnError::Continue,
+                None => return Err(UsageError::Invalid("--on-error value", v).into()),
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,7 +408,7 @@ mod tests {
     }
 
     fn step() -> Step {
-        Step::new(0)
+        Step::new()
     }
 
     fn opts(list: &[&str]) -> (Options, Step) {
@@ -459,6 +487,17 @@ mod tests {
     }
 
     #[test]
+    fn retries() {
+        let (o, st) = opts(&["entrypoint", "--retries", "3", "--retry-delay=250ms", "--", "x"]);
+        assert_eq!((st.retries, o.retry_delay), (3, Duration(250_000_000)));
+        let (o, st) = opts(&["entrypoint", "--retries=999999999", "--retry-delay", "0", "--", "x"]);
+        assert_eq!((st.retries, o.retry_delay), (999_999_999, Duration(0)));
+        // The defaults: no retry, 1 s.
+        let (o, st) = opts(&["entrypoint", "--", "x"]);
+        assert_eq!((st.retries, o.retry_delay), (0, Duration::secs(1)));
+    }
+
+    #[test]
     fn command_without_double_dash() {
         let (o, _) = opts(&["entrypoint", "--post-file", "/p", "true"]);
         assert_eq!(o.command, 3);
@@ -479,6 +518,15 @@ mod tests {
             Some(UsageError::Invalid("--on-error value", b"maybe"))
         );
         assert_eq!(bad(&["e", "--post-file"]), Some(UsageError::MissingValue(b"--post-file")));
+        for n in ["", "x", "-1", "+1", "1.5", "1000000000", " 1"] {
+            let list = ["e", "--retries", n, "--", "x"];
+            let value = Box::leak(n.to_string().into_boxed_str()).as_bytes();
+            assert_eq!(bad(&list), Some(UsageError::Invalid("--retries value", value)), "{n:?}");
+        }
+        assert_eq!(
+            bad(&["e", "--retry-delay", "1x", "--", "x"]),
+            Some(UsageError::Invalid("duration", b"1x"))
+        );
     }
 
     #[test]
@@ -490,6 +538,41 @@ mod tests {
         for unknown in ["post", "help", "h", "version", "", "post-file post_file"] {
             assert_eq!(lookup(unknown.as_bytes()), None, "{unknown}");
         }
+    }
+
+    #[test]
+    fn after_a_refusal_the_outcome_paths_are_still_read() {
+        for list in [
+            &["e", "--bogus", "--post-file=/s/p", "--termination-path", "/t", "--", "true"][..],
+            // An unsupported Tekton flag's value is not taken for COMMAND.
+            &["e", "-when_expressions", "x", "-post_file", "/s/p", "-termination_path=/t", "--", "true"],
+            // No --help after a refusal; the first refusal is the one told.
+            &[
+                "e",
+                "--timeout",
+                "soon",
+                "--help",
+                "--grace=x",
+                "--post-file",
+                "/s/p",
+                "--termination-path=/t",
+                "true",
+            ],
+            &["e", "--wait", "tcp://db:5432", "--post-file", "/s/p", "--termination-path=/t", "--post-file"],
+        ] {
+            let a = args(list);
+            let mut st = step();
+            let refused = parse(&a, &mut st, &mut Options::new(a.len()), "", "");
+            assert!(matches!(refused, Err(Refused::Usage(_))), "{list:?}: {refused:?}");
+            assert_eq!(
+                (st.post_file, st.termination_path),
+                (Some(&b"/s/p"[..]), Some(&b"/t"[..])),
+                "{list:?}"
+            );
+        }
+        let a = args(&["e", "--timeout", "soon", "--help", "--grace=x", "--", "true"]);
+        let refused = parse(&a, &mut step(), &mut Options::new(a.len()), "", "");
+        assert_eq!(refused, Err(Refused::Usage(UsageError::Invalid("duration", b"soon"))));
     }
 
     #[test]

@@ -59,27 +59,32 @@ pub struct Step {
     pub post_file: Option<&'static [u8]>,
     /// The termination message path, if any.
     pub termination_path: Option<&'static [u8]>,
-    /// When the step started (ms since the epoch).
+    /// When COMMAND's first attempt was started (ms since the epoch);
+    /// meaningful once `attempts` is not 0.
     pub started_ms: u64,
     /// Where the results are read from once COMMAND has ended.
     pub results: Results,
-    /// COMMAND was started: its results and `exitCode` are written.
-    pub ran: bool,
+    /// `--retries N`: how many times a failing COMMAND runs again; with N >
+    /// 0 the message tells the attempts made (`Attempts`).
+    pub retries: u32,
+    /// How many times COMMAND was started. Once it was (not 0), the message
+    /// has `StartedAt`, its results and `exitCode` are written.
+    pub attempts: u32,
     /// The lock could not be made and a line said why: the marker is still
     /// tried (P's directory may take a file), but a failure is not told twice.
     pub marker_told: bool,
 }
 
 impl Step {
-    /// A step known by nothing yet (the options fill it in), started at
-    /// `started_ms` until it starts for real.
-    pub fn new(started_ms: u64) -> Step {
+    /// A step known by nothing yet (the options fill it in), not started.
+    pub fn new() -> Step {
         Step {
             post_file: None,
             termination_path: None,
-            started_ms,
+            started_ms: 0,
             results: Results::default(),
-            ran: false,
+            retries: 0,
+            attempts: 0,
             marker_told: false,
         }
     }
@@ -145,6 +150,17 @@ impl Results {
         }
         Ok(())
     }
+
+    /// Removes every result file (before COMMAND runs again: the results
+    /// are those of its last attempt); the line that says which one could
+    /// not be removed. A `-results` name that is not there is fine.
+    // Not inlined: the message it walks with (unused) is not in `main`'s frame.
+    #[inline(never)]
+    pub fn clear(&self) -> Result<(), Line> {
+        let mut json = Json::new();
+        json.clearing = true;
+        self.add_to(&mut json, &mut 0)
+    }
 }
 
 /// Appends every regular file directly in `dir` `sub` as a result of type
@@ -191,15 +207,22 @@ fn add_result(
     ty: u8,
     optional: bool,
 ) -> Result<(), Line> {
-    let cannot = |e| say::failure(TOOL, "cannot read result", name, e);
+    let verb = if json.clearing { "cannot remove result" } else { "cannot read result" };
+    let cannot = |e| say::failure(TOOL, verb, name, e);
     let path = path.map_err(cannot)?;
+    if json.clearing {
+        return match rustix::fs::unlink(path.as_cstr()) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(cannot(e)),
+        };
+    }
     let mut buf = [0u8; MAX + 1];
     let value = match read_small(path.as_cstr(), &mut buf) {
         Ok(Some(v)) => v,
         Err(Errno::NOENT) if optional => return Ok(()),
         Ok(None) => {
             let size = rustix::fs::stat(path.as_cstr()).map_or(MAX as u64 + 1, |st| st.st_size as u64);
-            return Err(too_large(name, json.len() + RESERVED + size as usize));
+            return Err(too_large(name, json.len() + json.reserved + size as usize));
         }
         Err(e) => return Err(cannot(e)),
     };
@@ -208,7 +231,7 @@ fn add_result(
     }
     json.raw(if *kept == 0 { b"[" } else { b"," });
     json.entry([name, value], ty, usize::MAX);
-    let need = json.total + RESERVED;
+    let need = json.total + json.reserved;
     if need > MAX {
         return Err(too_large(name, need));
     }
@@ -242,7 +265,8 @@ impl Step {
     pub fn finish(&self, status: u8, exit_code: u8, reason: Option<Reason>, note: Option<&Line>) -> u8 {
         let (mut status, mut exit_code, mut reason) = (status, exit_code, reason);
         let mut digits = [0u8; 21];
-        if let (true, Some(d)) = (self.ran, self.results.metadata) {
+        let ran = self.attempts > 0;
+        if let (true, Some(d)) = (ran, self.results.metadata) {
             let code = decimal(exit_code, &mut digits, 0);
             let file = PathBuf::with_suffix(d, b"/exitCode");
             if let Err(e) = file.and_then(|f| write_step_file(f.as_bytes(), code, false)) {
@@ -252,6 +276,11 @@ impl Step {
         // The message is made before the marker, which depends on it: a result
         // that cannot be taken fails the step.
         let mut json = Json::new();
+        // `Attempts` once COMMAND ran with `--retries`; room is kept for it.
+        let attempts = if self.retries > 0 { self.attempts } else { 0 };
+        if attempts > 0 {
+            json.reserved += ATTEMPTS_ENTRY;
+        }
         let problem;
         let mut note = note.map(|l| l.body(TOOL));
         if let Some(t) = self.termination_path {
@@ -259,7 +288,7 @@ impl Step {
             let merged = (json.len(), kept);
             // Only a command that ran has results: files left in the
             // directory by an earlier run are not this one's.
-            let added = if self.ran { self.results.add_to(&mut json, &mut kept) } else { Ok(()) };
+            let added = if ran { self.results.add_to(&mut json, &mut kept) } else { Ok(()) };
             if let Err(line) = added {
                 line.emit();
                 problem = line;
@@ -268,7 +297,9 @@ impl Step {
                 json.truncate(merged.0);
                 kept = merged.1;
             }
-            let ours = Entries { started_ms: self.started_ms, exit_code, reason, note };
+            // A step whose command never started has no `StartedAt`.
+            let ours =
+                Entries { started_ms: ran.then_some(self.started_ms), exit_code, reason, attempts, note };
             if !json.message(&ours, kept) {
                 Line::new(TOOL)
                     .text("cannot keep the entries already in ")
@@ -299,7 +330,7 @@ impl Step {
 
     /// True when `key` is one this step writes.
     fn writes_key(&self, key: &[u8]) -> bool {
-        ["StartedAt", "ExitCode", "Reason", "Message"].iter().any(|k| k.as_bytes() == key)
+        ["StartedAt", "ExitCode", "Reason", "Attempts", "Message"].iter().any(|k| k.as_bytes() == key)
             || self.results.has(key)
     }
 }
@@ -435,12 +466,15 @@ fn key_of(entry: &[u8]) -> Option<&[u8]> {
 
 /// Our entries of the message.
 pub struct Entries<'n> {
-    /// `StartedAt`, ms since the epoch.
-    pub started_ms: u64,
+    /// `StartedAt`, ms since the epoch; none when COMMAND never started.
+    pub started_ms: Option<u64>,
     /// `ExitCode`: COMMAND's real status.
     pub exit_code: u8,
     /// `Reason`, except for a failure `--on-error continue` let pass.
     pub reason: Option<Reason>,
+    /// `Attempts`: how many times COMMAND was started (with `--retries`;
+    /// 0: no such entry).
+    pub attempts: u32,
     /// `Message`: the line that explained a failure.
     pub note: Option<&'n [u8]>,
 }
@@ -454,6 +488,11 @@ pub struct Json {
     /// The length the text would have if nothing had been left out: more
     /// than `MAX` when something did not fit (the text is not to be used).
     total: usize,
+    /// Room kept after the results for our own entries ([`RESERVED`], and
+    /// [`ATTEMPTS_ENTRY`] when there is one).
+    reserved: usize,
+    /// The result files are removed, not read ([`Results::clear`]).
+    clearing: bool,
 }
 
 /// Room kept after the results for our own entries and the closing bracket:
@@ -461,6 +500,9 @@ pub struct Json {
 /// without its text (39), which is then cut to fit what is left. So results
 /// that were taken are never dropped for our entries.
 const RESERVED: usize = 200;
+
+/// Room for `,{"key":"Attempts","value":"N","type":3}`, N of up to 10 digits.
+const ATTEMPTS_ENTRY: usize = 50;
 
 /// The JSON text of byte `c` at the start of `s` inside a string, as
 /// (bytes, their length, input bytes used): escapes for `"`, `\` and the
@@ -505,7 +547,7 @@ fn is_utf8(s: &[u8]) -> bool {
 impl Json {
     /// An empty message.
     pub fn new() -> Json {
-        Json { buf: Buf::new(), total: 0 }
+        Json { buf: Buf::new(), total: 0, reserved: RESERVED, clearing: false }
     }
 
     /// The bytes written so far.
@@ -562,12 +604,18 @@ impl Json {
         // The note is cut to leave room for the end of its entry and the array.
         let limit = MAX - br#"","type":3}"#.len() - 2;
         self.raw(if kept > 0 { b"," } else { b"[" });
-        self.entry([b"StartedAt", &clock::rfc3339_millis(ours.started_ms)], 3, limit);
-        self.raw(b",");
+        if let Some(ms) = ours.started_ms {
+            self.entry([b"StartedAt", &clock::rfc3339_millis(ms)], 3, limit);
+            self.raw(b",");
+        }
         self.entry([b"ExitCode", decimal::format(u64::from(ours.exit_code), &mut digits)], 3, limit);
         if let Some(r) = ours.reason {
             self.raw(b",");
             self.entry([b"Reason", r.as_str().as_bytes()], 3, limit);
+        }
+        if ours.attempts > 0 {
+            self.raw(b",");
+            self.entry([b"Attempts", decimal::format(u64::from(ours.attempts), &mut digits)], 3, limit);
         }
         if let Some(n) = ours.note {
             self.raw(b",");
@@ -606,7 +654,13 @@ mod tests {
     use super::*;
 
     fn ours(note: Option<&[u8]>) -> Entries<'_> {
-        Entries { started_ms: 1_795_770_900_123, exit_code: 137, reason: Some(Reason::Signaled), note }
+        Entries {
+            started_ms: Some(1_795_770_900_123),
+            exit_code: 137,
+            reason: Some(Reason::Signaled),
+            attempts: 0,
+            note,
+        }
     }
 
     fn msg(note: Option<&[u8]>) -> String {
@@ -624,7 +678,8 @@ mod tests {
             termination_path: Some(path),
             started_ms: 1_795_770_900_123,
             results: Results::default(),
-            ran: false,
+            retries: 0,
+            attempts: 0,
             marker_told: false,
         };
         let mut j = Json::new();
@@ -661,6 +716,38 @@ mod tests {
             msg(None),
             r#"[{"key":"StartedAt","value":"2026-11-27T09:15:00.123Z","type":3},{"key":"ExitCode","value":"137","type":3},{"key":"Reason","value":"Signaled","type":3}]"#
         );
+    }
+
+    #[test]
+    fn a_step_that_never_started_has_no_started_at() {
+        let mut j = Json::new();
+        let skipped = Entries {
+            started_ms: None,
+            exit_code: 1,
+            reason: Some(Reason::Skipped),
+            attempts: 0,
+            note: None,
+        };
+        assert!(j.message(&skipped, 0));
+        assert_eq!(
+            String::from_utf8(j.as_bytes().to_vec()).unwrap(),
+            r#"[{"key":"ExitCode","value":"1","type":3},{"key":"Reason","value":"Skipped","type":3}]"#
+        );
+    }
+
+    #[test]
+    fn attempts_come_after_the_reason_and_before_the_message() {
+        let mut j = Json::new();
+        let retried =
+            Entries { attempts: 3, exit_code: 0, reason: Some(Reason::Completed), ..ours(Some(b"m")) };
+        assert!(j.message(&retried, 0));
+        assert_eq!(
+            String::from_utf8(j.as_bytes().to_vec()).unwrap(),
+            r#"[{"key":"StartedAt","value":"2026-11-27T09:15:00.123Z","type":3},{"key":"ExitCode","value":"0","type":3},{"key":"Reason","value":"Completed","type":3},{"key":"Attempts","value":"3","type":3},{"key":"Message","value":"m","type":3}]"#
+        );
+        // The room kept for it holds the largest count.
+        let most = format!(r#",{{"key":"Attempts","value":"{}","type":3}}"#, u32::MAX);
+        assert!(most.len() <= ATTEMPTS_ENTRY, "{}", most.len());
     }
 
     #[test]

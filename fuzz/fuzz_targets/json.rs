@@ -1,7 +1,8 @@
 //! entrypoint's termination message (Tekton's JSON array, DESIGN.md section 5):
 //! valid JSON whatever the Message holds, never longer than 4096 bytes, the
 //! Message decoding back to the note (bytes that are not UTF-8 as U+FFFD) or to
-//! a prefix of it when cut, and StartedAt a real RFC 3339 date.
+//! a prefix of it when cut, and StartedAt a real RFC 3339 date (or absent, for a
+//! step whose command never started).
 //!
 //! `outcome` lives in the entrypoint binary crate, which cannot be a dependency:
 //! the module is compiled here from its own source file (not a copy), with the
@@ -273,10 +274,21 @@ fuzz_target!(|data: &[u8]| {
     let code = data[8];
     let (reason, reason_text) = REASONS[usize::from(data[9] % 8)];
     let has_note = data[9] & 0x80 == 0;
+    // A step whose command never started has no StartedAt.
+    let started = data[9] & 0x40 == 0;
     let note = &data[10..];
 
     let mut j = Json::new();
-    j.message(&Entries { started_ms: ms, exit_code: code, reason: Some(reason), note: has_note.then_some(note) }, 0);
+    // With --retries: how many attempts (0: no Attempts entry).
+    let attempts = [0, 1, 3, 999_999_999][usize::from(data[9] >> 4 & 3)];
+    let ours = Entries {
+        started_ms: started.then_some(ms),
+        exit_code: code,
+        reason: Some(reason),
+        attempts,
+        note: has_note.then_some(note),
+    };
+    j.message(&ours, 0);
     let out = j.as_bytes();
     assert!(out.len() <= 4096, "{} bytes", out.len());
     let v = parse(out).unwrap_or_else(|e| panic!("invalid JSON ({e}): {}", String::from_utf8_lossy(out)));
@@ -296,6 +308,7 @@ fuzz_target!(|data: &[u8]| {
             "StartedAt" => check_started_at(val, ms),
             "ExitCode" => assert_eq!(val, &code.to_string()),
             "Reason" => assert_eq!(val, reason_text),
+            "Attempts" => assert_eq!(val, &attempts.to_string()),
             "Message" => {
                 let want = expected_text(note);
                 assert!(
@@ -310,10 +323,15 @@ fuzz_target!(|data: &[u8]| {
             other => panic!("unexpected key {other}"),
         }
     }
-    let want: &[&str] = if has_note {
-        &["StartedAt", "ExitCode", "Reason", "Message"]
-    } else {
-        &["StartedAt", "ExitCode", "Reason"]
-    };
+    let mut want = vec!["StartedAt", "ExitCode", "Reason", "Attempts", "Message"];
+    if !has_note {
+        want.pop();
+    }
+    if attempts == 0 {
+        want.retain(|&k| k != "Attempts");
+    }
+    if !started {
+        want.remove(0);
+    }
     assert_eq!(keys, want);
 });

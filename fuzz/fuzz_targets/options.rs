@@ -2,8 +2,8 @@
 //! argv (the input split at NUL bytes; argv[0] is the first piece): it never
 //! panics, a command line it takes names COMMAND inside argv (or a program),
 //! and every path of its waits is an argv word or a piece of one (a
-//! `-wait_file` list is split at commas). After a refusal, the search for the
-//! outcome paths terminates too.
+//! `-wait_file` list is split at commas). After a refusal the parser reads
+//! on to the end of the options (for the outcome paths), and terminates too.
 //!
 //! `options` and the `outcome` it fills live in the entrypoint binary crate,
 //! which cannot be a dependency: they are compiled here from their own
@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     // SAFETY: `argv` outlives everything the parser hands out: the options
     // and the step are dropped before it.
     let args = unsafe { argv.args() };
-    let mut step = outcome::Step::new(0);
+    let mut step = outcome::Step::new();
     let mut opts = options::Options::new(args.len());
     match options::parse(&args, &mut step, &mut opts, "", "") {
         Ok(true) => {
@@ -42,8 +42,7 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        Ok(false) => {}
-        Err(_) => options::find_outcome_paths(&args, &mut step),
+        Ok(false) | Err(_) => {}
     }
     drop(opts);
     drop(step);

@@ -17,7 +17,11 @@
 //!   or its lock free: its wrapper died) and the PATHs are not all there,
 //!   the wait fails as for a failed step: exit 1 without running COMMAND,
 //!   `waitfor: step 'P' ended while waiting for 'PATH'` (`died` for a
-//!   death). With `--always` it goes on to COMMAND.
+//!   death). With `--always` it goes on to COMMAND. With guards the PATHs
+//!   may be none (`waitfor --while-alive P -- -- COMMAND`: the first `--`
+//!   ends the options, the second the empty PATH list): P is looked at once,
+//!   and ended or died it fails the same way (`step 'P' ended`, `died
+//!   without a result`); alive or not started yet, COMMAND runs.
 //! - `--timeout D`: give up after D (exit 124); default (and 0): wait forever.
 //! - `--interval D`: the safety re-check period for filesystems without
 //!   inotify events (default 1s); the wait is otherwise event-driven.
@@ -69,7 +73,8 @@ unix:///PATH, http://HOST[:PORT][/PATH] (a 2xx/3xx answer).
   --timeout D   give up after D, exit 124
   --interval D  re-check and retry period (1s)
   --while-alive P  fail (1) once step P has ended (P, P.err,
-                or its wrapper died) and TARGETs are not all there
+                or its wrapper died) and TARGETs are not all there;
+                no TARGET: if it has ended now (-- -- COMMAND)
   --nonempty    a PATH counts only with content
   --any         one TARGET is enough
   --always      a failed step counts as done
@@ -260,7 +265,8 @@ fn parse(args: &Args, engine: &mut Engine<'_, Targets>) -> Result<Option<Options
     while end < args.len() && args.get(end) != Some(b"--") {
         end += 1;
     }
-    if end == first {
+    // Guards alone need no PATH: the wait is then a look at their steps.
+    if end == first && engine.is_empty() {
         return Err(UsageError::Other("missing PATH").into());
     }
     opts.paths = first..end;

@@ -158,10 +158,10 @@ pub fn answer_standard(name: &[u8], inline: Option<&[u8]>, usage: &str, version:
 
 /// A boolean option's value: none, or Go's `=true`/`=false` spellings.
 pub fn flag_value(name: &'static [u8], inline: Option<&[u8]>) -> Result<bool, UsageError> {
-    match inline {
-        None | Some(b"true" | b"1") => Ok(true),
-        Some(b"false" | b"0") => Ok(false),
-        Some(_) => Err(UsageError::UnexpectedValue(name)),
+    match inline.map(|v| word_index(b"false 0 true 1", v)) {
+        None => Ok(true),
+        Some(Some(i)) => Ok(i > 1),
+        Some(None) => Err(UsageError::UnexpectedValue(name)),
     }
 }
 
@@ -250,5 +250,15 @@ mod tests {
         assert_eq!(flag_value(b"x", None), Ok(true));
         assert_eq!(flag_value(b"x", Some(b"false")), Ok(false));
         assert_eq!(flag_value(b"x", Some(b"yes")), Err(UsageError::UnexpectedValue(b"x")));
+        assert_eq!(flag_value(b"x", Some(b"1")), Ok(true));
+        assert_eq!(flag_value(b"x", Some(b"true")), Ok(true));
+        assert_eq!(flag_value(b"x", Some(b"0")), Ok(false));
+        for bad in ["", "tru", "true ", "0 true", "TRUE"] {
+            assert_eq!(
+                flag_value(b"x", Some(bad.as_bytes())),
+                Err(UsageError::UnexpectedValue(b"x")),
+                "{bad}"
+            );
+        }
     }
 }

@@ -154,19 +154,28 @@ pub fn usage(tool: &str, err: UsageError) {
 /// The line [`usage`] prints (entrypoint also keeps it as the message's
 /// `Message`).
 pub fn usage_line(tool: &str, err: UsageError) -> Line {
-    let line = Line::new(tool);
-    let line = match err {
-        UsageError::MissingValue(name) => line.text("option '").bytes(name).text("' needs a value"),
-        UsageError::UnexpectedValue(name) => line.text("option '").bytes(name).text("' takes no such value"),
-        UsageError::Unknown(name) => line.text("unknown option '").bytes(name).text("'"),
-        UsageError::Unsupported(name) => line.text("unsupported Tekton option '").bytes(name).text("'"),
-        UsageError::Invalid(what, value) => line.text("invalid ").text(what).text(" ").quoted(value),
-        UsageError::Target(target, why) => {
-            line.text("invalid network target ").quoted(target).text(": ").text(why)
+    let mut line = Line::new(tool);
+    // Most lines are words, a name or value as typed (escaped), more words.
+    let (before, typed, after): (&str, &[u8], &str) = match err {
+        UsageError::MissingValue(name) => ("option '", name, "' needs a value"),
+        UsageError::UnexpectedValue(name) => ("option '", name, "' takes no such value"),
+        UsageError::Unknown(name) => ("unknown option '", name, "'"),
+        UsageError::Unsupported(name) => ("unsupported Tekton option '", name, "'"),
+        UsageError::Invalid(what, value) => {
+            line.add_text("invalid ");
+            line.add_text(what);
+            (" '", value, "'")
         }
-        UsageError::Other(msg) => line.text(msg),
+        UsageError::Target(target, why) => {
+            line.add_text("invalid network target ");
+            line.add_quoted(target);
+            (": ", b"", why)
+        }
+        UsageError::Other(msg) => (msg, b"", ""),
     };
-    line.text(" (try '").text(tool).text(" --help')")
+    line.add_text(before);
+    line.add_bytes(typed);
+    line.text(after).text(" (try '").text(tool).text(" --help')")
 }
 
 /// Prints `text` to stdout (for `--help` and `--version`).
@@ -312,6 +321,23 @@ mod tests {
             last = n;
             let e = Errno::from_raw_os_error(n as i32);
             assert_eq!(error_text(e), Some(text.as_bytes()), "{n}");
+        }
+    }
+
+    #[test]
+    fn usage_lines() {
+        let line = |e| String::from_utf8(usage_line("t", e).as_bytes().to_vec()).unwrap();
+        let help = " (try 't --help')";
+        for (e, want) in [
+            (UsageError::MissingValue(b"--wait"), "t: option '--wait' needs a value"),
+            (UsageError::UnexpectedValue(b"--any=x"), "t: option '--any=x' takes no such value"),
+            (UsageError::Unknown(b"--bo\ngus"), "t: unknown option '--bo\\x0agus'"),
+            (UsageError::Unsupported(b"-enable_spire"), "t: unsupported Tekton option '-enable_spire'"),
+            (UsageError::Invalid("duration", b"soon"), "t: invalid duration 'soon'"),
+            (UsageError::Target(b"tcp://db", "no port"), "t: invalid network target 'tcp://db': no port"),
+            (UsageError::Other("missing PATH"), "t: missing PATH"),
+        ] {
+            assert_eq!(line(e), format!("{want}{help}"));
         }
     }
 

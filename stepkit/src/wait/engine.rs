@@ -167,10 +167,11 @@ pub enum Outcome {
     /// The dependency at this index died without a result.
     Died(usize),
     /// The step of the guard at `guard` ended (`P` or `P.err`) while the
-    /// dependency at `waiting` was not there yet.
+    /// dependency at `waiting` was not there yet (`waiting == guard`: there
+    /// is no path, only guards, and this one's step had ended at the look).
     GuardEnded { guard: usize, waiting: usize },
     /// The step of the guard at `guard` died while the dependency at
-    /// `waiting` was not there yet.
+    /// `waiting` was not there yet (`waiting == guard`: as for `GuardEnded`).
     GuardDied { guard: usize, waiting: usize },
     /// The deadline passed; this index is one that was still pending.
     TimedOut(usize),
@@ -233,7 +234,10 @@ impl<'a, O: Others> Engine<'a, O> {
     /// Adds a guard, the post file `P` of a step (`--while-alive P`): the
     /// wait goes on only while that step has not ended. Once it has (`P`,
     /// `P.err`, or its lock free), a wait that is not over fails as for a
-    /// failed dependency (with `always`, it is over). A guard is watched as a
+    /// failed dependency (with `always`, it is over). An engine with guards
+    /// and no path looks once: a guard's step that has ended by then fails
+    /// the wait the same way, else the wait is over (a step not started yet
+    /// is not waited for). A guard is watched as a
     /// dependency is: through its lock pipe once its step has started, with
     /// a directory watch before. Errors as for [`Engine::add`].
     pub fn add_guard(&mut self, post_file: &'static [u8]) -> Result<(), Errno> {
@@ -502,6 +506,7 @@ impl<'a, O: Others> Engine<'a, O> {
         let mut any_done = false;
         let mut first_bad = None;
         let mut guard_ended = None;
+        let mut paths = false;
         for (i, dep) in self.deps.as_slice().iter().enumerate() {
             if dep.guard {
                 if dep.state != State::Pending {
@@ -509,6 +514,7 @@ impl<'a, O: Others> Engine<'a, O> {
                 }
                 continue;
             }
+            paths = true;
             match dep.state {
                 State::Done => any_done = true,
                 State::Pending => {
@@ -522,6 +528,11 @@ impl<'a, O: Others> Engine<'a, O> {
                     first_bad.get_or_insert(Outcome::Died(i));
                 }
             }
+        }
+        if !paths {
+            // Guards alone: nothing to wait for but their steps being alive,
+            // looked at once. An ended one is as a path never there (itself).
+            pending = guard_ended.map(|(guard, _)| guard);
         }
         let over = if self.opts.any {
             match (any_done, pending) {
@@ -613,6 +624,11 @@ pub fn report_into<O: Others>(line: &mut Line, engine: &Engine<'_, O>, outcome: 
         Outcome::Failed(i) => ("step ", i, " failed"),
         Outcome::Died(i) => ("step ", i, " died without a result"),
         Outcome::TimedOut(i) => ("timed out waiting for ", i, ""),
+        // Guards alone (no path): the guard's step has ended.
+        Outcome::GuardEnded { guard, waiting } if guard == waiting => ("step ", guard, " ended"),
+        Outcome::GuardDied { guard, waiting } if guard == waiting => {
+            ("step ", guard, " died without a result")
+        }
         Outcome::GuardEnded { guard, waiting } | Outcome::GuardDied { guard, waiting } => {
             let died = matches!(outcome, Outcome::GuardDied { .. });
             line.add_text("step ");
