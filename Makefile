@@ -29,7 +29,7 @@ ARCHS   ?= x86_64 aarch64
 TOOLS   := copier waitfor entrypoint
 DIST    ?= dist
 QEMU    ?= qemu-aarch64-static
-# DESIGN.md section 6: bytes, stripped static (entrypoint's goal stays 32 KiB)
+# docs/design.md, budgets: bytes, stripped static (entrypoint's goal stays 32 KiB)
 BUDGET_copier     := 32768
 BUDGET_waitfor    := 32768
 BUDGET_entrypoint := 40960

@@ -1,6 +1,6 @@
 /* bench_lockwake: how fast a waiter's event loop learns that a lock holder
  * has ended, for the ways it can be told without blocking that loop (the
- * wait engine's choice, issue 11).
+ * wait engine's choice).
  *
  * Usage: bench_lockwake --trials N --close-trials M --dir DIR
  *

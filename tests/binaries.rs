@@ -1,4 +1,4 @@
-//! Black-box checks of the build (DESIGN.md sections 6 and 7): every shipped
+//! Black-box checks of the build (docs/design.md (budgets) and docs/steps.md): every shipped
 //! binary fits the size budget, is a static ELF executable (no program
 //! interpreter, no dynamic section) for the architecture under test
 //! (`BIN_ARCH`), and is stripped. The ELF headers are parsed here, with no
@@ -7,7 +7,7 @@
 use std::path::Path;
 
 /// The size budget of each binary, in bytes.
-/// DESIGN.md section 6: copier and waitfor 32 KiB; entrypoint, with every
+/// docs/design.md, budgets: copier and waitfor 32 KiB; entrypoint, with every
 /// feature of the contract, 40 KiB.
 fn budget(tool: &str) -> u64 {
     if tool == "entrypoint" {

@@ -1,4 +1,4 @@
-//! Black-box tests of copier (DESIGN.md sections 3 "copier" and 4): the
+//! Black-box tests of copier (the tools' pages in docs/ "copier" and 4): the
 //! command line, every copy form, modes, `-r`, atomic replacement (running
 //! binaries, planted symlinks, stale temporary files, full and read-only
 //! filesystems) and the exact diagnostics.

@@ -1,5 +1,5 @@
-//! Black-box tests of the wait engine at scale and without inotify (issue 11;
-//! DESIGN.md section 2, "Waiting scales"; section 6): the release binaries,
+//! Black-box tests of the wait engine at scale and without inotify
+//! (docs/protocol.md, docs/design.md's budgets): the release binaries,
 //! real steps, real locks.
 //!
 //! What they pin, as deterministic quantities (never wall-clock time):
@@ -538,7 +538,7 @@ fn wakeups_per_step_do_not_grow_with_the_steps_in_one_directory() {
         );
     } else {
         for (n, per_step) in seen {
-            // DESIGN.md section 6: independent of the number of steps, <= 10.
+            // docs/design.md, budgets: independent of the number of steps, <= 10.
             assert!(per_step <= 10.0, "{n}-step chain: {per_step:.1} wakeups a step");
         }
     }

@@ -1,4 +1,4 @@
-//! Black-box tests of `entrypoint` (DESIGN.md sections 2 to 5): they run the
+//! Black-box tests of `entrypoint` (docs/protocol.md and the tools' pages in docs/): they run the
 //! release binary (`BIN_DIR`, through `RUNNER` if set) and pin exit statuses,
 //! exact diagnostics, marker contents (`N\n`) and the termination message
 //! (Tekton's JSON, checked by a small hand-written parser).
@@ -1314,7 +1314,7 @@ fn usage_error_after_the_post_file_leaves_p_err() {
         assert_marker(&p, 125);
     }
     // A post file anywhere on the command line is found, after the bad
-    // option too (DESIGN.md section 3), in either spelling.
+    // option too (the tools' pages in docs/), in either spelling.
     let p = t.join("e");
     let r = run_ep(t.path(), ["--bogus", "--post-file", &s(&p), "--", "true"]);
     assert_ran(&r, 125, "", &usage_line("unknown option '--bogus'"));
@@ -1343,7 +1343,7 @@ fn usage_error_after_the_post_file_leaves_p_err() {
 
 #[test]
 fn usage_error_after_the_termination_path_writes_the_message() {
-    // DESIGN.md section 3: the outcome (marker, then termination message) is
+    // the tools' pages in docs/: the outcome (marker, then termination message) is
     // written whatever happened, usage errors included once it is known where.
     let t = TempDir::new("ep-usage-t");
     let (p, tm) = (t.join("p"), t.join("t"));
@@ -1848,7 +1848,7 @@ fn closed_stdio_does_not_capture_the_lock_or_the_signal_descriptor() {
     assert_message(&tm, 0, "Completed", None);
 }
 
-// ---------------------------------------------------------------- hardening (issue 10)
+// ---------------------------------------------------------------- hardening
 
 /// A command line that runs `argv` as the unprivileged uid `uid` (setpriv).
 fn as_uid(uid: u32, argv: &[String]) -> Command {
@@ -2225,7 +2225,7 @@ fn help_is_answered_the_same_way_by_all_three_tools() {
 /// A user's glob over a step's directory (`cat DIR/out*`, `cat DIR/*`, as a
 /// finally step may run) never opens the lock of a live wrapper, a named pipe
 /// that a reader would block on until the wrapper ends: the lock of
-/// `DIR/out` is `DIR/.out.lock` (DESIGN.md section 2).
+/// `DIR/out` is `DIR/.out.lock` (docs/protocol.md).
 #[test]
 fn a_glob_over_the_step_directory_does_not_block_on_a_live_wrappers_lock() {
     let t = TempDir::new("ep-glob");

@@ -1,4 +1,4 @@
-//! Fault injection against the release binaries (issue 5): steps that die
+//! Fault injection against the release binaries: steps that die
 //! (SIGKILL) while they run or wait, a copier killed mid-copy, full and
 //! read-only filesystems, unreadable dependency directories, signal and zombie
 //! storms, commands that close their output or leave their process group, and

@@ -521,7 +521,7 @@ pub fn mount_or_skip(test: &str, dir: &Path, options: &str, ro: bool) -> Option<
     )
 }
 
-/// The liveness lock of the post file `DIR/NAME`: `DIR/.NAME.lock` (DESIGN.md
+/// The liveness lock of the post file `DIR/NAME`: `DIR/.NAME.lock` (docs/design.md
 /// section 2: a dot name, which a user's `cat DIR/*` never opens).
 pub fn lock_of(post_file: &Path) -> PathBuf {
     let name = post_file.file_name().expect("a post file has a name").to_string_lossy();
@@ -548,7 +548,7 @@ pub fn is_fifo(path: &Path) -> bool {
 }
 
 /// The one line a waiter prints when it can get no inotify instance
-/// (DESIGN.md section 2), for `tool` (waitfor, entrypoint). The kernel says
+/// (docs/protocol.md), for `tool` (waitfor, entrypoint). The kernel says
 /// EMFILE both for `fs.inotify.max_user_instances` and for the descriptor limit.
 pub fn no_inotify_line(tool: &str) -> String {
     format!(

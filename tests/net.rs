@@ -1,4 +1,4 @@
-//! Black-box tests of waitfor's network targets (DESIGN.md section 3, issue
+//! Black-box tests of waitfor's network targets (the tools' pages in docs/, issue
 //! 12): real listeners started late, small HTTP servers that answer 503 then
 //! 200, 404 forever, never, or close at once; names through a private
 //! `/etc/hosts` and a private `/etc/resolv.conf` (`unshare -m` and a bind

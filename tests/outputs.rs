@@ -1,4 +1,4 @@
-//! Step outputs (issue 13) against the release binaries: results in the
+//! Step outputs against the release binaries: results in the
 //! termination message (`--results-dir`, Tekton's `-results`, step results
 //! and `exitCode` under `-step_metadata_dir`), the command's output relayed
 //! to the log and to `--stdout-path`/`--stderr-path` files, and

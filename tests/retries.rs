@@ -1,4 +1,4 @@
-//! Black-box tests of `entrypoint --retries N --retry-delay D` (DESIGN.md
+//! Black-box tests of `entrypoint --retries N --retry-delay D` (docs/design.md
 //! section 3): a failing COMMAND (a non-zero status, a signal, a timed-out
 //! attempt) runs again, up to N more times, after D, 2D, 4D...; a TERM or INT
 //! during an attempt or a delay is a cancellation, never retried; the marker
@@ -579,7 +579,7 @@ fn the_marker_and_the_message_are_written_once_after_the_last_attempt() {
         });
         assert_eq!(st.attempts(), 3);
         // Each attempt adds to `count`; the marker and the message appear once,
-        // after the last (the marker first: DESIGN.md section 2).
+        // after the last (the marker first: docs/protocol.md).
         assert_eq!(seen, ["count", marker, "t"], "status {status}");
     }
 }

@@ -1,4 +1,4 @@
-//! Black-box tests of `steps` (DESIGN.md section 7), the host tool, as built
+//! Black-box tests of `steps` (docs/steps.md), the host tool, as built
 //! (`dist/steps`, or `STEPS`): every problem with its exact line, usage and I/O
 //! errors, every example rendered and validated strictly against the
 //! Kubernetes API schema (`kubernetes-validate` in the venv `K8S_VENV`, for
@@ -1297,7 +1297,7 @@ fn a_ready_target_in_the_sidecars_own_directory_is_mounted_where_it_is_waited_fo
     }
 }
 
-// --- what a real cluster does to a rendered pod (issue 18) ---------------------------
+// --- what a real cluster does to a rendered pod ---------------------------
 
 /// The kubelet's expansion of `command` and `args` (Kubernetes'
 /// third_party/forked/golang/expansion): `$$` is `$`, `$(NAME)` the value of a
@@ -1754,7 +1754,7 @@ fn the_container_fields_are_generated_from_the_newest_schema() {
     assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""));
 }
 
-// --- options for today's clusters (issue 19) ----------------------------------------
+// --- options for today's clusters ----------------------------------------
 
 /// `kubernetes-validate --strict` of `files` against the schema of `version`.
 #[track_caller]
@@ -2516,7 +2516,7 @@ fn every_rendering_validates_for_the_versions_it_targets() {
     }
 }
 
-// --- install anywhere (issue 21) ------------------------------------------------------
+// --- install anywhere ------------------------------------------------------
 
 /// The directory `steps` was built into (`dist/`): the static builds are
 /// `ARCH/steps` there, the kubectl plugin `kubectl-steps`.
@@ -2652,7 +2652,7 @@ fn an_argument_that_is_not_utf8_is_a_usage_error() {
     );
 }
 
-// --- editor support: steps schema (issue 21) -----------------------------------------
+// --- editor support: steps schema -----------------------------------------
 
 /// Checks YAML files against a JSON Schema with jsonschema (draft 2020-12) in
 /// the venv, reading them with PyYAML (YAML 1.1, as steps and Kubernetes

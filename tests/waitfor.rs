@@ -1,4 +1,4 @@
-//! Black-box tests of `waitfor` (DESIGN.md sections 2, 3 and 4): they run the
+//! Black-box tests of `waitfor` (docs/protocol.md and the tools' pages in docs/): they run the
 //! release binary (`BIN_DIR`, through `RUNNER` if set) and pin exit statuses
 //! and exact diagnostics.
 //!
@@ -901,7 +901,7 @@ fn works_without_inotify_by_polling() {
         assert!(!info.contains("inotify"), "waitfor has an inotify descriptor: {info}");
     }
     put(&p, "0\n");
-    // It said so, once: the limit and the sysctl that raises it (issue 10, defect 7).
+    // It said so, once: the limit and the sysctl that raises it.
     assert_ran(&finish(c, LIMIT, "polling without inotify"), 0, "", &no_inotify_line("waitfor"));
 }
 
@@ -911,7 +911,7 @@ fn works_without_inotify_by_polling() {
 /// `ready` as a symlink `ready -> ..data/ready`, `..data -> ..TIMESTAMP`, and
 /// updates by writing a new `..TIMESTAMP` directory and renaming a new `..data`
 /// symlink over the old one. The events happen in the directory that holds the
-/// path (on a tmpfs), so the wait should be event-driven, as DESIGN.md section 2
+/// path (on a tmpfs), so the wait should be event-driven, as docs/protocol.md
 /// promises, not left to the safety re-check.
 #[test]
 fn nonempty_downward_api_update_wakes_on_events() {

@@ -1,5 +1,5 @@
 //! Black-box tests of `--while-alive P` (waitfor and entrypoint's wait
-//! phase; DESIGN.md section 7, "Ready targets"): a wait for a sidecar's ready
+//! phase; docs/steps.md, "Ready targets"): a wait for a sidecar's ready
 //! target fails the moment the sidecar's wrapper has ended without it, as a
 //! failed dependency does. Real processes: the sidecar is an `entrypoint`
 //! wrapper, its death a SIGKILL. Every waiter runs with `--interval 1h`, so

@@ -24,7 +24,7 @@ pub enum OnError {
     Continue,
 }
 
-/// The longest wait between two attempts (DESIGN.md section 3).
+/// The longest wait between two attempts (the tools' pages in docs/).
 pub const MAX_RETRY_DELAY: Duration = Duration::secs(300);
 
 /// The parsed command line.
@@ -269,7 +269,7 @@ impl From<UsageError> for Refused {
 /// `step` as soon as they are read. After a refusal the options are still
 /// read to their end (and only the first refusal is returned), so that the
 /// post file and the termination path are known wherever they are among the
-/// options (DESIGN.md section 3: the outcome is written when a post file is
+/// options (the tools' pages in docs/: the outcome is written when a post file is
 /// given anywhere on the command line; after `--` or COMMAND, the words are
 /// COMMAND's), and the steps that wait on this one get `P.err`.
 // Not inlined: its code is smaller in a frame of its own than in `main`'s.

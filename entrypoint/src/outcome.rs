@@ -90,7 +90,7 @@ impl Step {
     }
 }
 
-/// A step's outputs, read once its command has ended (DESIGN.md section 3).
+/// A step's outputs, read once its command has ended (the tools' pages in docs/).
 #[derive(Default)]
 pub struct Results {
     /// `--results-dir DIR`: every regular file directly in DIR (type 1).
@@ -107,7 +107,7 @@ pub const TEKTON_RESULTS: &[u8] = b"/tekton/results";
 
 impl Results {
     /// Creates the directories the command writes its results into, before it
-    /// starts (DESIGN.md section 7); the line that says which one failed.
+    /// starts (docs/steps.md); the line that says which one failed.
     pub fn create_dirs(&self) -> Result<(), Line> {
         let tekton = self.names.map(|_| TEKTON_RESULTS);
         for (dir, sub) in [(self.dir, &b""[..]), (self.metadata, b"/results"), (tekton, b"")] {

@@ -1,5 +1,5 @@
 //! stepkit::cli::args::Parser over an arbitrary argv: the input split at NUL bytes
-//! (argv[0] is the first piece). Checks the grammar of DESIGN.md section 3 as
+//! (argv[0] is the first piece). Checks the grammar of the tools' pages in docs/ as
 //! the parser reports it, and that it never reads past argv.
 #![no_main]
 

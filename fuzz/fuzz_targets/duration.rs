@@ -1,5 +1,5 @@
 //! stepkit::cli::duration::parse against a reference model of the grammar
-//! (DESIGN.md section 3: a plain number is seconds; Go-style `1m30s`,
+//! (the tools' pages in docs/: a plain number is seconds; Go-style `1m30s`,
 //! `1.5s`, `300ms`, `ns`, `us`/`µs`, `h`), computed exactly in u128.
 #![no_main]
 

@@ -1,4 +1,4 @@
-//! entrypoint's termination message (Tekton's JSON array, DESIGN.md section 5):
+//! entrypoint's termination message (Tekton's JSON array, docs/protocol.md, termination message):
 //! valid JSON whatever the Message holds, never longer than 4096 bytes, the
 //! Message decoding back to the note (bytes that are not UTF-8 as U+FFFD) or to
 //! a prefix of it when cut, and StartedAt a real RFC 3339 date (or absent, for a

@@ -13,7 +13,7 @@
 //! - [`cli`]: what a caller sees: [`cli::args`] (the option parser),
 //!   [`cli::duration`] and [`cli::target`] (the grammars of durations and
 //!   network targets), [`cli::say`] (one-line, one-`write` diagnostics),
-//!   [`cli::decimal`], [`cli::status`] (the exit statuses of DESIGN.md
+//!   [`cli::decimal`], [`cli::status`] (the exit statuses of docs/design.md
 //!   section 4), [`cli::signals`] (which signals, and the rule for a wait).
 //! - [`files`]: [`files::path`] (`dirname`, `basename`, `mkdir -p`),
 //!   [`files::atomic`] (temp file, then `rename`), [`files::copy`].

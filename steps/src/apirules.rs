@@ -1,5 +1,5 @@
 //! The API server's rules that a line of the file can be pointed at
-//! (DESIGN.md section 7), checked before any rendering: what it would refuse,
+//! (docs/steps.md), checked before any rendering: what it would refuse,
 //! `check` refuses first, one line each.
 //!
 //! - the keys of a step, finally step or sidecar: `steps`' own and the

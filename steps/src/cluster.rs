@@ -1,4 +1,4 @@
-//! What the cluster runs (DESIGN.md section 7, "Options for today's
+//! What the cluster runs (docs/steps.md, "Options for today's
 //! clusters"): the renderings that need a recent Kubernetes, each chosen on
 //! its own or implied by the cluster's version.
 //!

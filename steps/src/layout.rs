@@ -1,5 +1,5 @@
 //! Where each container's own directory `/steps/NAME/` comes from: the
-//! volumes and mounts of the step directories (DESIGN.md section 7).
+//! volumes and mounts of the step directories (docs/steps.md).
 //!
 //! - `subpath` (the default): one emptyDir `steps`, mounted read-only at
 //!   `/steps` in every wrapped container, and the container's own directory

@@ -13,7 +13,7 @@
 //! ```
 //!
 //! A host tool (it runs where kubectl runs), built with std; the format of the
-//! file and every rule of rendering are DESIGN.md section 7. The lifecycle:
+//! file and every rule of rendering are docs/steps.md. The lifecycle:
 //!
 //! 1. Parse the command line ([`options`]); a usage error exits 125. Run as
 //!    `kubectl-steps` (the kubectl plugin: `kubectl steps render ...`), the

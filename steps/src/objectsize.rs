@@ -1,4 +1,4 @@
-//! How large a rendered object may be (DESIGN.md section 7), measured as
+//! How large a rendered object may be (docs/steps.md), measured as
 //! compact JSON, the form `kubectl` and the API server keep it in.
 //!
 //! - Above 256 KiB, client-side `kubectl apply` cannot keep its

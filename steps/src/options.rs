@@ -1,4 +1,4 @@
-//! The command line (DESIGN.md sections 3 and 7), and its usage text.
+//! The command line (the tools' pages in docs/ and docs/steps.md), and its usage text.
 
 use crate::cluster::{self, Choices, Given, Origin, ToolsFrom};
 use crate::layout::Layout;

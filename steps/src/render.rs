@@ -1,5 +1,5 @@
 //! The Pod (or Job) that runs a checked steps file: what an expert would
-//! write by hand (DESIGN.md section 7). One function for each part:
+//! write by hand (docs/steps.md). One function for each part:
 //!
 //! - [`copy_tools`]: the init container that copies the tools into the
 //!   `tools` emptyDir, mounted read-only everywhere else; or, with

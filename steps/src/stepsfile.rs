@@ -1,4 +1,4 @@
-//! The steps file: what `steps` itself reads from the tree (DESIGN.md section
+//! The steps file: what `steps` itself reads from the tree (docs/design.md section
 //! 7), checked as it is read. Every problem is collected with its line, so one
 //! pass reports them all; what is not `steps`' own stays a tree, untouched.
 

@@ -1,5 +1,5 @@
 //! A sidecar's `ready:` target: waitfor's grammar itself
-//! (`stepkit::cli::target`, DESIGN.md section 3), so that `steps check`
+//! (`stepkit::cli::target`, the tools' pages in docs/), so that `steps check`
 //! accepts exactly the targets waitfor takes: `tcp://HOST:PORT`,
 //! `unix:///PATH`, `http://HOST[:PORT][/PATH]`, or an absolute path (a file
 //! the sidecar writes when it is ready). Only the words are steps' own.

@@ -216,7 +216,7 @@ fn release_after_exec(events: rustix::fd::OwnedFd) -> Option<rustix::fd::OwnedFd
 }
 
 /// `HOST:PORT` that is no file is most likely a network target without its
-/// scheme: say so once (DESIGN.md section 3), then wait for the file.
+/// scheme: say so once (the tools' pages in docs/), then wait for the file.
 fn hint_if_host_port(p: &'static [u8]) {
     let exists = PathBuf::new(p).is_ok_and(|c| rustix::fs::lstat(c.as_cstr()).is_ok());
     if target::looks_like_host_port(p) && !exists {

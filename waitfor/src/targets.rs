@@ -1,4 +1,4 @@
-//! Network targets (DESIGN.md section 3), waited for until they answer;
+//! Network targets (the tools' pages in docs/), waited for until they answer;
 //! their grammar is `stepkit::cli::target`'s.
 //!
 //! Each target is tried by attempts, the first at once, then one every

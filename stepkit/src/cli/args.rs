@@ -2,7 +2,7 @@
 //! ([`Args`](crate::os::argv::Args)), and the rules every tool shares: the
 //! standard options `--help` and `--version`, Go's boolean spellings.
 //!
-//! Grammar (DESIGN.md section 3): options come before operands; `--` ends options;
+//! Grammar (the tools' pages in docs/): options come before operands; `--` ends options;
 //! long options take `--name VALUE` or `--name=VALUE`; a single dash works too
 //! (`-r`, and Tekton's Go-flag spelling `-post_file=P`), so a tool matches names
 //! without caring how many dashes were typed, except where it says otherwise.
@@ -141,7 +141,7 @@ pub fn item_index(list: &[u8], sep: u8, item: &[u8]) -> Option<usize> {
     }
 }
 
-/// The options every tool answers the same way (DESIGN.md section 3), the
+/// The options every tool answers the same way (the tools' pages in docs/), the
 /// one rule for them: `--help` (also `-help` and `-h`, as Go's flag package
 /// takes them) prints `usage`, `--version` prints `version` (`TOOL
 /// VERSION`), on stdout. True when the option `name` (without dashes; with no

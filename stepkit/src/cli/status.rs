@@ -1,4 +1,4 @@
-//! Exit statuses (DESIGN.md section 4) and the one mapping from a child's wait
+//! Exit statuses (docs/protocol.md, exit status) and the one mapping from a child's wait
 //! status to the status a wrapper exits with.
 
 /// Success (or `--on-error continue`).

@@ -1,4 +1,4 @@
-//! Network targets (DESIGN.md section 3), their grammar: `tcp://HOST:PORT`,
+//! Network targets (the tools' pages in docs/), their grammar: `tcp://HOST:PORT`,
 //! `unix:///PATH` and `http://HOST[:PORT][/PATH]`. Pure and written once, so
 //! that `waitfor` (which waits for them) and `steps check` (which checks a
 //! sidecar's `ready:`) accept and refuse exactly the same texts.
@@ -146,7 +146,7 @@ fn is_host(host: &[u8]) -> bool {
 }
 
 /// True for an operand that reads as `HOST:PORT` (a network target without
-/// its scheme), for the hint of DESIGN.md section 3.
+/// its scheme), for the hint of the tools' pages in docs/.
 pub fn looks_like_host_port(text: &[u8]) -> bool {
     let Some(i) = text.iter().rposition(|&c| c == b':') else { return false };
     let (host, port) = (text.get(..i).unwrap_or_default(), text.get(i + 1..).unwrap_or_default());

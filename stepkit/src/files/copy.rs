@@ -41,7 +41,7 @@ pub fn kind_words(kind: FileType) -> &'static str {
 
 /// The mode a copy gets: `mode`, or the source's permission bits; a file with any
 /// execute bit also gets read and execute for everyone, so steps running under
-/// another uid can run the tools (DESIGN.md, copier).
+/// another uid can run the tools (docs/copier.md).
 pub fn dest_mode(source_mode: u32, explicit: Option<u32>) -> u32 {
     if let Some(m) = explicit {
         return m & 0o7777;

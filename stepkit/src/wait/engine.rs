@@ -180,7 +180,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The exit status of a wait that ended so (DESIGN.md section 4): 0 when
+    /// The exit status of a wait that ended so (docs/protocol.md, exit status): 0 when
     /// ready, 1 when a dependency failed or died, 124 on the deadline.
     pub fn status(self) -> u8 {
         match self {
@@ -487,7 +487,7 @@ impl<'a, O: Others> Engine<'a, O> {
         }
     }
 
-    /// The one line for a wait without inotify (DESIGN.md section 2).
+    /// The one line for a wait without inotify (docs/protocol.md).
     fn tell_no_events(&mut self, e: Errno) {
         if core::mem::replace(&mut self.told, true) {
             return;

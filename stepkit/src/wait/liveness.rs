@@ -1,4 +1,4 @@
-//! The liveness lock (DESIGN.md section 2): how a step's wrapper says
+//! The liveness lock (docs/protocol.md): how a step's wrapper says
 //! "alive", and how a waiter learns that it has ended without watching the
 //! directory. The lock of the post file `DIR/NAME` is `DIR/.NAME.lock`: a dot
 //! name, so that a user's `cat DIR/*` or `cat DIR/NAME*` never opens it (a
