@@ -146,8 +146,15 @@ def holds_open(pid, paths):
     return not want
 
 
+# The lock's name: DIR/.NAME.lock ("dot"), or DIR/NAME.lock ("suffix"), as the
+# releases before the dot name (the baseline binaries of scripts/bench) made it.
+LOCK_STYLE = "dot"
+
+
 def lock_of(marker):
-    """The liveness lock of the post file DIR/NAME: DIR/.NAME.lock."""
+    """The liveness lock of the post file DIR/NAME: DIR/.NAME.lock (LOCK_STYLE)."""
+    if LOCK_STYLE == "suffix":
+        return marker + ".lock"
     d, name = os.path.split(marker)
     return os.path.join(d, "." + name + ".lock")
 

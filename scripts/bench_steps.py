@@ -64,6 +64,7 @@ import shutil
 import statistics
 import time
 
+import bench_lib
 from bench_lib import (
     IN_CREATE,
     IN_MOVED_TO,
@@ -220,7 +221,10 @@ def main():
     ap.add_argument("--layout", choices=["shared", "per-step"], default="shared")
     ap.add_argument("--uid", type=int, default=0)
     ap.add_argument("--take-inotify", action="store_true")
+    ap.add_argument("--lock-name", choices=["dot", "suffix"], default="dot",
+                    help="the binaries' lock name: DIR/.NAME.lock, or NAME.lock (releases before the dot name)")
     a = ap.parse_args()
+    bench_lib.LOCK_STYLE = a.lock_name
     taken = take_inotify_instances(a.uid) if a.take_inotify and a.uid else []
     if a.kind == "entrypoint" and not a.entrypoint:
         die("--kind entrypoint needs --entrypoint BIN")
