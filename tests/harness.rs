@@ -556,3 +556,19 @@ pub fn no_inotify_line(tool: &str) -> String {
          re-check only (raise it: sysctl -w fs.inotify.max_user_instances=1024)\n"
     )
 }
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now, below the
+/// kernel's ephemeral range (32768 and up): a port that binding port 0 hands
+/// out (another test's listener, at the same moment) is never this one.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port =
+            20000 + ((std::process::id() as u16).wrapping_mul(97).wrapping_add(n.wrapping_mul(13)) % 12000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}

@@ -9,7 +9,7 @@
 //! `poll` and has tried (the listener is not there yet); what ends the wait is
 //! the listener, pinned by the exit status and the exact stderr.
 
-use harness::{eventually, is_root, need, run, skip, tool, tool_argv, Ran, TempDir};
+use harness::{eventually, free_port, is_root, need, run, skip, tool, tool_argv, Ran, TempDir};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::net::UnixListener;
@@ -45,17 +45,17 @@ fn wchan(pid: u32) -> String {
 /// Waits until waitfor sleeps in poll and still runs.
 fn waiting(c: &mut Child) {
     let pid = c.id();
-    assert!(eventually(LIMIT, || wchan(pid).contains("poll")), "waitfor never slept in poll");
-    assert!(c.try_wait().expect("try_wait").is_none(), "waitfor exited before the target answered");
+    let mut exited = false;
+    let slept = eventually(LIMIT, || {
+        exited = c.try_wait().expect("try_wait").is_some();
+        exited || wchan(pid).contains("poll")
+    });
+    assert!(!exited, "waitfor exited before the target answered");
+    assert!(slept, "waitfor never slept in poll");
 }
 
 fn assert_ran(r: &Ran, code: i32, stdout: &str, stderr: &str) {
     assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (code, stdout, stderr), "{r:?}");
-}
-
-/// A TCP port on 127.0.0.1 that nothing listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 fn timed_out(target: &str, last: &str) -> String {

@@ -8,7 +8,7 @@
 //! TARGET, no `--wait` path) P is looked at once: the command starts only
 //! while P's step lives.
 
-use harness::{children, eventually, lock_held, lock_of, tool, Ran, TempDir};
+use harness::{children, eventually, free_port, lock_held, lock_of, tool, Ran, TempDir};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -37,11 +37,6 @@ fn finish(mut child: Child, secs: f64, what: &str) -> Ran {
 
 fn assert_ran(r: &Ran, code: i32, stdout: &str, stderr: &str) {
     assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (code, stdout, stderr), "{r:?}");
-}
-
-/// A TCP port on 127.0.0.1 that nothing listens on (for now).
-fn free_port() -> u16 {
-    TcpListener::bind(("127.0.0.1", 0)).expect("bind").local_addr().expect("addr").port()
 }
 
 /// A waitfor that waits for `target` while the sidecar `db` lives, then
