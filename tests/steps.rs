@@ -519,6 +519,31 @@ fn io_errors_exit_125_and_name_the_file() {
 }
 
 #[test]
+fn a_reader_that_goes_away_ends_steps_quietly_with_141() {
+    // `steps render big.yaml | head`: the output (over a pipe's 64 KiB, so
+    // the write meets the closed pipe whenever the reader closes it) stops
+    // with no line on standard error and 128 + SIGPIPE, as a shell shows for
+    // kubectl or cat under a closed pipe
+    let d = TempDir::new("steps-pipe");
+    let mut file = String::from("name: big\nimage: busybox\nsteps:\n");
+    for i in 0..200 {
+        file.push_str(&format!("  - name: step-{i}\n    run: echo {i}\n"));
+    }
+    std::fs::write(d.path().join("big.yaml"), file).expect("write");
+    let mut child = Command::new(steps_bin())
+        .args(["render", "big.yaml"])
+        .current_dir(d.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let r: Ran = child.wait_with_output().expect("wait").into();
+    assert_eq!((r.code, r.stderr.as_str()), (141, ""));
+}
+
+#[test]
 fn help_and_version() {
     let r = steps_in(&root(), &["--help"]);
     assert_eq!((r.code, r.stderr.as_str()), (0, ""));

@@ -65,6 +65,8 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 const USAGE_ERROR: u8 = 125;
+/// 128 + SIGPIPE: the reader of standard output went away.
+const BROKEN_PIPE: u8 = 141;
 
 #[global_allocator]
 static ALLOCATOR: memory::OneLineWhenOut = memory::OneLineWhenOut;
@@ -243,9 +245,18 @@ fn print(text: &str) -> ExitCode {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            say(&format!("cannot write the output: {}", reason(&e)));
-            ExitCode::from(USAGE_ERROR)
-        }
+        Err(e) => output_failed(&e),
     }
+}
+
+/// Standard output could not be written. A reader that went away (`steps
+/// render x | head`) ends `steps` quietly with 141, the status a shell shows
+/// for a program that SIGPIPE ended (kubectl's, or cat's, under a closed
+/// pipe); any other failure is one line and 125.
+fn output_failed(e: &std::io::Error) -> ExitCode {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return ExitCode::from(BROKEN_PIPE);
+    }
+    say(&format!("cannot write the output: {}", reason(e)));
+    ExitCode::from(USAGE_ERROR)
 }

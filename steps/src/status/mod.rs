@@ -85,8 +85,7 @@ pub fn run(o: &Options) -> ExitCode {
             (Some(_), true) => text.clone(),
         };
         if let Err(e) = write_out(&shown) {
-            crate::say(&format!("cannot write the output: {}", crate::reason(&e)));
-            return ExitCode::from(crate::USAGE_ERROR);
+            return crate::output_failed(&e);
         }
         if !o.watch || over(&view) {
             return ExitCode::SUCCESS;
