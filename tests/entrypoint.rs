@@ -411,9 +411,11 @@ fn assert_unstarted_message(path: &Path, code: u8, reason: &str, message: Option
 #[track_caller]
 fn assert_outcome_message(path: &Path, code: u8, reason: &str, message: Option<&str>) -> Message {
     let m = read_message(path);
+    // the Message is the whole line the wrapper printed, `entrypoint: ` and all
+    let message = message.map(|line| format!("entrypoint: {line}"));
     assert_eq!(
         (m.exit_code.as_str(), m.reason.as_str(), m.message.as_deref()),
-        (code.to_string().as_str(), reason, message),
+        (code.to_string().as_str(), reason, message.as_deref()),
         "termination message {}",
         String::from_utf8_lossy(&m.raw)
     );
@@ -1444,7 +1446,7 @@ fn termination_message_is_never_over_4096_bytes() {
     assert_eq!((m.exit_code.as_str(), m.reason.as_str()), ("127", "Error"));
     let text = m.message.expect("a Message");
     assert!(
-        text.len() > 1000 && line.starts_with(&text),
+        text.len() > 1000 && format!("entrypoint: {line}").starts_with(&text),
         "the Message is not a long prefix of the diagnostic: {text:?}"
     );
     assert!(m.raw.len() <= 4096);
@@ -1461,7 +1463,7 @@ fn termination_message_is_never_over_4096_bytes() {
     assert_eq!((m.exit_code.as_str(), m.reason.as_str()), ("126", "Error"));
     let text = m.message.expect("a Message");
     assert!(
-        text.len() > 1000 && line.starts_with(&text),
+        text.len() > 1000 && format!("entrypoint: {line}").starts_with(&text),
         "the Message is not a long prefix of the diagnostic: {text:?}"
     );
     assert!(m.raw.len() <= 4096 && m.raw.len() > 4000, "{} bytes", m.raw.len());
@@ -1492,7 +1494,7 @@ fn hostile_command_name_is_escaped_in_the_message() {
     );
     let raw = String::from_utf8_lossy(&m.raw);
     assert!(
-        raw.contains(r#""value":"cannot run 'x\\x0ay\"z\\w\ufffd': No such file or directory""#),
+        raw.contains(r#""value":"entrypoint: cannot run 'x\\x0ay\"z\\w\ufffd': No such file or directory""#),
         "{raw}"
     );
 }

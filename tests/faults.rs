@@ -380,11 +380,11 @@ fn as_json_text(bytes: &[u8]) -> String {
     out
 }
 
-/// The Message of a diagnostic line: the line without `entrypoint: ` and
-/// its newline, as JSON text.
+/// The Message of a diagnostic line: the whole line the wrapper printed
+/// (`entrypoint: ` and all) without its newline, as JSON text.
 fn message_of(line: &[u8]) -> String {
     let body =
-        line.strip_prefix(b"entrypoint: ").and_then(|l| l.strip_suffix(b"\n")).expect("an entrypoint line");
+        line.strip_suffix(b"\n").filter(|l| l.starts_with(b"entrypoint: ")).expect("an entrypoint line");
     as_json_text(body)
 }
 
@@ -1251,7 +1251,7 @@ fn wrapper_started_with_stdio_closed_keeps_its_files_apart() {
         &term,
         127,
         "Error",
-        Some("cannot run 'no-such-command-here': No such file or directory"),
+        Some("entrypoint: cannot run 'no-such-command-here': No such file or directory"),
     );
 }
 
@@ -1446,7 +1446,10 @@ fn hostile_paths_make_correct_markers_lines_and_json() {
     assert_raw(&r, 127, &line);
     assert_file(&with(&p, ".err"), "127\n");
     let message = message_of(&line);
-    assert_eq!(message, "cannot run 'no such\\x0a\"cmd\\\\x02\u{fffd}é': No such file or directory");
+    assert_eq!(
+        message,
+        "entrypoint: cannot run 'no such\\x0a\"cmd\\\\x02\u{fffd}é': No such file or directory"
+    );
     assert_termination(&term, 127, "Error", Some(&message));
     // The raw file holds the escapes JSON needs: \" \\ and \ufffd.
     let raw = fs::read(&term).expect("read");

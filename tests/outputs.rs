@@ -164,10 +164,7 @@ fn a_result_that_is_not_utf8_or_too_large_fails_the_step_and_says_which() {
         assert!(results(&tm).is_empty(), "{name}: no result is kept");
         assert_eq!(fixed(&tm, "ExitCode").as_deref(), Some("125"));
         assert_eq!(fixed(&tm, "Reason").as_deref(), Some("Error"));
-        assert_eq!(
-            fixed(&tm, "Message").as_deref(),
-            Some(r.stderr.trim_end().trim_start_matches("entrypoint: "))
-        );
+        assert_eq!(fixed(&tm, "Message").as_deref(), Some(r.stderr.trim_end()));
     }
 }
 
@@ -207,7 +204,7 @@ fn a_result_near_the_limit_is_kept_whole_and_the_message_is_cut_instead() {
     assert_eq!(results(&tm), set(&[("r", &"r".repeat(3800), "1")]));
     assert_eq!(fixed(&tm, "Reason").as_deref(), Some("TimeoutExceeded"));
     let m = fixed(&tm, "Message").expect("a Message");
-    assert!("timed out: stopped 'sh'".starts_with(&m), "{m:?}");
+    assert!("entrypoint: timed out: stopped 'sh'".starts_with(&m), "{m:?}");
     assert!(fs::read(&tm).expect("message").len() <= 4096);
 }
 

@@ -143,6 +143,11 @@ impl Step {
                 if k == "StartedAt" {
                     assert!(v.len() == 24 && v.ends_with('Z') && v.as_bytes()[10] == b'T', "StartedAt {v:?}");
                     (k, "T".to_string())
+                } else if k == "Message" {
+                    // the whole line the wrapper printed: shown here without
+                    // its `entrypoint: `, as the tests write the lines
+                    let line = v.strip_prefix("entrypoint: ").unwrap_or_else(|| panic!("Message {v:?}"));
+                    (k, line.to_string())
                 } else {
                     (k, v)
                 }

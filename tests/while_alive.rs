@@ -165,7 +165,10 @@ fn entrypoint_skips_its_step_when_the_sidecar_ends_without_its_ready_file() {
         let msg = std::fs::read_to_string(&tm).expect("termination message");
         assert!(msg.contains(&format!(r#"{{"key":"Reason","value":"{reason}","type":3}}"#)), "{msg}");
         let json_line = line.replace('\\', "\\\\").replace('"', "\\\"");
-        assert!(msg.contains(&format!(r#"{{"key":"Message","value":"{json_line}","type":3}}"#)), "{msg}");
+        assert!(
+            msg.contains(&format!(r#"{{"key":"Message","value":"entrypoint: {json_line}","type":3}}"#)),
+            "{msg}"
+        );
     }
 }
 
@@ -274,7 +277,7 @@ fn entrypoint_with_a_guard_and_no_wait_runs_only_while_the_guarded_step_is_alive
                 let reason = if matches!(how, Db::Killed) { "DependencyDied" } else { "Skipped" };
                 // Never started: no StartedAt.
                 let want = format!(
-                    r#"[{{"key":"ExitCode","value":"1","type":3}},{{"key":"Reason","value":"{reason}","type":3}},{{"key":"Message","value":"{line}","type":3}}]"#
+                    r#"[{{"key":"ExitCode","value":"1","type":3}},{{"key":"Reason","value":"{reason}","type":3}},{{"key":"Message","value":"entrypoint: {line}","type":3}}]"#
                 );
                 assert_eq!(msg, want, "{how:?}");
             }

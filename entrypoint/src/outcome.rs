@@ -282,7 +282,7 @@ impl Step {
             json.reserved += ATTEMPTS_ENTRY;
         }
         let problem;
-        let mut note = note.map(|l| l.body(TOOL));
+        let mut note = note.map(Line::as_bytes);
         if let Some(t) = self.termination_path {
             let mut kept = merge_existing(t, &mut json, self);
             let merged = (json.len(), kept);
@@ -293,7 +293,7 @@ impl Step {
                 line.emit();
                 problem = line;
                 (status, exit_code, reason, note) =
-                    (TOOL_FAILED, TOOL_FAILED, Some(Reason::Error), Some(problem.body(TOOL)));
+                    (TOOL_FAILED, TOOL_FAILED, Some(Reason::Error), Some(problem.as_bytes()));
                 json.truncate(merged.0);
                 kept = merged.1;
             }

@@ -118,12 +118,13 @@ impl Line {
         }
     }
 
-    /// The line so far (tests).
+    /// The line so far (entrypoint's termination message keeps it whole as
+    /// its `Message`).
     pub fn as_bytes(&self) -> &[u8] {
         self.buf.bytes().get(..self.len).unwrap_or_default()
     }
 
-    /// The line without its `TOOL: ` prefix (for the termination message).
+    /// The line without its `TOOL: ` prefix (`waitfor --status`'s lines).
     pub fn body(&self, tool: &str) -> &[u8] {
         self.as_bytes().get(tool.len() + 2..).unwrap_or_default()
     }
