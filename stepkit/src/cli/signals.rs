@@ -14,23 +14,17 @@ use crate::os::signal::SigSet;
 use core::ffi::c_int;
 
 /// The signals the tools handle: all but those that report a fault of the
-/// tool's own (SEGV, BUS, ILL, FPE, ABRT, TRAP, SYS) and the terminal stop
-/// signals a wrapper must not take for its command (TTIN, TTOU), as tini does.
-/// (musl also keeps its three internal signals out of every set.)
+/// tool's own (SEGV, BUS, ILL, FPE, ABRT, TRAP, SYS). (musl also keeps its
+/// three internal signals out of every set.) The terminal stop signals TTIN
+/// and TTOU are taken like the others: tini ignores them so that they never
+/// stop the wrapper, and blocked they never do either (the kernel does not
+/// even send them for a terminal write or `tcsetpgrp` while they are
+/// blocked); one sent by someone is dropped during a wait and forwarded to
+/// the command while it runs, as every other signal is.
 pub fn handled() -> SigSet {
-    [
-        libc::SIGFPE,
-        libc::SIGILL,
-        libc::SIGSEGV,
-        libc::SIGBUS,
-        libc::SIGABRT,
-        libc::SIGTRAP,
-        libc::SIGSYS,
-        libc::SIGTTIN,
-        libc::SIGTTOU,
-    ]
-    .into_iter()
-    .fold(SigSet::all(), SigSet::without)
+    [libc::SIGFPE, libc::SIGILL, libc::SIGSEGV, libc::SIGBUS, libc::SIGABRT, libc::SIGTRAP, libc::SIGSYS]
+        .into_iter()
+        .fold(SigSet::all(), SigSet::without)
 }
 
 /// True when `sig`, arriving during a wait, ends it (with 128+N).
