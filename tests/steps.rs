@@ -1540,6 +1540,13 @@ steps:
             &[&format!("{line}: sidecar 'db': ready: '{ready}' is where only the sidecar sees it (give a path in /steps/db/, the workspace, or a volume mounted in the sidecar and in the steps that wait for it)")],
         );
     }
+    // a target that does not parse is one problem, its own, not also a place
+    let text = file("unix://", both);
+    let line = text.lines().position(|l| l.contains("ready:")).map_or(0, |i| i + 1);
+    problems(
+        &text,
+        &[&format!("{line}: sidecar 'db': bad ready target 'unix://': no socket path (unix:///PATH)")],
+    );
 }
 
 #[test]
@@ -1919,11 +1926,16 @@ steps:
   - {name: a, run: a}
 ",
         &[
-            "3: kubernetes: expected a version as a string, found a number (quote it: \"1.3\"; unquoted, YAML reads 1.30 as the number 1.3)",
+            "3: kubernetes: expected a version as a string, found a number (quote it: \"1.30\"; unquoted, YAML reads 1.30 as the number 1.3)",
             "4: nativeSidecars: expected true or false, found a string",
             "5: podResources: expected true or false, found a number",
             "6: toolsFrom: 'registry' is not copy or image",
         ],
+    );
+    // a version without a trailing zero is shown as written
+    problems(
+        "name: k\nimage: alpine\nkubernetes: 1.29\nsteps:\n  - {name: a, run: a}\n",
+        &["3: kubernetes: expected a version as a string, found a number (quote it: \"1.29\"; unquoted, YAML reads 1.30 as the number 1.3)"],
     );
     problems(
         "name: k\nimage: alpine\nkubernetes: \"1.24\"\nsteps: [{name: a, run: a}]\n",
@@ -2869,7 +2881,7 @@ fn what_check_refuses_for_its_form_the_schema_refuses() {
          "4: invalid name 'Build': a name is a DNS-1123 label (1 to 63 of a-z, 0-9, '-'; a letter or digit at each end)",
          "/steps/0/name: 'Build' does not match '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'"),
         ("kubernetes-number", format!("{H}kubernetes: 1.30\n{one}"),
-         "3: kubernetes: expected a version as a string, found a number (quote it: \"1.3\"; unquoted, YAML reads 1.30 as the number 1.3)",
+         "3: kubernetes: expected a version as a string, found a number (quote it: \"1.30\"; unquoted, YAML reads 1.30 as the number 1.3)",
          "/kubernetes: 1.3 is not of type 'string'"),
         ("tools-from", format!("{H}toolsFrom: oci\n{one}"),
          "3: toolsFrom: 'oci' is not copy or image",

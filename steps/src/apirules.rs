@@ -250,6 +250,9 @@ fn deadline(f: &File, p: &mut Problems) {
 /// every step that waits for it (the steps that wait for no step).
 fn ready_visible(f: &File, side: &Step, p: &mut Problems) {
     let Some(target) = side.ready.as_deref() else { return };
+    if crate::target::check_ready(target).is_err() {
+        return; // its one problem is the target's own, said where it is read
+    }
     let written = match target.strip_prefix("unix://") {
         Some(path) => path,
         None if target.starts_with('/') => target,

@@ -846,10 +846,17 @@ fn in_file<T>(value: T, line: usize) -> Given<T> {
 fn kubernetes(v: &Node, p: &mut Problems) -> Option<cluster::Version> {
     let Value::Str(text) = &v.value else {
         let hint = match &v.value {
-            Value::Int(_) | Value::Float(_) => format!(
-                " (quote it: \"{}\"; unquoted, YAML reads 1.30 as the number 1.3)",
-                v.scalar_text().unwrap_or_default()
-            ),
+            Value::Int(_) | Value::Float(_) => {
+                // The number lost a trailing zero when it was written with
+                // one (1.30 is read as 1.3, and Kubernetes 1.3 is long gone).
+                let mut text = v.scalar_text().unwrap_or_default();
+                if matches!(v.value, Value::Float(_))
+                    && text.split_once('.').is_some_and(|(_, minor)| minor.len() == 1)
+                {
+                    text.push('0');
+                }
+                format!(" (quote it: \"{text}\"; unquoted, YAML reads 1.30 as the number 1.3)")
+            }
             _ => String::new(),
         };
         p.add(v.line, format!("kubernetes: expected a version as a string, found {}{hint}", kind(&v.value)));
