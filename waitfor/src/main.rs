@@ -28,7 +28,7 @@
 //! - Then `exec` COMMAND (PATH search), or exit 0 without one.
 //! - SIGTERM, SIGINT, SIGHUP or SIGQUIT during the wait: exit 128+N (also as
 //!   PID 1, where the kernel would otherwise ignore them); other signals are
-//!   read and dropped (the rule of `stepkit::signals`, entrypoint's too).
+//!   read and dropped (the rule of `stepkit::cli::signals`, entrypoint's too).
 //!
 //! `--status PATH...` (the first argument; every argument after it is a PATH)
 //! waits for nothing: it prints what each PATH's step files say now, one line
