@@ -419,7 +419,9 @@ fn modes_come_from_the_source_and_executables_get_read_and_execute_for_all() {
 }
 
 #[test]
-fn mode_option_sets_the_mode_exactly() {
+fn mode_option_sets_the_mode_and_an_executable_one_is_runnable_by_all() {
+    // `--mode` replaces the source's bits; as for those, any execute bit also
+    // gives read and execute to everyone (mode | 0555)
     let t = TempDir::new("copier-modeopt");
     let src = t.join("exe");
     write_mode(&src, b"\x7fELF", 0o700);
@@ -427,8 +429,10 @@ fn mode_option_sets_the_mode_exactly() {
         (vec!["--mode", "600"], 0o600),
         (vec!["--mode=0644"], 0o644),
         (vec!["-m", "640"], 0o640),
-        (vec!["-m=700"], 0o700),
+        (vec!["-m=700"], 0o755),
         (vec!["--mode", "4755"], 0o4755),
+        (vec!["--mode", "4700"], 0o4755),
+        (vec!["--mode", "100"], 0o555),
         (vec!["--mode", "0"], 0o000),
     ] {
         let dest = t.join(&format!("dest-{}", args.join("")));

@@ -10,9 +10,9 @@
 //! - Each file goes to a temporary file beside its destination, then is renamed
 //!   over it: a re-run is idempotent, a reader never sees half a file, and a
 //!   binary running in another container is replaced without "Text file busy".
-//! - Mode bits come from the source, or exactly from `--mode` (octal); a file
-//!   with any execute bit also gets read and execute for everyone (steps may run
-//!   under another uid than the init container).
+//! - Mode bits come from the source, or from `--mode` (octal); either way a
+//!   file with any execute bit also gets read and execute for everyone (steps
+//!   may run under another uid than the init container).
 //! - `-r` copies directories recursively, symlinks recreated (not followed);
 //!   without it a directory SOURCE is an error. Fifos, sockets and devices are
 //!   errors. Other SOURCEs are still copied after an error.
@@ -51,7 +51,7 @@ binary is replaced safely.
 
   -r, -R, --recursive  copy directories recursively (symlinks recreated)
   -m, --mode MODE      give copied files this octal MODE (default: the
-                       source's; executables also get a+rx)
+                       source's); executables also get a+rx
       --help           show this help
       --version        show the version
 

@@ -39,14 +39,12 @@ pub fn kind_words(kind: FileType) -> &'static str {
     }
 }
 
-/// The mode a copy gets: `mode`, or the source's permission bits; a file with any
-/// execute bit also gets read and execute for everyone, so steps running under
-/// another uid can run the tools (docs/copier.md).
+/// The mode a copy gets: `--mode`'s (special bits too), or the source's
+/// permission bits; either way a file with any execute bit also gets read and
+/// execute for everyone (mode | 0555), so steps running under another uid can
+/// run the tools (docs/copier.md).
 pub fn dest_mode(source_mode: u32, explicit: Option<u32>) -> u32 {
-    if let Some(m) = explicit {
-        return m & 0o7777;
-    }
-    let m = source_mode & 0o777;
+    let m = explicit.map_or(source_mode & 0o777, |m| m & 0o7777);
     if m & 0o111 != 0 {
         m | 0o555
     } else {
@@ -158,6 +156,8 @@ mod tests {
         assert_eq!(dest_mode(0o100100, None), 0o555);
         assert_eq!(dest_mode(0o100600, None), 0o600);
         assert_eq!(dest_mode(0o104755, None), 0o755);
-        assert_eq!(dest_mode(0o100644, Some(0o700)), 0o700);
+        assert_eq!(dest_mode(0o100644, Some(0o700)), 0o755);
+        assert_eq!(dest_mode(0o100755, Some(0o640)), 0o640);
+        assert_eq!(dest_mode(0o100644, Some(0o4750)), 0o4755);
     }
 }
