@@ -131,9 +131,9 @@ fn results_dir_files_become_type_1_entries_taken_exactly() {
         ])
     );
     assert_eq!(fixed(&tm, "Reason").as_deref(), Some("Completed"));
-    // Results come before our own entries, as Tekton writes them.
+    // Our own entries first, the results follow them (docs/protocol.md).
     let keys: Vec<String> = entries(&tm).into_iter().map(|(k, _, _)| k).collect();
-    assert_eq!(&keys[4..], ["StartedAt", "ExitCode", "Reason"]);
+    assert_eq!(&keys[..3], ["StartedAt", "ExitCode", "Reason"]);
     assert_eq!(fs::read_to_string(&p).expect("marker"), "0\n");
 }
 
@@ -145,7 +145,7 @@ fn a_result_that_is_not_utf8_or_too_large_fails_the_step_and_says_which() {
         (
             "big",
             "head -c 5000 /dev/zero | tr '\\0' a > \"$0/big\"",
-            "result 'big' does not fit in the termination message: 5200 bytes with it, over 4096",
+            "result 'big' does not fit in the termination message: 5185 bytes with it, over 4096",
         ),
         (
             "many",
@@ -191,9 +191,33 @@ fn a_step_whose_command_did_not_run_reports_no_results() {
 }
 
 #[test]
-fn a_result_near_the_limit_is_kept_whole_and_the_message_is_cut_instead() {
-    // A result that fits, then a failure that explains itself (a timeout):
-    // the result stays whole, our Message is what gets cut.
+fn a_message_of_exactly_4096_bytes_is_kept_and_one_byte_more_fails_the_step() {
+    // Our entries of a step that succeeded are 150 bytes; a result `r` of N
+    // bytes adds 33 + N with the closing bracket: N = 3913 is 4096 bytes.
+    let t = TempDir::new("out-exact");
+    for (n, code) in [(3913, 0), (3914, 125)] {
+        let (p, tm, res) = (t.join(&format!("p{n}")), t.join(&format!("t{n}")), t.join(&format!("res{n}")));
+        let args = words(&["--post-file", &s(&p), "--termination-path", &s(&tm), "--results-dir", &s(&res)]);
+        let script = format!("head -c {n} /dev/zero | tr '\\0' r > \"$0/r\"");
+        let r = ep(t.path(), &[args, words(&["--", "sh", "-c", &script, &s(&res)])].concat());
+        let size = fs::read(&tm).expect("message").len();
+        if code == 0 {
+            assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
+            assert_eq!(size, 4096);
+            assert_eq!(results(&tm), set(&[("r", &"r".repeat(n), "1")]));
+        } else {
+            let line = "entrypoint: result 'r' does not fit in the termination message: 4097 bytes with it, over 4096\n";
+            assert_eq!((r.code, r.stderr.as_str()), (125, line), "{r:?}");
+            assert!(results(&tm).is_empty());
+            assert_eq!(fs::read_to_string(with(&p, ".err")).expect("P.err"), "125\n");
+        }
+    }
+}
+
+#[test]
+fn a_result_beside_a_failure_that_explains_itself_is_kept_whole() {
+    // A result that fits, then a failure with its Message (a timeout): both
+    // are in the message, ours first.
     let t = TempDir::new("out-near");
     let (p, tm, res) = (t.join("p"), t.join("t"), t.join("res"));
     let args = words(&["--post-file", &s(&p), "--termination-path", &s(&tm), "--results-dir", &s(&res)]);
@@ -203,8 +227,7 @@ fn a_result_near_the_limit_is_kept_whole_and_the_message_is_cut_instead() {
     assert_eq!((r.code, r.stderr.as_str()), (124, "entrypoint: timed out: stopped 'sh'\n"), "{r:?}");
     assert_eq!(results(&tm), set(&[("r", &"r".repeat(3800), "1")]));
     assert_eq!(fixed(&tm, "Reason").as_deref(), Some("TimeoutExceeded"));
-    let m = fixed(&tm, "Message").expect("a Message");
-    assert!("entrypoint: timed out: stopped 'sh'".starts_with(&m), "{m:?}");
+    assert_eq!(fixed(&tm, "Message").as_deref(), Some("entrypoint: timed out: stopped 'sh'"));
     assert!(fs::read(&tm).expect("message").len() <= 4096);
 }
 

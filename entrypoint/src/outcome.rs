@@ -131,22 +131,22 @@ impl Results {
             || file(self.metadata, b"/results/")
     }
 
-    /// Appends every result to `json` (after `kept` entries); the line that
-    /// says why one cannot be taken (not UTF-8, or too large: no result is
-    /// ever dropped or cut).
+    /// Appends every result to `json`, after our own entries; the line that
+    /// says why one cannot be taken (not UTF-8, or the message would pass
+    /// 4096 bytes with it: no result is ever dropped or cut).
     // Not inlined: smaller in a frame of its own than in its caller's large one.
     #[inline(never)]
-    fn add_to(&self, json: &mut Json, kept: &mut usize) -> Result<(), Line> {
+    fn add_to(&self, json: &mut Json) -> Result<(), Line> {
         if let Some(dir) = self.dir {
-            add_dir(json, kept, dir, b"", 1)?;
+            add_dir(json, dir, b"", 1)?;
         }
         for name in self.names.unwrap_or_default().split(|&c| c == b',').filter(|n| !n.is_empty()) {
             let path = PathBuf::concat(&[TEKTON_RESULTS, b"/", name]);
             // `-results=A,B`: a result the command did not write is skipped.
-            add_result(json, kept, path.as_ref().map_err(|e| *e), name, 1, true)?;
+            add_result(json, path.as_ref().map_err(|e| *e), name, 1, true)?;
         }
         if let Some(d) = self.metadata {
-            add_dir(json, kept, d, b"/results", 4)?;
+            add_dir(json, d, b"/results", 4)?;
         }
         Ok(())
     }
@@ -159,14 +159,14 @@ impl Results {
     pub fn clear(&self) -> Result<(), Line> {
         let mut json = Json::new();
         json.clearing = true;
-        self.add_to(&mut json, &mut 0)
+        self.add_to(&mut json)
     }
 }
 
 /// Appends every regular file directly in `dir` `sub` as a result of type
 /// `ty`, in the directory's order; anything but a regular file (a
 /// directory, a symlink) is not a result and is passed over.
-fn add_dir(json: &mut Json, kept: &mut usize, dir: &[u8], sub: &[u8], ty: u8) -> Result<(), Line> {
+fn add_dir(json: &mut Json, dir: &[u8], sub: &[u8], ty: u8) -> Result<(), Line> {
     use core::mem::MaybeUninit;
     use rustix::fs::{openat, FileType, Mode, OFlags, RawDir, CWD};
     let cannot = |e| say::failure(TOOL, "cannot read the results in", dir, e);
@@ -190,7 +190,7 @@ fn add_dir(json: &mut Json, kept: &mut usize, dir: &[u8], sub: &[u8], ty: u8) ->
         if kind == FileType::RegularFile
             || kind == FileType::Unknown && full.is_ok() && is_regular_nofollow(path.as_cstr())
         {
-            add_result(json, kept, full.map(|()| &path), name, ty, optional)?;
+            add_result(json, full.map(|()| &path), name, ty, optional)?;
         }
     }
     Ok(())
@@ -201,7 +201,6 @@ fn add_dir(json: &mut Json, kept: &mut usize, dir: &[u8], sub: &[u8], ty: u8) ->
 #[inline(never)]
 fn add_result(
     json: &mut Json,
-    kept: &mut usize,
     path: Result<&PathBuf, Errno>,
     name: &[u8],
     ty: u8,
@@ -221,21 +220,26 @@ fn add_result(
         Ok(Some(v)) => v,
         Err(Errno::NOENT) if optional => return Ok(()),
         Ok(None) => {
+            // At least: the file as it is, in its entry, and the closing bracket.
             let size = rustix::fs::stat(path.as_cstr()).map_or(MAX as u64 + 1, |st| st.st_size as u64);
-            return Err(too_large(name, json.len() + json.reserved + size as usize));
+            return Err(too_large(
+                name,
+                json.len() + br#",{"key":"","value":"","type":1}]"#.len() + name.len() + size as usize,
+            ));
         }
         Err(e) => return Err(cannot(e)),
     };
     if !is_utf8(value) {
         return Err(Line::new(TOOL).text("result ").quoted(name).text(" is not UTF-8 text"));
     }
-    json.raw(if *kept == 0 { b"[" } else { b"," });
+    // Our own entries are before it: never the first.
+    json.raw(b",");
     json.entry([name, value], ty, usize::MAX);
-    let need = json.total + json.reserved;
+    // The message as it would be, closing bracket included.
+    let need = json.total + 1;
     if need > MAX {
         return Err(too_large(name, need));
     }
-    *kept += 1;
     Ok(())
 }
 
@@ -274,41 +278,41 @@ impl Step {
             }
         }
         // The message is made before the marker, which depends on it: a result
-        // that cannot be taken fails the step.
+        // that cannot be taken fails the step. In it: the entries someone
+        // else left, ours (a step whose command never started has no
+        // `StartedAt`; `Attempts` once COMMAND ran with `--retries`), then
+        // the results (docs/protocol.md).
         let mut json = Json::new();
-        // `Attempts` once COMMAND ran with `--retries`; room is kept for it.
         let attempts = if self.retries > 0 { self.attempts } else { 0 };
-        if attempts > 0 {
-            json.reserved += ATTEMPTS_ENTRY;
-        }
+        let started_ms = ran.then_some(self.started_ms);
         let problem;
-        let mut note = note.map(Line::as_bytes);
+        let note = note.map(Line::as_bytes);
         if let Some(t) = self.termination_path {
             let mut kept = merge_existing(t, &mut json, self);
-            let merged = (json.len(), kept);
-            // Only a command that ran has results: files left in the
-            // directory by an earlier run are not this one's.
-            let added = if ran { self.results.add_to(&mut json, &mut kept) } else { Ok(()) };
-            if let Err(line) = added {
-                line.emit();
-                problem = line;
-                (status, exit_code, reason, note) =
-                    (TOOL_FAILED, TOOL_FAILED, Some(Reason::Error), Some(problem.as_bytes()));
-                json.truncate(merged.0);
-                kept = merged.1;
-            }
-            // A step whose command never started has no `StartedAt`.
-            let ours =
-                Entries { started_ms: ran.then_some(self.started_ms), exit_code, reason, attempts, note };
-            if !json.message(&ours, kept) {
+            let mut start = json.len();
+            let ours = Entries { started_ms, exit_code, reason, attempts, note };
+            if !json.ours(&ours, kept) {
                 Line::new(TOOL)
                     .text("cannot keep the entries already in ")
                     .quoted(t)
                     .text(": the message would pass 4096 bytes")
                     .emit();
                 json.truncate(0);
-                json.message(&ours, 0);
+                (kept, start) = (0, 0);
+                json.ours(&ours, 0);
             }
+            // Only a command that ran has results: files left in the
+            // directory by an earlier run are not this one's.
+            let added = if ran { self.results.add_to(&mut json) } else { Ok(()) };
+            if let Err(line) = added {
+                line.emit();
+                problem = line;
+                (status, exit_code, reason) = (TOOL_FAILED, TOOL_FAILED, Some(Reason::Error));
+                json.truncate(start);
+                let note = Some(problem.as_bytes());
+                json.ours(&Entries { started_ms, exit_code, reason, attempts, note }, kept);
+            }
+            json.raw(b"]");
         }
         if let Some(p) = self.post_file {
             let suffix: &[u8] = if status == 0 { b"" } else { b".err" };
@@ -488,21 +492,9 @@ pub struct Json {
     /// The length the text would have if nothing had been left out: more
     /// than `MAX` when something did not fit (the text is not to be used).
     total: usize,
-    /// Room kept after the results for our own entries ([`RESERVED`], and
-    /// [`ATTEMPTS_ENTRY`] when there is one).
-    reserved: usize,
     /// The result files are removed, not read ([`Results::clear`]).
     clearing: bool,
 }
-
-/// Room kept after the results for our own entries and the closing bracket:
-/// StartedAt (63 bytes), ExitCode (43), Reason (51) and a Message entry
-/// without its text (39), which is then cut to fit what is left. So results
-/// that were taken are never dropped for our entries.
-const RESERVED: usize = 200;
-
-/// Room for `,{"key":"Attempts","value":"N","type":3}`, N of up to 10 digits.
-const ATTEMPTS_ENTRY: usize = 50;
 
 /// The JSON text of byte `c` at the start of `s` inside a string, as
 /// (bytes, their length, input bytes used): escapes for `"`, `\` and the
@@ -547,7 +539,7 @@ fn is_utf8(s: &[u8]) -> bool {
 impl Json {
     /// An empty message.
     pub fn new() -> Json {
-        Json { buf: Buf::new(), total: 0, reserved: RESERVED, clearing: false }
+        Json { buf: Buf::new(), total: 0, clearing: false }
     }
 
     /// The bytes written so far.
@@ -597,12 +589,13 @@ impl Json {
         }
     }
 
-    /// Our entries, closing the array, after `kept` entries already written
-    /// (the array is opened here when there are none). False if it did not fit.
-    pub fn message(&mut self, ours: &Entries<'_>, kept: usize) -> bool {
+    /// Our entries, after `kept` entries already written (the array is
+    /// opened here when there are none). False if the message, closed now,
+    /// would pass 4096 bytes.
+    pub fn ours(&mut self, ours: &Entries<'_>, kept: usize) -> bool {
         let mut digits = [0u8; 20];
-        // The note is cut to leave room for the end of its entry and the array.
-        let limit = MAX - br#"","type":3}"#.len() - 2;
+        // The note is cut to leave room for the end of its entry and the array's.
+        let limit = MAX - br#"","type":3}]"#.len();
         self.raw(if kept > 0 { b"," } else { b"[" });
         if let Some(ms) = ours.started_ms {
             self.entry([b"StartedAt", &clock::rfc3339_millis(ms)], 3, limit);
@@ -621,7 +614,7 @@ impl Json {
             self.raw(b",");
             self.entry([b"Message", n], 3, limit);
         }
-        self.raw(b"]")
+        self.total < MAX
     }
 }
 
@@ -665,7 +658,7 @@ mod tests {
 
     fn msg(note: Option<&[u8]>) -> String {
         let mut j = Json::new();
-        assert!(j.message(&ours(note), 0));
+        assert!(j.ours(&ours(note), 0) && j.raw(b"]"));
         String::from_utf8(j.as_bytes().to_vec()).unwrap()
     }
 
@@ -684,7 +677,7 @@ mod tests {
         };
         let mut j = Json::new();
         let kept = merge_existing(path, &mut j, &step);
-        let whole = kept > 0 && j.message(&ours(None), kept);
+        let whole = kept > 0 && (j.ours(&ours(None), kept) && j.raw(b"]"));
         std::fs::remove_file(&d).unwrap();
         (whole, String::from_utf8(j.as_bytes().to_vec()).unwrap())
     }
@@ -728,7 +721,7 @@ mod tests {
             attempts: 0,
             note: None,
         };
-        assert!(j.message(&skipped, 0));
+        assert!(j.ours(&skipped, 0) && j.raw(b"]"));
         assert_eq!(
             String::from_utf8(j.as_bytes().to_vec()).unwrap(),
             r#"[{"key":"ExitCode","value":"1","type":3},{"key":"Reason","value":"Skipped","type":3}]"#
@@ -740,14 +733,11 @@ mod tests {
         let mut j = Json::new();
         let retried =
             Entries { attempts: 3, exit_code: 0, reason: Some(Reason::Completed), ..ours(Some(b"m")) };
-        assert!(j.message(&retried, 0));
+        assert!(j.ours(&retried, 0) && j.raw(b"]"));
         assert_eq!(
             String::from_utf8(j.as_bytes().to_vec()).unwrap(),
             r#"[{"key":"StartedAt","value":"2026-11-27T09:15:00.123Z","type":3},{"key":"ExitCode","value":"0","type":3},{"key":"Reason","value":"Completed","type":3},{"key":"Attempts","value":"3","type":3},{"key":"Message","value":"m","type":3}]"#
         );
-        // The room kept for it holds the largest count.
-        let most = format!(r#",{{"key":"Attempts","value":"{}","type":3}}"#, u32::MAX);
-        assert!(most.len() <= ATTEMPTS_ENTRY, "{}", most.len());
     }
 
     #[test]
