@@ -770,8 +770,11 @@ fn copier_killed_mid_copy_keeps_the_old_file_and_the_next_run_cleans_up() {
 // ------------------------------------------------- full and read-only filesystems
 
 #[test]
-fn full_filesystem_markers_and_message_fail_cleanly_and_keep_the_status() {
-    let test = "full_filesystem_markers_and_message_fail_cleanly_and_keep_the_status";
+fn full_filesystem_markers_and_message_fail_cleanly_with_125() {
+    // An outcome that cannot be written is the tool's failure (125, a system
+    // call failed), whatever the command did: a 0 would tell Kubernetes the
+    // step succeeded while its dependents find no marker.
+    let test = "full_filesystem_markers_and_message_fail_cleanly_with_125";
     let t = TempDir::new("faults-enospc");
     let full = t.join("full");
     let Some(_m) = mount_or_skip(test, &full, "size=64k", false) else {
@@ -786,13 +789,13 @@ fn full_filesystem_markers_and_message_fail_cleanly_and_keep_the_status() {
         "entrypoint",
         argv([&"--post-file", &p, &"--termination-path", &ok_dir.join("T1"), &"--", &"sh", &"-c", &"exit 3"]),
     );
-    assert_raw(&r, 3, &cannot_write(&with(&p, ".err"), "No space left on device"));
+    assert_raw(&r, 125, &cannot_write(&with(&p, ".err"), "No space left on device"));
     assert_termination(&ok_dir.join("T1"), 3, "Error", None);
 
-    // Success marker: P cannot be written; the status (0) is still returned.
+    // Success marker: P cannot be written.
     let q = full.join("Q");
     let r = run("entrypoint", argv([&"--post-file", &q, &"--", &"true"]));
-    assert_raw(&r, 0, &cannot_write(&q, "No space left on device"));
+    assert_raw(&r, 125, &cannot_write(&q, "No space left on device"));
 
     // The termination message on the full filesystem, the marker elsewhere.
     let term = full.join("T");
@@ -801,7 +804,7 @@ fn full_filesystem_markers_and_message_fail_cleanly_and_keep_the_status() {
         "entrypoint",
         argv([&"--post-file", &r2, &"--termination-path", &term, &"--", &"sh", &"-c", &"exit 4"]),
     );
-    assert_raw(&r, 4, &cannot_write(&term, "No space left on device"));
+    assert_raw(&r, 125, &cannot_write(&term, "No space left on device"));
     assert_file(&with(&r2, ".err"), "4\n");
 
     // Nothing half-written, no temporary file: only the filler and the locks.

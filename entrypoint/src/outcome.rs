@@ -320,13 +320,19 @@ impl Step {
             let content = decimal(status, &mut digits, 1);
             let written =
                 marker.as_ref().map_err(|e| *e).and_then(|m| write_step_file(m.as_bytes(), content, false));
-            if let (Err(e), false) = (written, self.marker_told) {
-                say::failed(TOOL, "cannot write", marker.as_ref().map_or(p, |m| m.as_bytes()), e);
+            if let Err(e) = written {
+                if !self.marker_told {
+                    say::failed(TOOL, "cannot write", marker.as_ref().map_or(p, |m| m.as_bytes()), e);
+                }
+                // The outcome could not be told: the tool failed (a system
+                // call), whatever COMMAND did.
+                status = TOOL_FAILED;
             }
         }
         if let Some(t) = self.termination_path {
             if let Err(e) = write_step_file(t, json.as_bytes(), true) {
                 say::failed(TOOL, "cannot write", t, e);
+                status = TOOL_FAILED;
             }
         }
         status
@@ -358,8 +364,9 @@ fn write_step_file(path: &[u8], content: &[u8], in_place: bool) -> Result<(), Er
         result = create_dirs(dirname(path)).and_then(|()| atomic::write_file(path, content, 0o644));
     }
     match result {
-        Err(Errno::ACCESS | Errno::PERM | Errno::ROFS | Errno::BUSY | Errno::XDEV) if in_place => {
-            overwrite(path, content)
+        // No file there to rewrite: the first reason is the one to tell.
+        Err(e @ (Errno::ACCESS | Errno::PERM | Errno::ROFS | Errno::BUSY | Errno::XDEV)) if in_place => {
+            overwrite(path, content).map_err(|o| if o == Errno::NOENT { e } else { o })
         }
         other => other,
     }
